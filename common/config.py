@@ -1,0 +1,100 @@
+"""Recipe parsing: dataclass configs filled from `--config recipe.yaml` plus command-line flags.
+
+Every stage entry point declares one dataclass per concern (model, format, the stage itself), with
+`metadata={"help": ...}` on each field, and calls `parse_config`. A recipe is a flat YAML mapping
+whose keys are field names of those dataclasses; flags given on the command line win over the
+recipe, which wins over the dataclass defaults. Flags accept `--max-thinking-tokens` and
+`--max_thinking_tokens` alike. Validation lives in each dataclass's `__post_init__` and raises
+`ValueError` naming the field.
+
+    cfg_model, cfg_fmt, cfg_gen = parse_config([ModelArgs, FormatArgs, GenerateArgs], sys.argv[1:])
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from common.io import atomic_write_text
+
+
+def load_recipe(path: str | Path) -> dict[str, Any]:
+    """Read a recipe: a flat YAML mapping. Errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--config {path}: no such recipe file")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ValueError(f"--config {path}: not valid YAML ({e})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path}: a recipe must be a mapping of field: value")
+    return values
+
+
+def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tuple:
+    """Parse `argv` into one instance of each dataclass in `types` (recipe + overrides)."""
+    # Imported here: transformers takes seconds to import and `--help` should not wait for it
+    # longer than it must.
+    from transformers import HfArgumentParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+
+    parser = HfArgumentParser(list(types))
+    parser.add_argument("--config", help="YAML recipe; flags given on the command line override it")
+    if known.config:
+        values = load_recipe(known.config)
+        fields = {f.name for t in types for f in dataclasses.fields(t)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(
+                f"--config {known.config}: unknown field(s) {', '.join(unknown)}; "
+                f"known fields: {', '.join(sorted(fields))}"
+            )
+        parser.set_defaults(**values)
+    try:
+        outputs = parser.parse_args_into_dataclasses(args=argv)
+    except TypeError as e:  # a recipe value of the wrong type reaches a dataclass constructor
+        raise ValueError(f"--config {known.config}: {e}") from None
+    return tuple(outputs[: len(types)])
+
+
+def config_dict(*configs: Any) -> dict[str, Any]:
+    """Merge dataclass instances into one flat dict (the resolved recipe)."""
+    merged: dict[str, Any] = {}
+    for c in configs:
+        merged.update(dataclasses.asdict(c))
+    return merged
+
+
+def save_config(path: str | Path, *configs: Any) -> Path:
+    """Write the resolved config as a recipe that reproduces the run (`--config` accepts it)."""
+    text = yaml.safe_dump(config_dict(*configs), sort_keys=False, allow_unicode=True)
+    return atomic_write_text(path, text)
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
+    """Run a CLI `main`, turning bad input into one clear line and exit code 2, not a traceback."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = main(argv)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    raise SystemExit(code or 0)
