@@ -71,8 +71,12 @@ def atomic_dir(path: str | Path, replace: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read a JSON-lines file; a malformed line raises ValueError naming the file and line."""
+def read_jsonl(path: str | Path, allow_torn_tail: bool = False) -> list[dict]:
+    """Read a JSON-lines file; a malformed line raises ValueError naming the file and line.
+
+    `allow_torn_tail` skips an unterminated last line: what a killed writer leaves in an output
+    file that a resumed run reads (JsonlAppender drops it when it reopens the file).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -84,6 +88,8 @@ def read_jsonl(path: str | Path) -> list[dict]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
+                if allow_torn_tail and not line.endswith("\n"):
+                    break
                 raise ValueError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
             if not isinstance(obj, dict):
                 raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")

@@ -1,76 +1,159 @@
-"""One-shot chat with a model in the s1 think/answer format (the interactive REPL comes with the
-budget-forcing engine).
+"""Interactive budget-forced chat: thinking streams dimmed, the answer bold, then token counts.
 
-    python -m inference.chat --prompt "What is 7 + 5?" --no-think
-    python -m inference.chat --prompt "What is 7 + 5?" --json --model outputs/sft/<name>/final
+    make chat                                              # REPL on the embedded default
+    python -m inference.chat --model outputs/sft/<name>/final --min-thinking-tokens 64 --num-ignore 2
+    python -m inference.chat --prompt "What is 7 + 5?" --json   # one shot, one JSON object
+
+In the REPL, Ctrl-C stops the current answer (the session goes on); Ctrl-D or `exit` quits.
+`--no-think` asks for a plain chat turn without the think/answer format (e.g. an untuned model).
+The one-shot contract is stable: `--prompt TEXT --json` prints one object with at least thinking,
+answer, thinking_tokens, answer_tokens, num_forced, hit_max and stop_reason.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from common.chat_format import FormatArgs, parse_completion, render_prompt
+from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli
+from inference.budget import BudgetResult
+from inference.engine_args import BudgetArgs
+from inference.hf_engine import HFEngine, TokenEvent
 from inference.models import ModelArgs, load_model
+
+DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 
 
 @dataclass
 class ChatArgs:
-    prompt: str | None = field(default=None, metadata={"help": "Question to answer once."})
-    json: bool = field(default=False, metadata={"help": "Print one JSON object instead of text."})
+    prompt: str | None = field(default=None, metadata={"help": "Answer this once and exit (no REPL)."})
+    json: bool = field(default=False, metadata={"help": "With --prompt: print one JSON object."})
     no_think: bool = field(
         default=False, metadata={"help": "Plain chat turn, without the think/answer format."}
     )
-    max_new_tokens: int = field(default=256, metadata={"help": "Tokens to generate at most."})
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens <= 0:
-            raise ValueError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
 
 
-def answer_once(model, tokenizer, fmt: FormatArgs, args: ChatArgs) -> dict:
+class _Printer:
+    """Prints token ids as text as they arrive, in one style per phase (decoding whole runs, so
+    multi-token characters never print half-formed)."""
+
+    def __init__(self, tokenizer, color: bool):
+        self.tokenizer, self.color = tokenizer, color
+        self.kind, self.ids, self.shown = None, [], ""
+
+    def add(self, kind: str, ids: list[int]) -> None:
+        phase = "answer" if kind in ("answer", "answer_prefix") else "thinking"
+        if kind == "delimiter":
+            return
+        if phase != self.kind:
+            self.kind, self.ids, self.shown = phase, [], ""
+            label = "\n[answer] " if phase == "answer" else "[thinking] "
+            self._write((RESET + (BOLD if phase == "answer" else DIM) if self.color else "") + label)
+        self.ids += ids
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if not text.endswith("\ufffd"):
+            self._write(text[len(self.shown) :])
+            self.shown = text
+
+    def end(self) -> None:
+        self._write((RESET if self.color else "") + "\n")
+
+    @staticmethod
+    def _write(s: str) -> None:
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
+
+def plain_answer(model, tokenizer, question: str, max_tokens: int) -> str:
+    """A plain chat turn (no think block), for models that do not know the s1 format."""
     import torch
 
-    if args.no_think:
-        msgs = [{"role": "user", "content": args.prompt}]
-        prompt = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-    else:
-        prompt = render_prompt(tokenizer, fmt, args.prompt)
-    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(model.device)
-    start = time.perf_counter()
-    with torch.no_grad():
-        out = model.generate(ids, max_new_tokens=args.max_new_tokens, do_sample=False)
-    new = out[0, ids.shape[1] :]
-    text = tokenizer.decode(new, skip_special_tokens=False)
-    if args.no_think:
-        parsed_thinking, answer = "", text.split(fmt.end_of_turn)[0].strip()
-    else:
-        parsed = parse_completion(fmt, text)
-        parsed_thinking, answer = parsed.thinking, parsed.answer
-    return {
-        "thinking": parsed_thinking,
-        "answer": answer,
-        "generated_tokens": len(new),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    msgs = [{"role": "user", "content": question}]
+    text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids.to(model.device)
+    with torch.inference_mode():
+        out = model.generate(
+            ids, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
+    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
+
+
+def ask(
+    engine: HFEngine, fmt: FormatArgs, budget: BudgetArgs, question: str, printer: _Printer | None
+) -> BudgetResult:
+    """Stream one budget-forced answer; returns its result."""
+    request = budget.request(render_prompt(engine.tokenizer, fmt, question))
+    result = None
+    for item in engine.stream(request):
+        if isinstance(item, TokenEvent):
+            if printer:
+                printer.add(item.kind, item.ids)
+        else:
+            result = item
+    return result
+
+
+def repl(engine: HFEngine, fmt: FormatArgs, budget: BudgetArgs) -> None:
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    print(f"budget-forced chat: thinking {budget.min_thinking_tokens}-{budget.max_thinking_tokens} tokens, "
+          f"num_ignore {budget.num_ignore}. Ctrl-C stops an answer; Ctrl-D or 'exit' quits.")  # fmt: skip
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except KeyboardInterrupt:  # at the prompt, Ctrl-C clears the line, as in a shell
+            print()
+            continue
+        except EOFError:
+            print()
+            return
+        if question in ("exit", "quit"):
+            return
+        if not question:
+            continue
+        printer, start = _Printer(engine.tokenizer, color), time.perf_counter()
+        try:
+            r = ask(engine, fmt, budget, question, printer)
+        except KeyboardInterrupt:
+            printer.end()
+            print("[stopped]")
+            continue
+        except ValueError as e:
+            print(f"error: {e}")
+            continue
+        printer.end()
+        seconds = time.perf_counter() - start
+        print(f"[thinking {r.thinking_tokens} tok, answer {r.answer_tokens} tok, forced {r.num_forced}, "
+              f"{'hit max, ' if r.hit_max else ''}{seconds:.1f} s, {r.generated_tokens / seconds:.1f} tok/s]")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, args = parse_config([ModelArgs, FormatArgs, ChatArgs], argv)
-    if not args.prompt or not args.prompt.strip():
-        raise ValueError("--prompt is required and must not be empty")
+    model_args, fmt, budget, args = parse_config([ModelArgs, FormatArgs, BudgetArgs, ChatArgs], argv)
+    if args.prompt is not None and not args.prompt.strip():
+        raise ValueError("--prompt is empty")
+    if budget.backend != "hf":
+        raise ValueError("the chat streams tokens and runs on --backend hf only")
     model, tokenizer = load_model(model_args)
-    result = answer_once(model, tokenizer, fmt, args)
+    if args.no_think:
+        if args.prompt is None:
+            raise ValueError("--no-think needs --prompt")
+        answer = plain_answer(model, tokenizer, args.prompt, budget.max_answer_tokens)
+        print(json.dumps({"thinking": "", "answer": answer}) if args.json else answer)
+        return 0
+    engine = HFEngine(model, tokenizer, fmt)
+    if args.prompt is None:
+        repl(engine, fmt, budget)
+        return 0
+    printer = None if args.json else _Printer(tokenizer, sys.stdout.isatty())
+    result = ask(engine, fmt, budget, args.prompt, printer)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        if result["thinking"]:
-            print(f"[thinking]\n{result['thinking']}\n")
-        print(result["answer"])
+        printer.end()
     return 0
 
 

@@ -1,0 +1,153 @@
+"""Budget-forcing requests and results: the contract every backend implements.
+
+Semantics (s1's budget forcing, made exact; the README repeats them):
+
+1. Thinking phase. The prompt ends with the think-start delimiter (`render_prompt`); decode.
+2. The model *tries to end thinking* when it samples the first token of the think-end delimiter,
+   the end-of-turn token or an EOS token. If thinking tokens < `min_thinking_tokens`, or fewer than
+   `num_ignore` suppressions have happened, that token is discarded and the next ignore string
+   (`ignore_strings`, used in turn, cycling) is appended instead; decoding continues. A suppression
+   happens only if the whole ignore string still fits under `max_thinking_tokens`; otherwise thinking
+   ends there (the maximum wins over the minimum).
+3. When thinking tokens reach `max_thinking_tokens`, the think-end delimiter and
+   `final_answer_prefix` are appended and the answer phase starts (`hit_max`). A model that ends
+   thinking by itself gets the full think-end delimiter (and nothing else: it writes its own
+   "Answer:"); one that emits end-of-turn/EOS inside thinking gets the delimiter and the
+   final-answer prefix, so every request yields an answer.
+4. Answer phase: decode until end-of-turn/EOS or `max_answer_tokens` sampled answer tokens.
+
+Counting: `thinking_tokens` = tokens between the think-start and think-end delimiters, i.e. sampled
+thinking tokens plus appended ignore-string tokens; it never exceeds `max_thinking_tokens`.
+`answer_tokens` = tokens sampled in the answer phase, end-of-turn excluded (the appended final-answer
+prefix is not counted; it is part of `answer` text). `generated_tokens` = every token after the
+prompt, forced ones and delimiters included: the compute that was spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+STOP_END_OF_TURN = "end_of_turn"
+STOP_MAX_ANSWER = "max_answer_tokens"
+STOP_CONTEXT = "context_length"
+STOP_INTERRUPTED = "interrupted"
+
+
+@dataclass
+class BudgetRequest:
+    """One prompt and its budgets. `prompt` is the full text from `render_prompt`."""
+
+    prompt: str
+    min_thinking_tokens: int = 0
+    max_thinking_tokens: int = 512
+    num_ignore: int = 0
+    ignore_strings: list[str] = field(default_factory=lambda: ["Wait"])
+    max_answer_tokens: int = 256
+    thinking_temperature: float = 0.0
+    answer_temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        validate_budgets(
+            self.min_thinking_tokens, self.max_thinking_tokens, self.num_ignore, self.max_answer_tokens,
+            self.ignore_strings, self.thinking_temperature, self.answer_temperature, self.top_p,
+        )  # fmt: skip
+
+
+def validate_budgets(
+    min_thinking: int, max_thinking: int, num_ignore: int, max_answer: int,
+    ignore_strings: list[str], t_think: float, t_answer: float, top_p: float,
+) -> None:  # fmt: skip
+    """Raise ValueError naming the flag for budgets no decoder can honour."""
+    if min_thinking < 0:
+        raise ValueError(f"--min-thinking-tokens must be >= 0, got {min_thinking}")
+    if max_thinking < 0:
+        raise ValueError(f"--max-thinking-tokens must be >= 0, got {max_thinking}")
+    if min_thinking > max_thinking:
+        raise ValueError(
+            f"--min-thinking-tokens ({min_thinking}) is larger than --max-thinking-tokens ({max_thinking})"
+        )
+    if num_ignore < 0:
+        raise ValueError(f"--num-ignore must be >= 0, got {num_ignore}")
+    if max_answer <= 0:
+        raise ValueError(f"--max-answer-tokens must be > 0, got {max_answer}")
+    if not ignore_strings or not all(ignore_strings):
+        raise ValueError("--ignore-string must be a non-empty string")
+    for flag, t in (("--temperature / thinking_temperature", t_think), ("answer_temperature", t_answer)):
+        if t < 0:
+            raise ValueError(f"{flag} must be >= 0, got {t}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {top_p}")
+
+
+@dataclass
+class BudgetResult:
+    """What one request produced, and how its budgets were applied."""
+
+    thinking: str
+    answer: str
+    thinking_tokens: int
+    answer_tokens: int
+    generated_tokens: int
+    prompt_tokens: int
+    num_forced: int  # suppressed attempts to stop thinking (ignore strings appended)
+    hit_max: bool  # thinking was cut at max_thinking_tokens
+    think_end_reason: str  # "delimiter" | "end_of_turn" | "max_thinking_tokens" | "not_reached"
+    stop_reason: str  # STOP_* above
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def should_suppress(req: BudgetRequest, thinking_tokens: int, num_forced: int, ignore_len: int) -> bool:
+    """Rule 2: suppress an attempt to stop thinking (and append an ignore string of `ignore_len` tokens)?"""
+    wants_more = thinking_tokens < req.min_thinking_tokens or num_forced < req.num_ignore
+    return wants_more and thinking_tokens + ignore_len <= req.max_thinking_tokens
+
+
+def ignore_string(req: BudgetRequest, num_forced: int) -> str:
+    """The ignore string for the next suppression: `ignore_strings` in turn, cycling."""
+    return req.ignore_strings[num_forced % len(req.ignore_strings)]
+
+
+@dataclass
+class TokenDelimiters:
+    """The recipe's delimiters as token ids, as every backend needs them."""
+
+    think_end_ids: list[int]
+    final_prefix_ids: list[int]
+    eos_ids: set[int]  # end-of-turn plus the model's EOS ids: these end the answer
+    think_stop_ids: set[int]  # eos_ids plus the first think-end token: these try to end thinking
+
+    @classmethod
+    def build(cls, tokenizer, fmt, extra_eos: set[int] = frozenset()) -> TokenDelimiters:
+        from common.chat_format import delimiter_ids
+
+        think_end = delimiter_ids(tokenizer, fmt.think_end, "think_end")
+        eot = delimiter_ids(tokenizer, fmt.end_of_turn, "end_of_turn")
+        if len(eot) != 1:
+            raise ValueError(f"end_of_turn {fmt.end_of_turn!r} must be one token; it is {len(eot)} ({eot})")
+        eos = {eot[0], *extra_eos}
+        if tokenizer.eos_token_id is not None:
+            eos.add(tokenizer.eos_token_id)
+        return cls(
+            think_end_ids=think_end,
+            final_prefix_ids=tokenizer.encode(fmt.final_answer_prefix, add_special_tokens=False),
+            eos_ids=eos,
+            think_stop_ids=eos | {think_end[0]},
+        )
+
+
+def build_result(tokenizer, state, seconds: float) -> BudgetResult:
+    """A BudgetResult from a backend's per-request state (same field names in both backends)."""
+    decode = tokenizer.decode
+    return BudgetResult(
+        thinking=decode(state.thinking_ids, skip_special_tokens=False).strip(),
+        answer=decode(state.answer_ids, skip_special_tokens=False).strip(),
+        thinking_tokens=len(state.thinking_ids), answer_tokens=state.answer_sampled,
+        generated_tokens=state.generated, prompt_tokens=state.prompt_tokens, num_forced=state.num_forced,
+        hit_max=state.hit_max, think_end_reason=state.think_end_reason, stop_reason=state.stop_reason,
+        seconds=round(seconds, 4),
+    )  # fmt: skip

@@ -1,0 +1,88 @@
+"""Budget-forcing flags shared by the chat and the batch CLI, and the backend dispatch table.
+
+engine = build_engine(model_args, fmt, budget_args)      # "hf" (default) or "vllm"
+results = engine.generate([budget_args.request(prompt) for prompt in prompts])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from common.chat_format import FormatArgs
+from inference.budget import BudgetRequest, validate_budgets
+from inference.models import ModelArgs
+
+
+@dataclass
+class BudgetArgs:
+    """Thinking budgets and sampling (recipe keys of the same names)."""
+
+    min_thinking_tokens: int = field(
+        default=0, metadata={"help": "Suppress end-of-thinking until this many tokens."}
+    )
+    max_thinking_tokens: int = field(
+        default=512, metadata={"help": "Force the answer at this many thinking tokens."}
+    )
+    num_ignore: int = field(default=0, metadata={"help": "Suppress this many attempts to stop thinking."})
+    ignore_string: list[str] = field(
+        default_factory=lambda: ["Wait"],
+        metadata={"help": "Text appended at each suppression (several: used in turn)."},
+    )
+    max_answer_tokens: int = field(default=256, metadata={"help": "Most tokens in the answer."})
+    temperature: float = field(default=0.0, metadata={"help": "Thinking temperature (0: greedy)."})
+    answer_temperature: float | None = field(
+        default=None, metadata={"help": "Answer temperature (unset: --temperature)."}
+    )
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
+    seed: int = field(
+        default=0, metadata={"help": "Sampling seed (per request: the same seed, the same sample)."}
+    )
+    backend: str = field(
+        default="hf", metadata={"help": "hf (transformers, CPU/GPU) or vllm (GPU, `gpu` extra)."}
+    )
+    batch_size: int = field(default=32, metadata={"help": "Requests decoded together (hf backend)."})
+
+    def __post_init__(self) -> None:
+        validate_budgets(
+            self.min_thinking_tokens, self.max_thinking_tokens, self.num_ignore, self.max_answer_tokens,
+            self.ignore_string, self.temperature, self.answer_temperature or 0.0, self.top_p,
+        )  # fmt: skip
+        if self.backend not in BACKENDS:
+            raise ValueError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.batch_size <= 0:
+            raise ValueError(f"--batch-size must be > 0, got {self.batch_size}")
+
+    def request(self, prompt: str, seed: int | None = None) -> BudgetRequest:
+        return BudgetRequest(
+            prompt=prompt, min_thinking_tokens=self.min_thinking_tokens, max_thinking_tokens=self.max_thinking_tokens,
+            num_ignore=self.num_ignore, ignore_strings=list(self.ignore_string), max_answer_tokens=self.max_answer_tokens,
+            thinking_temperature=self.temperature,
+            answer_temperature=self.temperature if self.answer_temperature is None else self.answer_temperature,
+            top_p=self.top_p, seed=self.seed if seed is None else seed,
+        )  # fmt: skip
+
+
+def _hf(model_args: ModelArgs, fmt: FormatArgs, budget: BudgetArgs):
+    from inference.hf_engine import HFEngine
+    from inference.models import load_model
+
+    model, tokenizer = load_model(model_args)
+    return HFEngine(model, tokenizer, fmt, batch_size=budget.batch_size), tokenizer
+
+
+def _vllm(model_args: ModelArgs, fmt: FormatArgs, budget: BudgetArgs):
+    from inference.models import load_tokenizer, resolve_model
+    from inference.vllm_engine import VLLMEngine
+
+    source = resolve_model(model_args.model, model_args.revision)
+    tokenizer = load_tokenizer(source)
+    dtype = "bfloat16" if model_args.dtype == "auto" else model_args.dtype
+    return VLLMEngine.from_pretrained(source, tokenizer, fmt, dtype=dtype), tokenizer
+
+
+BACKENDS = {"hf": _hf, "vllm": _vllm}
+
+
+def build_engine(model_args: ModelArgs, fmt: FormatArgs, budget: BudgetArgs):
+    """(engine, tokenizer) for the backend the flags name."""
+    return BACKENDS[budget.backend](model_args, fmt, budget)

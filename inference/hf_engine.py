@@ -1,0 +1,264 @@
+"""The budget-forcing decoder on transformers models: one KV-cached, batched loop.
+
+    from inference.hf_engine import HFEngine
+    engine = HFEngine(model, tokenizer, fmt)
+    results = engine.generate([BudgetRequest(prompt, max_thinking_tokens=64, num_ignore=2)])
+    for event in engine.stream(BudgetRequest(prompt)): print(event.text, end="")
+
+Every active sequence feeds exactly one token per step: the token it sampled, or the next token of a
+forced chunk (an ignore string such as "Wait", the think-end delimiter, the final-answer prefix).
+Forced tokens therefore enter the running KV cache like any other token; the prefix is never
+re-encoded and text is never re-tokenized (s1's loop re-prefills the whole text after each "Wait",
+and re-tokenizing at the join drifts). Each sequence carries its own phase and budgets
+(`inference.budget` states the semantics); a finished sequence is dropped from the batch at once,
+so it stops costing compute. Prompts are sorted by length and run in batches of `batch_size`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from common.chat_format import FormatArgs, delimiter_ids
+from inference.budget import (
+    STOP_CONTEXT,
+    STOP_END_OF_TURN,
+    STOP_MAX_ANSWER,
+    BudgetRequest,
+    BudgetResult,
+    TokenDelimiters,
+    build_result,
+    ignore_string,
+    should_suppress,
+)
+from inference.kv_cache import GrowingCache
+from inference.sampling import make_generator, sample_row
+
+log = logging.getLogger(__name__)
+
+THINK, ANSWER, DONE = "thinking", "answer", "done"
+
+
+@dataclass
+class TokenEvent:
+    """Tokens appended to one sequence: `kind` is thinking, forced (ignore string), delimiter or answer."""
+
+    index: int
+    kind: str
+    ids: list[int]
+
+
+@dataclass
+class _Seq:
+    index: int
+    req: BudgetRequest
+    prompt_ids: list[int]
+    prompt_tokens: int
+    generator: torch.Generator
+    phase: str = THINK
+    pending: deque = field(default_factory=deque)  # forced tokens still to feed
+    sample_next: bool = True  # the logits of this step belong to a sampled position
+    feed: int = -1  # the token fed at the next step
+    thinking_ids: list[int] = field(default_factory=list)
+    answer_ids: list[int] = field(default_factory=list)  # final-answer prefix (if forced) + sampled
+    answer_sampled: int = 0
+    generated: int = 0
+    num_forced: int = 0
+    hit_max: bool = False
+    think_end_reason: str = "not_reached"
+    stop_reason: str = ""
+    started: float = 0.0
+    seconds: float = 0.0
+
+
+class HFEngine:
+    """Budget forcing with a transformers causal LM; see the module docstring."""
+
+    def __init__(
+        self, model, tokenizer, fmt: FormatArgs, batch_size: int = 32, max_context: int | None = None
+    ):
+        self.model, self.tokenizer, self.fmt, self.batch_size = model, tokenizer, fmt, batch_size
+        delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=_model_eos_ids(model))
+        self.think_end_ids, self.final_prefix_ids = delims.think_end_ids, delims.final_prefix_ids
+        self.eos_ids, self.think_stop_ids = delims.eos_ids, delims.think_stop_ids
+        self.max_context = max_context or getattr(model.config, "max_position_embeddings", None) or 2048
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self._ignore_cache: dict[str, list[int]] = {}
+
+    # ---- public API -------------------------------------------------------------------------
+    def generate(
+        self, requests: list[BudgetRequest], on_result: Callable[[int, BudgetResult], None] | None = None
+    ) -> list[BudgetResult]:
+        """Run every request; results come back in request order. `on_result(i, result)` fires as each finishes."""
+        seqs = [self._new_seq(i, r) for i, r in enumerate(requests)]
+        order = sorted(seqs, key=lambda s: len(s.prompt_ids))  # similar lengths share a batch: less padding
+        results: list[BudgetResult | None] = [None] * len(seqs)
+        for start in range(0, len(order), self.batch_size):
+            for seq in self._run(order[start : start + self.batch_size]):
+                if isinstance(seq, _Seq):
+                    results[seq.index] = build_result(self.tokenizer, seq, seq.seconds)
+                    if on_result:
+                        on_result(seq.index, results[seq.index])
+        return results  # type: ignore[return-value]
+
+    def stream(self, request: BudgetRequest) -> Iterator[TokenEvent | BudgetResult]:
+        """Yield TokenEvents as one request decodes, then its BudgetResult."""
+        seq = self._new_seq(0, request)
+        for item in self._run([seq], events=True):
+            yield build_result(self.tokenizer, item, item.seconds) if isinstance(item, _Seq) else item
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def _new_seq(self, index: int, req: BudgetRequest) -> _Seq:
+        ids = self.tokenizer.encode(req.prompt, add_special_tokens=False)
+        if not ids:
+            raise ValueError(f"request {index}: the prompt is empty")
+        if len(ids) >= self.max_context:
+            raise ValueError(
+                f"request {index}: the prompt is {len(ids)} tokens, but the model's context is {self.max_context} tokens"
+            )
+        seq = _Seq(
+            index=index, req=req, prompt_ids=ids, prompt_tokens=len(ids), generator=make_generator(req.seed)
+        )
+        if req.max_thinking_tokens == 0:  # no thinking at all: close the block before the first sample
+            self._force_end(seq, hit_max=True)
+            seq.sample_next = False
+        return seq
+
+    def _run(self, seqs: list[_Seq], events: bool = False) -> Iterator[_Seq | TokenEvent]:
+        """Decode a batch to the end; yield each sequence as it finishes (and TokenEvents if asked)."""
+        device = self.model.device
+        width = max(len(s.prompt_ids) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, s in enumerate(seqs):  # left padding: every row's next token goes in the same column
+            ids[row, width - len(s.prompt_ids) :] = torch.tensor(s.prompt_ids)
+            mask[row, width - len(s.prompt_ids) :] = 1
+            s.started = time.perf_counter()
+        positions = (mask.sum(-1) - 1).clamp(min=0)
+        cache = GrowingCache()
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=ids.to(device), attention_mask=mask.to(device),
+                position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(device),
+                past_key_values=cache, use_cache=True, logits_to_keep=1,
+            )  # fmt: skip
+            active = list(seqs)
+            while active:
+                logits = out.logits[:, -1, :]
+                greedy = logits.argmax(-1).tolist() if any(s.sample_next for s in active) else None
+                keep = []
+                for row, s in enumerate(active):
+                    for ev in self._advance(s, logits[row], greedy[row] if greedy else None):
+                        if events:
+                            yield ev
+                    if s.phase == DONE or int(positions[row]) + 2 >= self.max_context:
+                        if s.phase != DONE:
+                            s.stop_reason, s.phase = STOP_CONTEXT, DONE
+                        s.seconds = time.perf_counter() - s.started
+                        yield s
+                    else:
+                        keep.append(row)
+                if not keep:
+                    break
+                if len(keep) < len(active):  # drop finished rows: they cost nothing from here on
+                    index = torch.tensor(keep)
+                    cache.batch_select_indices(index.to(device))
+                    mask, positions = mask[index], positions[index]
+                    active = [active[r] for r in keep]
+                positions = positions + 1
+                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
+                step_ids = torch.tensor([[s.feed] for s in active])
+                out = self.model(
+                    input_ids=step_ids.to(device), attention_mask=mask.to(device),
+                    position_ids=positions[:, None].to(device), past_key_values=cache, use_cache=True,
+                )  # fmt: skip
+
+    def _advance(self, s: _Seq, logits: torch.Tensor, greedy: int | None) -> list[TokenEvent]:
+        """Consume this step's logits for one sequence and choose the token it feeds next.
+
+        Every appended token, sampled or forced, goes through `pending`; one is fed per step, and
+        the logits are sampled only at the step that fed the last pending token.
+        """
+        events: list[TokenEvent] = []
+        if s.sample_next:
+            temperature = s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
+            token = greedy if temperature == 0 and greedy is not None else sample_row(
+                logits, temperature, s.req.top_p, s.generator
+            )  # fmt: skip
+            events = self._accept(s, token)
+        if s.phase != DONE:
+            s.feed = s.pending.popleft()
+            s.sample_next = not s.pending
+        return events
+
+    def _accept(self, s: _Seq, token: int) -> list[TokenEvent]:
+        """Apply the budget rules to one sampled token; returns what was appended."""
+        req = s.req
+        if s.phase == THINK:
+            if token not in self.think_stop_ids:
+                return self._append(s, [token], THINK)
+            ignore = self._ignore_ids(req, s.num_forced)
+            if should_suppress(req, len(s.thinking_ids), s.num_forced, len(ignore)):
+                s.num_forced += 1  # the stop token is discarded; the ignore string takes its place
+                return self._append(s, ignore, "forced")
+            if token == self.think_end_ids[0]:
+                s.think_end_reason = "delimiter"
+                return self._append(s, self.think_end_ids, "delimiter")
+            s.think_end_reason = "end_of_turn"
+            return self._force_end(s, hit_max=False)
+        s.generated += 1
+        if token in self.eos_ids:  # end of turn: nothing left to feed
+            s.phase, s.stop_reason = DONE, STOP_END_OF_TURN
+            return []
+        s.answer_ids.append(token)
+        s.answer_sampled += 1
+        s.pending.append(token)
+        if s.answer_sampled >= req.max_answer_tokens:
+            s.phase, s.stop_reason = DONE, STOP_MAX_ANSWER
+        return [TokenEvent(s.index, ANSWER, [token])]
+
+    def _append(self, s: _Seq, ids: list[int], kind: str) -> list[TokenEvent]:
+        """Queue tokens to feed; thinking and forced tokens count toward the thinking budget."""
+        s.pending.extend(ids)
+        s.generated += len(ids)
+        events = [TokenEvent(s.index, kind, list(ids))]
+        if kind == "delimiter":
+            s.phase = ANSWER
+        elif kind == "answer_prefix":
+            s.answer_ids.extend(ids)
+        else:  # thinking or forced ignore string
+            s.thinking_ids.extend(ids)
+            if len(s.thinking_ids) >= s.req.max_thinking_tokens:
+                events += self._force_end(s, hit_max=True)
+        return events
+
+    def _force_end(self, s: _Seq, hit_max: bool) -> list[TokenEvent]:
+        """Close thinking with the delimiter and the final-answer prefix; switch to the answer phase."""
+        if hit_max:
+            s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
+        events = self._append(s, self.think_end_ids, "delimiter")
+        if self.final_prefix_ids:
+            events += self._append(s, self.final_prefix_ids, "answer_prefix")
+        return events
+
+    def _ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
+        text = ignore_string(req, n)
+        if text not in self._ignore_cache:
+            self._ignore_cache[text] = delimiter_ids(self.tokenizer, text, "ignore string")
+        return self._ignore_cache[text]
+
+
+def _model_eos_ids(model) -> set[int]:
+    ids = set()
+    for source in (getattr(model, "generation_config", None), model.config):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids

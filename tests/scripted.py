@@ -1,0 +1,59 @@
+"""Test doubles that follow a fixed token script: an HF-style causal LM and a vLLM-style `LLM`.
+
+`script[j]` is the token the model predicts as the j-th token after a prompt of `prompt_len`
+tokens (the last entry repeats). Both doubles read the same script, so the HF engine and the vLLM
+engine must produce identical results from them under greedy decoding.
+"""
+
+from types import SimpleNamespace
+
+import torch
+
+
+def _at(script: list[int], j: int) -> int:
+    return script[min(max(j, 0), len(script) - 1)]
+
+
+class ScriptedLM(torch.nn.Module):
+    def __init__(self, script: list[int], prompt_len: int, vocab_size: int):
+        super().__init__()
+        self.script, self.prompt_len, self.vocab_size = script, prompt_len, vocab_size
+        self.config = SimpleNamespace(max_position_embeddings=4096, eos_token_id=None)
+        self.generation_config = SimpleNamespace(eos_token_id=None)
+        self.device = torch.device("cpu")
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, **_):
+        logits = torch.zeros(input_ids.shape[0], 1, self.vocab_size)
+        for row, pos in enumerate(position_ids[:, -1].tolist()):
+            logits[row, 0, _at(self.script, pos + 1 - self.prompt_len)] = 1.0
+        return SimpleNamespace(logits=logits)
+
+
+class FakeSamplingParams:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+class FakeLLM:
+    """vLLM's `LLM.generate` surface: stop ids are kept in token_ids and reported in stop_reason."""
+
+    def __init__(self, script: list[int], prompt_len: int):
+        self.script, self.prompt_len, self.calls = script, prompt_len, []
+
+    def generate(self, prompts, sampling_params, use_tqdm=True):
+        outputs = []
+        for prompt, params in zip(prompts, sampling_params, strict=True):
+            self.calls.append((list(prompt["prompt_token_ids"]), params))
+            ids, finish, stop = [], "length", None
+            while len(ids) < params.max_tokens:
+                token = _at(self.script, len(prompt["prompt_token_ids"]) + len(ids) - self.prompt_len)
+                ids.append(token)
+                if token in params.stop_token_ids:
+                    finish, stop = "stop", token
+                    break
+            outputs.append(
+                SimpleNamespace(
+                    outputs=[SimpleNamespace(token_ids=ids, finish_reason=finish, stop_reason=stop)]
+                )
+            )
+        return outputs

@@ -1,0 +1,116 @@
+"""Budget-forcing semantics, pinned to exact tokens on a scripted model, on both backends."""
+
+from dataclasses import asdict
+
+import pytest
+
+from common.chat_format import FormatArgs, render_prompt
+from inference.budget import BudgetRequest
+from inference.hf_engine import HFEngine
+from inference.vllm_engine import VLLMEngine
+from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM
+
+FMT = FormatArgs()
+
+
+@pytest.fixture(scope="module")
+def ids(tokenizer):
+    enc = lambda s: tokenizer.encode(s, add_special_tokens=False)  # noqa: E731
+    return {
+        "X": enc(" step")[0], "STOP": enc("<|im_start|>")[0], "EOT": enc("<|im_end|>")[0],
+        "FOUR": enc("4")[0], "delim": enc(FMT.think_end), "final": enc(FMT.final_answer_prefix),
+        "prompt": render_prompt(tokenizer, FMT, "What is 2 + 2?"),
+    }  # fmt: skip
+
+
+def run_both(tokenizer, ids, script, **budget):
+    """Run one request on the HF engine and the vLLM engine from the same script; they must agree."""
+    req = BudgetRequest(ids["prompt"], **budget)
+    n = len(tokenizer.encode(req.prompt, add_special_tokens=False))
+    hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate([req])[0]
+    vl = VLLMEngine(FakeLLM(script, n), tokenizer, FMT, FakeSamplingParams).generate([req])[0]
+    strip = lambda r: {k: v for k, v in asdict(r).items() if k != "seconds"}  # noqa: E731
+    assert strip(hf) == strip(vl)
+    return hf
+
+
+def test_max_budget_is_exact(tokenizer, ids):
+    r = run_both(tokenizer, ids, [ids["X"]], max_thinking_tokens=10, max_answer_tokens=5)
+    assert r.thinking_tokens == 10 and r.hit_max and r.think_end_reason == "max_thinking_tokens"
+    assert (
+        r.answer.startswith("Final Answer:") and r.answer_tokens == 5 and r.stop_reason == "max_answer_tokens"
+    )
+    assert r.generated_tokens == 10 + len(ids["delim"]) + len(ids["final"]) + 5
+
+
+def test_min_budget_suppresses_stops_with_wait(tokenizer, ids):
+    X, S = ids["X"], ids["STOP"]
+    # 3 thinking tokens, then the model keeps trying to stop; after the delimiter (3 forced tokens) it answers "4".
+    script = [X, X, X, S, S, S, S, 0, 0, ids["FOUR"], ids["EOT"]]
+    r = run_both(tokenizer, ids, script, min_thinking_tokens=6, max_thinking_tokens=50)
+    assert r.num_forced == 3 and r.thinking_tokens == 6  # 3 sampled + 3 "Wait"
+    assert r.thinking.endswith("WaitWaitWait") and not r.hit_max
+    assert r.think_end_reason == "delimiter" and r.answer == "4" and r.answer_tokens == 1
+    assert r.stop_reason == "end_of_turn"
+    assert r.generated_tokens == 6 + len(ids["delim"]) + 1 + 1  # thinking + delimiter + "4" + end-of-turn
+
+
+def test_num_ignore_cycles_ignore_strings(tokenizer, ids):
+    script = [ids["X"], ids["STOP"]]
+    r = run_both(tokenizer, ids, script, num_ignore=3, ignore_strings=["Wait", "Hmm"], max_thinking_tokens=50)
+    assert r.num_forced == 3
+    assert r.thinking.index("Wait") < r.thinking.index("Hmm") < r.thinking.rindex("Wait")
+
+
+def test_maximum_wins_over_minimum(tokenizer, ids):
+    long_ignore = "Wait, let me check that again"  # several tokens: no room for it under the maximum
+    script = [ids["X"], ids["X"], ids["X"], ids["STOP"]]
+    r = run_both(
+        tokenizer, ids, script, min_thinking_tokens=5, max_thinking_tokens=5, ignore_strings=[long_ignore]
+    )
+    assert r.thinking_tokens == 3 and r.num_forced == 0 and r.think_end_reason == "delimiter"
+
+
+def test_end_of_turn_inside_thinking_still_answers(tokenizer, ids):
+    r = run_both(tokenizer, ids, [ids["X"], ids["EOT"], ids["FOUR"], ids["EOT"]], max_thinking_tokens=20)
+    assert r.think_end_reason == "end_of_turn" and not r.hit_max
+    assert r.answer.startswith("Final Answer:")
+
+
+def test_zero_thinking_budget(tokenizer, ids):
+    r = run_both(tokenizer, ids, [ids["FOUR"], ids["EOT"]], max_thinking_tokens=0)
+    assert r.thinking == "" and r.thinking_tokens == 0 and r.hit_max
+
+
+def test_vllm_prompts_are_token_ids_never_retokenized(tokenizer, ids):
+    req = BudgetRequest(ids["prompt"], num_ignore=2, max_thinking_tokens=40)
+    n = len(tokenizer.encode(req.prompt, add_special_tokens=False))
+    llm = FakeLLM([ids["X"], ids["STOP"]], n)
+    VLLMEngine(llm, tokenizer, FMT, FakeSamplingParams).generate([req])
+    prompts = [p for p, _ in llm.calls]
+    for before, after in zip(prompts, prompts[1:], strict=False):
+        assert after[: len(before)] == before  # each round extends the previous ids exactly
+
+
+@pytest.mark.parametrize(
+    "budget, needle",
+    [
+        ({"min_thinking_tokens": 9, "max_thinking_tokens": 4}, "--min-thinking-tokens (9) is larger than --max-thinking-tokens (4)"),
+        ({"max_thinking_tokens": -1}, "--max-thinking-tokens"),
+        ({"num_ignore": -2}, "--num-ignore"),
+        ({"max_answer_tokens": 0}, "--max-answer-tokens"),
+        ({"ignore_strings": [""]}, "--ignore-string"),
+        ({"top_p": 0}, "--top-p"),
+    ],
+)  # fmt: skip
+def test_impossible_budgets(budget, needle):
+    with pytest.raises(ValueError) as e:
+        BudgetRequest("p", **budget)
+    assert needle in str(e.value)
+
+
+def test_prompt_longer_than_context(tiny_model, ids):
+    model, tok = tiny_model
+    engine = HFEngine(model, tok, FMT, max_context=16)
+    with pytest.raises(ValueError, match=r"prompt is \d+ tokens, but the model's context is 16 tokens"):
+        engine.generate([BudgetRequest(ids["prompt"])])
