@@ -35,7 +35,10 @@ def prompts(tokenizer, fmt, n):
 
 
 def engine_case(engine, texts, total):
-    reqs = [BudgetRequest(t, min_thinking_tokens=total, max_thinking_tokens=total, max_answer_tokens=1) for t in texts]
+    reqs = [
+        BudgetRequest(t, min_thinking_tokens=total, max_thinking_tokens=total, max_answer_tokens=1)
+        for t in texts
+    ]
     return lambda: engine.generate(reqs)
 
 
@@ -75,7 +78,9 @@ def main() -> None:
     flops_per_token = 2 * sum(p.numel() for p in model.parameters())
     print(f"fp32 matmul: {gflops:.1f} GFLOP/s; model: {flops_per_token / 1e9:.3f} GFLOP/token; "
           f"roofline {gflops * 1e9 / flops_per_token:.1f} tok/s; {total} thinking tokens per prompt\n")  # fmt: skip
-    engine_extra = len(tokenizer.encode(fmt.think_end + fmt.final_answer_prefix, add_special_tokens=False)) + 1
+    engine_extra = (
+        len(tokenizer.encode(fmt.think_end + fmt.final_answer_prefix, add_special_tokens=False)) + 1
+    )
     for bs in args.batch_sizes:
         texts = prompts(tokenizer, fmt, bs)
         engine = HFEngine(model, tokenizer, fmt, batch_size=bs)
@@ -92,10 +97,16 @@ def main() -> None:
               f"(a)/(b) = {tput['(a) engine'] / tput['(b) s1 loop']:.2f}\n")  # fmt: skip
     bs = args.roofline_batch
     engine = HFEngine(model, tokenizer, fmt, batch_size=bs)
-    case = Case("(a) engine", engine_case(engine, prompts(tokenizer, fmt, bs), total), work=bs * (total + engine_extra))
+    case = Case(
+        "(a) engine",
+        engine_case(engine, prompts(tokenizer, fmt, bs), total),
+        work=bs * (total + engine_extra),
+    )
     compare([case], baseline="(a) engine", repeats=1, warmup=0)
     tput = case.work / case.median
-    print(f"engine at batch {bs}: {tput:.1f} tok/s = {tput * flops_per_token / 1e9 / gflops:.0%} of the matmul roofline")
+    print(
+        f"engine at batch {bs}: {tput:.1f} tok/s = {tput * flops_per_token / 1e9 / gflops:.0%} of the matmul roofline"
+    )
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
 
 
