@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass, field
 STOP_END_OF_TURN = "end_of_turn"
 STOP_MAX_ANSWER = "max_answer_tokens"
 STOP_CONTEXT = "context_length"
-STOP_INTERRUPTED = "interrupted"
 
 
 @dataclass

@@ -12,7 +12,6 @@ stopped: rows whose id is already in the output are skipped. The resolved config
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, read_jsonl
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -3,7 +3,7 @@
     from inference.hf_engine import HFEngine
     engine = HFEngine(model, tokenizer, fmt)
     results = engine.generate([BudgetRequest(prompt, max_thinking_tokens=64, num_ignore=2)])
-    for event in engine.stream(BudgetRequest(prompt)): print(event.text, end="")
+    for item in engine.stream(BudgetRequest(prompt)): ...   # TokenEvents (kind, ids), then the BudgetResult
 
 Every active sequence feeds exactly one token per step: the token it sampled, or the next token of a
 forced chunk (an ignore string such as "Wait", the think-end delimiter, the final-answer prefix).
@@ -16,7 +16,6 @@ so it stops costing compute. Prompts are sorted by length and run in batches of 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -39,8 +38,6 @@ from inference.budget import (
 from inference.kv_cache import GrowingCache
 from inference.sampling import make_generator, sample_row
 
-log = logging.getLogger(__name__)
-
 THINK, ANSWER, DONE = "thinking", "answer", "done"
 
 
@@ -58,10 +55,9 @@ class _Seq:
     index: int
     req: BudgetRequest
     prompt_ids: list[int]
-    prompt_tokens: int
     generator: torch.Generator
     phase: str = THINK
-    pending: deque = field(default_factory=deque)  # forced tokens still to feed
+    pending: deque = field(default_factory=deque)  # appended tokens (sampled or forced) still to feed
     sample_next: bool = True  # the logits of this step belong to a sampled position
     feed: int = -1  # the token fed at the next step
     thinking_ids: list[int] = field(default_factory=list)
@@ -75,6 +71,10 @@ class _Seq:
     started: float = 0.0
     seconds: float = 0.0
 
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.prompt_ids)
+
 
 class HFEngine:
     """Budget forcing with a transformers causal LM; see the module docstring."""
@@ -83,11 +83,11 @@ class HFEngine:
         self, model, tokenizer, fmt: FormatArgs, batch_size: int = 32, max_context: int | None = None
     ):
         self.model, self.tokenizer, self.fmt, self.batch_size = model, tokenizer, fmt, batch_size
-        delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=_model_eos_ids(model))
-        self.think_end_ids, self.final_prefix_ids = delims.think_end_ids, delims.final_prefix_ids
-        self.eos_ids, self.think_stop_ids = delims.eos_ids, delims.think_stop_ids
+        self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=_model_eos_ids(model))
         self.max_context = max_context or getattr(model.config, "max_position_embeddings", None) or 2048
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self.pad_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.delims.eos_ids)
+        )
         self._ignore_cache: dict[str, list[int]] = {}
 
     # ---- public API -------------------------------------------------------------------------
@@ -121,9 +121,7 @@ class HFEngine:
             raise ValueError(
                 f"request {index}: the prompt is {len(ids)} tokens, but the model's context is {self.max_context} tokens"
             )
-        seq = _Seq(
-            index=index, req=req, prompt_ids=ids, prompt_tokens=len(ids), generator=make_generator(req.seed)
-        )
+        seq = _Seq(index=index, req=req, prompt_ids=ids, generator=make_generator(req.seed))
         if req.max_thinking_tokens == 0:  # no thinking at all: close the block before the first sample
             self._force_end(seq, hit_max=True)
             seq.sample_next = False
@@ -200,19 +198,19 @@ class HFEngine:
         """Apply the budget rules to one sampled token; returns what was appended."""
         req = s.req
         if s.phase == THINK:
-            if token not in self.think_stop_ids:
+            if token not in self.delims.think_stop_ids:
                 return self._append(s, [token], THINK)
             ignore = self._ignore_ids(req, s.num_forced)
             if should_suppress(req, len(s.thinking_ids), s.num_forced, len(ignore)):
                 s.num_forced += 1  # the stop token is discarded; the ignore string takes its place
                 return self._append(s, ignore, "forced")
-            if token == self.think_end_ids[0]:
+            if token == self.delims.think_end_ids[0]:
                 s.think_end_reason = "delimiter"
-                return self._append(s, self.think_end_ids, "delimiter")
+                return self._append(s, self.delims.think_end_ids, "delimiter")
             s.think_end_reason = "end_of_turn"
             return self._force_end(s, hit_max=False)
         s.generated += 1
-        if token in self.eos_ids:  # end of turn: nothing left to feed
+        if token in self.delims.eos_ids:  # end of turn: nothing left to feed
             s.phase, s.stop_reason = DONE, STOP_END_OF_TURN
             return []
         s.answer_ids.append(token)
@@ -241,9 +239,9 @@ class HFEngine:
         """Close thinking with the delimiter and the final-answer prefix; switch to the answer phase."""
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        events = self._append(s, self.think_end_ids, "delimiter")
-        if self.final_prefix_ids:
-            events += self._append(s, self.final_prefix_ids, "answer_prefix")
+        events = self._append(s, self.delims.think_end_ids, "delimiter")
+        if self.delims.final_prefix_ids:
+            events += self._append(s, self.delims.final_prefix_ids, "answer_prefix")
         return events
 
     def _ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:

@@ -63,9 +63,7 @@ class VLLMEngine:
         if sampling_params_cls is None:
             from vllm import SamplingParams as sampling_params_cls
         self.llm, self.tokenizer, self.fmt, self.params_cls = llm, tokenizer, fmt, sampling_params_cls
-        delims = TokenDelimiters.build(tokenizer, fmt)
-        self.think_end_ids, self.final_prefix_ids = delims.think_end_ids, delims.final_prefix_ids
-        self.eos_ids, self.think_stop_ids = delims.eos_ids, delims.think_stop_ids
+        self.delims = TokenDelimiters.build(tokenizer, fmt)
 
     @classmethod
     def from_pretrained(cls, model: str, tokenizer, fmt: FormatArgs, **llm_kwargs) -> VLLMEngine:
@@ -86,13 +84,13 @@ class VLLMEngine:
                 self._force_end(s, hit_max=True)
             states.append(s)
         while thinking := [s for s in states if s.phase == THINK]:
-            params = [self._params(s, s.req.max_thinking_tokens - len(s.thinking_ids), self.think_stop_ids)
+            params = [self._params(s, s.req.max_thinking_tokens - len(s.thinking_ids), self.delims.think_stop_ids)
                       for s in thinking]  # fmt: skip
             for s, out in zip(thinking, self._call(thinking, params), strict=True):
                 self._after_thinking(s, out.outputs[0])
         answering = [s for s in states if s.phase == ANSWER]
         if answering:
-            params = [self._params(s, s.req.max_answer_tokens, self.eos_ids) for s in answering]
+            params = [self._params(s, s.req.max_answer_tokens, self.delims.eos_ids) for s in answering]
             for s, out in zip(answering, self._call(answering, params), strict=True):
                 self._after_answer(s, out.outputs[0])
         seconds = round(time.perf_counter() - start, 4)
@@ -122,10 +120,10 @@ class VLLMEngine:
         if ids and ids[-1] in stop_ids:
             return ids[:-1], ids[-1]
         # stop_reason is the matched stop id; None means the model's own EOS
-        return ids, out.stop_reason if isinstance(out.stop_reason, int) else min(self.eos_ids)
+        return ids, out.stop_reason if isinstance(out.stop_reason, int) else min(self.delims.eos_ids)
 
     def _after_thinking(self, s: _State, out) -> None:
-        ids, stop = self._split_stop(out, self.think_stop_ids)
+        ids, stop = self._split_stop(out, self.delims.think_stop_ids)
         self._extend(s, ids, thinking=True)
         if stop is None or len(s.thinking_ids) >= s.req.max_thinking_tokens:
             self._force_end(s, hit_max=True)
@@ -136,16 +134,16 @@ class VLLMEngine:
             self._extend(s, ignore, thinking=True)
             if len(s.thinking_ids) >= s.req.max_thinking_tokens:
                 self._force_end(s, hit_max=True)
-        elif stop == self.think_end_ids[0]:
+        elif stop == self.delims.think_end_ids[0]:
             s.think_end_reason = "delimiter"
-            self._extend(s, self.think_end_ids, thinking=False)
+            self._extend(s, self.delims.think_end_ids, thinking=False)
             s.phase = ANSWER
         else:
             s.think_end_reason = "end_of_turn"
             self._force_end(s, hit_max=False)
 
     def _after_answer(self, s: _State, out) -> None:
-        ids, stop = self._split_stop(out, self.eos_ids)
+        ids, stop = self._split_stop(out, self.delims.eos_ids)
         s.answer_ids += ids
         s.answer_sampled = len(ids)
         s.generated += len(ids) + (stop is not None)
@@ -161,6 +159,6 @@ class VLLMEngine:
     def _force_end(self, s: _State, hit_max: bool) -> None:
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        self._extend(s, self.think_end_ids + self.final_prefix_ids, thinking=False)
-        s.answer_ids += self.final_prefix_ids
+        self._extend(s, self.delims.think_end_ids + self.delims.final_prefix_ids, thinking=False)
+        s.answer_ids += self.delims.final_prefix_ids
         s.phase = ANSWER
