@@ -139,8 +139,27 @@ class TokenDelimiters:
         )
 
 
-def build_result(tokenizer, state, seconds: float) -> BudgetResult:
-    """A BudgetResult from a backend's per-request state (same field names in both backends)."""
+THINK, ANSWER, DONE = "thinking", "answer", "done"
+
+
+@dataclass(kw_only=True)
+class DecodeState:
+    """What every backend tracks per request while it decodes; `build_result` reads it."""
+
+    req: BudgetRequest
+    phase: str = THINK
+    thinking_ids: list[int] = field(default_factory=list)  # sampled thinking + appended ignore strings
+    answer_ids: list[int] = field(default_factory=list)  # final-answer prefix (if forced) + sampled
+    answer_sampled: int = 0
+    generated: int = 0
+    num_forced: int = 0
+    hit_max: bool = False
+    think_end_reason: str = "not_reached"
+    stop_reason: str = ""
+
+
+def build_result(tokenizer, state: DecodeState, seconds: float) -> BudgetResult:
+    """A BudgetResult from a backend's per-request state (it must also provide `prompt_tokens`)."""
     decode = tokenizer.decode
     return BudgetResult(
         thinking=decode(state.thinking_ids, skip_special_tokens=False).strip(),

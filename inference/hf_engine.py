@@ -25,11 +25,15 @@ import torch
 
 from common.chat_format import FormatArgs, delimiter_ids
 from inference.budget import (
+    ANSWER,
+    DONE,
     STOP_CONTEXT,
     STOP_END_OF_TURN,
     STOP_MAX_ANSWER,
+    THINK,
     BudgetRequest,
     BudgetResult,
+    DecodeState,
     TokenDelimiters,
     build_result,
     ignore_string,
@@ -37,8 +41,6 @@ from inference.budget import (
 )
 from inference.kv_cache import GrowingCache
 from inference.sampling import make_generator, sample_row
-
-THINK, ANSWER, DONE = "thinking", "answer", "done"
 
 
 @dataclass
@@ -50,24 +52,14 @@ class TokenEvent:
     ids: list[int]
 
 
-@dataclass
-class _Seq:
+@dataclass(kw_only=True)
+class _Seq(DecodeState):
     index: int
-    req: BudgetRequest
     prompt_ids: list[int]
     generator: torch.Generator
-    phase: str = THINK
     pending: deque = field(default_factory=deque)  # appended tokens (sampled or forced) still to feed
     sample_next: bool = True  # the logits of this step belong to a sampled position
     feed: int = -1  # the token fed at the next step
-    thinking_ids: list[int] = field(default_factory=list)
-    answer_ids: list[int] = field(default_factory=list)  # final-answer prefix (if forced) + sampled
-    answer_sampled: int = 0
-    generated: int = 0
-    num_forced: int = 0
-    hit_max: bool = False
-    think_end_reason: str = "not_reached"
-    stop_reason: str = ""
     started: float = 0.0
     seconds: float = 0.0
 

@@ -22,38 +22,30 @@ returning outputs with `token_ids`, `finish_reason`, `stop_reason`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from common.chat_format import FormatArgs, delimiter_ids
 from inference.budget import (
+    ANSWER,
+    DONE,
     STOP_END_OF_TURN,
     STOP_MAX_ANSWER,
+    THINK,
     BudgetRequest,
     BudgetResult,
+    DecodeState,
     TokenDelimiters,
     build_result,
     ignore_string,
     should_suppress,
 )
 
-THINK, ANSWER, DONE = "thinking", "answer", "done"
 
-
-@dataclass
-class _State:
-    req: BudgetRequest
+@dataclass(kw_only=True)
+class _State(DecodeState):
     ids: list[int]  # prompt + everything appended so far
     prompt_tokens: int
-    phase: str = THINK
-    thinking_ids: list[int] = field(default_factory=list)
-    answer_ids: list[int] = field(default_factory=list)
-    answer_sampled: int = 0
-    generated: int = 0
-    num_forced: int = 0
     rounds: int = 0
-    hit_max: bool = False
-    think_end_reason: str = "not_reached"
-    stop_reason: str = ""
 
 
 class VLLMEngine:
