@@ -1,0 +1,126 @@
+"""Answer grading: extract the final answer and test mathematical equivalence with math-verify.
+
+    from eval.grade import grade
+    grade("... so \\boxed{0.5}", "\\frac{1}{2}")     # -> Graded(extracted="0.5", correct=True)
+
+Re-grade any results file (writes `extracted` and `correct` into each row, atomically, and prints
+the accuracy):
+
+    python -m eval.grade --file outputs/eval/run/samples.jsonl --pred-field answer --gold-field gold
+
+Gold answers may be bare ("18"), LaTeX ("\\frac{3}{4}"), a solution with a `\\boxed{}` (MATH, s1K) or
+GSM8K's "... #### 18". Equivalence is math-verify's (fractions, decimals, LaTeX, intervals, tuples,
+units stripped), tried on the LaTeX and the plain reading of each side; multiple-choice answers
+compare letters. No judge model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from common.io import atomic_write_jsonl, read_jsonl
+from eval.extract import extract_answer, last_boxed
+
+
+@dataclass(frozen=True)
+class Graded:
+    extracted: str | None
+    correct: bool
+
+
+def gold_answer(raw: str) -> str:
+    """The final answer inside a gold field: after GSM8K's '####', else the last \\boxed{}, else as is."""
+    raw = str(raw).strip()
+    if "####" in raw:
+        return raw.rsplit("####", 1)[1].strip().replace(",", "")
+    boxed = last_boxed(raw)
+    return boxed if boxed is not None else raw
+
+
+def _normalise(s: str) -> str:
+    s = s.strip().strip("$").strip()
+    s = re.sub(r"\\text\{\s*([^{}]*)\}", r"\1", s)
+    s = re.sub(r"\s+", "", s)
+    return s.rstrip(".").replace("\\!", "").replace("\\,", "").lower()
+
+
+@lru_cache(maxsize=65536)
+def _parsed(s: str) -> tuple:
+    # Imported lazily: math-verify pulls in sympy, which takes a second to import.
+    from math_verify import parse
+
+    # The LaTeX reading first; the plain reading only when that finds nothing, because plain
+    # extraction without anchors grabs a trailing number ("8n^2 + 4n + 1" -> 1).
+    if "$" not in s:
+        latex = parse(f"${s}$", parsing_timeout=2)
+        if latex:
+            return tuple(latex)
+    return tuple(parse(s, parsing_timeout=2))
+
+
+def _rhs(s: str) -> str:
+    # "x = 5" and "a+b = 12" are answers whose value is on the right of the last '='.
+    return s.rsplit("=", 1)[1] if "=" in s and "==" not in s else s
+
+
+def is_equivalent(pred: str, gold: str) -> bool:
+    """Whether two answer strings denote the same mathematical object."""
+    if pred is None or gold is None:
+        return False
+    if _normalise(pred) == _normalise(gold):
+        return True
+    from math_verify import verify
+
+    gold_p = _parsed(gold)
+    if not gold_p:
+        return False
+    for candidate in dict.fromkeys((pred, _rhs(pred))):
+        pred_p = _parsed(candidate.strip())
+        if pred_p and verify(list(gold_p), list(pred_p), timeout_seconds=2):
+            return True
+    return False
+
+
+def grade(text: str, gold: str, choices: str | None = None) -> Graded:
+    """Extract the answer from a model's text and compare it with the gold answer."""
+    extracted = extract_answer(text, choices)
+    if extracted is None:
+        return Graded(None, False)
+    if choices:
+        return Graded(extracted, extracted.upper() == gold_answer(gold).strip().strip("()").upper())
+    return Graded(extracted, is_equivalent(extracted, gold_answer(gold)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description="Grade a JSON-lines results file; writes `extracted` and `correct`."
+    )
+    p.add_argument("--file", required=True, help="JSON-lines file to grade")
+    p.add_argument("--pred-field", required=True, help="field holding the model's answer text")
+    p.add_argument("--gold-field", required=True, help="field holding the gold answer (or a solution)")
+    p.add_argument("--choices", default=None, help="multiple choice: the letters, e.g. ABCD")
+    p.add_argument("--output", default=None, help="write here instead of rewriting --file")
+    args = p.parse_args(argv)
+
+    rows = read_jsonl(args.file)
+    for i, row in enumerate(rows, 1):
+        for flag, name in (("--pred-field", args.pred_field), ("--gold-field", args.gold_field)):
+            if name not in row:
+                raise ValueError(f"{args.file}:{i}: no field {name!r} (set {flag})")
+        g = grade(str(row[args.pred_field] or ""), str(row[args.gold_field]), args.choices)
+        row["extracted"], row["correct"] = g.extracted, g.correct
+    atomic_write_jsonl(args.output or args.file, rows)
+    n = sum(r["correct"] for r in rows)
+    print(f"accuracy {n}/{len(rows)} = {n / max(len(rows), 1):.4f}  ({args.output or args.file})")
+    return 0
+
+
+if __name__ == "__main__":
+    from common.config import run_cli
+
+    run_cli(main, sys.argv[1:])

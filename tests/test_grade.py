@@ -1,0 +1,100 @@
+"""Answer extraction and grading, on hand-made cases and on real MATH500 / GSM8K answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.extract import extract_answer, last_boxed
+from eval.grade import gold_answer, grade, is_equivalent
+from eval.grade import main as grade_main
+
+BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+needs_bench = pytest.mark.skipif(
+    not (BENCH / "math500.jsonl").exists(), reason="../shared/benchmarks not present"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("so \\boxed{\\frac{1}{2}} is it", "\\frac{1}{2}"),
+        ("\\boxed{1} then \\boxed{\\sqrt{\\frac{a}{b}}}", "\\sqrt{\\frac{a}{b}}"),
+        ("Final Answer: 42.", "42"),
+        ("Answer: x = 5\nmore text", "x = 5"),
+        ("The answer is 18 dollars", "18 dollars"),
+        ("we get 3, then 4, then 1,234", "1234"),
+        ("no answer here", None),
+        ("", None),
+    ],
+)
+def test_extract_answer(text, want):
+    assert extract_answer(text) == want
+
+
+def test_unclosed_box_falls_back():
+    assert last_boxed("\\boxed{12") is None
+    assert extract_answer("\\boxed{12") == "12"
+
+
+@pytest.mark.parametrize(
+    ("text", "want"), [("Answer: (B)", "B"), ("\\boxed{C}", "C"), ("I think it is D.", "D"), ("none", None)]
+)
+def test_multiple_choice(text, want):
+    assert extract_answer(text, choices="ABCD") == want
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold", "ok"),
+    [("0.5", "\\frac{1}{2}", True), ("1/2", "\\frac12", True), ("x = 5", "5", True), ("18", "#### 18", True),
+     ("(1, 2)", "(1,2)", True), ("\\frac{\\pi}{2}", "\\pi/2", True), ("3", "8n^2 + 4n + 1", False),
+     ("2", "3", False), ("[1, 2)", "[1,2)", True), ("[1, 2]", "[1,2)", False)],
+)  # fmt: skip
+def test_equivalence(pred, gold, ok):
+    assert is_equivalent(pred, gold_answer(gold)) is ok
+
+
+def _rows(name):
+    return [json.loads(line) for line in (BENCH / name).read_text().splitlines()]
+
+
+@needs_bench
+def test_real_math500_answers_right_and_wrong():
+    rows = _rows("math500.jsonl")[:120]
+    for r in rows:  # the gold answer, boxed as a model would write it, against the full solution
+        assert grade(f"so \\boxed{{{r['answer']}}}.", r["solution"]).correct, r["answer"]
+    wrong = [
+        grade(f"\\boxed{{{a['answer']}}}", b["answer"]).correct for a, b in zip(rows, rows[1:], strict=False)
+    ]
+    same = [
+        gold_answer(a["answer"]) == gold_answer(b["answer"]) for a, b in zip(rows, rows[1:], strict=False)
+    ]
+    assert (
+        sum(w and not s for w, s in zip(wrong, same, strict=False)) <= 2
+    )  # a neighbour's answer is (almost) never right
+
+
+@needs_bench
+def test_real_gsm8k_answers_right_and_wrong():
+    rows = _rows("gsm8k_test.jsonl")[:200]
+    for r in rows:
+        assert grade(f"Final Answer: {gold_answer(r['answer'])}", r["answer"]).correct
+        assert not grade(f"Final Answer: {int(gold_answer(r['answer'])) + 1}", r["answer"]).correct
+
+
+def test_grade_cli_rewrites_file(tmp_path, capsys):
+    f = tmp_path / "res.jsonl"
+    f.write_text('{"p": "Answer: 4", "g": "4"}\n{"p": "\\\\boxed{5}", "g": "#### 6"}\n')
+    grade_main(["--file", str(f), "--pred-field", "p", "--gold-field", "g"])
+    assert "accuracy 1/2 = 0.5000" in capsys.readouterr().out
+    rows = [json.loads(line) for line in f.read_text().splitlines()]
+    assert [r["correct"] for r in rows] == [True, False] and rows[1]["extracted"] == "5"
+
+
+def test_grade_cli_names_missing_field(tmp_path):
+    f = tmp_path / "res.jsonl"
+    f.write_text('{"p": "4"}\n')
+    with pytest.raises(ValueError, match=r"res.jsonl:1: no field 'gold' \(set --gold-field\)"):
+        grade_main(["--file", str(f), "--pred-field", "p", "--gold-field", "gold"])
