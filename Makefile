@@ -12,6 +12,8 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 EXTRAS     ?= dev
 RECIPES    ?= recipes/smollm2-135m
 ARGS       ?=
+BENCHMARKS ?= ../shared/benchmarks
+BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
 .PHONY: setup model data train eval chat all test test-slow lint bench clean
 
@@ -35,8 +37,11 @@ $(VENV)/.setup-done: pyproject.toml
 model: setup
 	$(PY) -m inference.convert
 
+# Decontaminate against the local benchmark files when they are there (../shared/benchmarks in the
+# workplace; point BENCHMARKS at your own copies elsewhere).
 data: model
-	@echo "make data: not built yet (curation, issue #4)"; exit 1
+	$(PY) -m data.curate --config $(RECIPES)/data.yaml \
+		$(if $(BENCH_FILES),--decontaminate-against $(BENCH_FILES)) $(ARGS)
 
 train: data
 	@echo "make train: not built yet (fine-tuning, issue #5)"; exit 1

@@ -17,16 +17,28 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write `text` to `path` atomically (temp file in the same folder, fsync, rename)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (temp file in the same folder, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be as readable as any file
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -55,6 +67,7 @@ def atomic_dir(path: str | Path, replace: bool = False) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         if path.exists():
@@ -71,11 +84,14 @@ def atomic_dir(path: str | Path, replace: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def read_jsonl(path: str | Path, allow_torn_tail: bool = False) -> list[dict]:
+def read_jsonl(
+    path: str | Path, allow_torn_tail: bool = False, skipped: list[str] | None = None
+) -> list[dict]:
     """Read a JSON-lines file; a malformed line raises ValueError naming the file and line.
 
     `allow_torn_tail` skips an unterminated last line: what a killed writer leaves in an output
-    file that a resumed run reads (JsonlAppender drops it when it reopens the file).
+    file that a resumed run reads (JsonlAppender drops it when it reopens the file). With a
+    `skipped` list, malformed lines are skipped and described there instead of raising.
     """
     path = Path(path)
     if not path.is_file():
@@ -90,10 +106,15 @@ def read_jsonl(path: str | Path, allow_torn_tail: bool = False) -> list[dict]:
             except json.JSONDecodeError as e:
                 if allow_torn_tail and not line.endswith("\n"):
                     break
-                raise ValueError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            rows.append(obj)
+                problem = f"{path}:{lineno}: malformed JSON ({e.msg})"
+            else:
+                if isinstance(obj, dict):
+                    rows.append(obj)
+                    continue
+                problem = f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
+            if skipped is None:
+                raise ValueError(problem)
+            skipped.append(problem)
     return rows
 
 

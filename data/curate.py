@@ -1,0 +1,154 @@
+"""`make data`: build an s1K-style dataset — sources → quality → difficulty → diversity → format.
+
+    python -m data.curate --config recipes/smollm2-135m/data.yaml [--num-samples 200 ...]
+
+Writes `outputs/data/<name>/`: train.jsonl (question, reasoning, answer, domain, source, text, ...),
+test.jsonl (the built-in pool's held-out split: question, answer, domain, level), dataset/ (Hugging
+Face `save_to_disk`, both splits), report.json (counts after each stage, domains, lengths),
+histograms.png and config.yaml (the resolved recipe, written last). A re-run with the same recipe
+returns at once; stage results are cached in cache/ (the difficulty answers per question, so an
+interrupted run resumes); a different recipe under the same name needs --overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from common.chat_format import FormatArgs
+from common.config import config_dict, load_recipe, parse_config, run_cli, save_config
+from common.io import atomic_write_json
+from common.paths import stage_dir
+from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
+from data.domains import label_domains
+from data.outputs import write_outputs
+from data.quality import QualityArgs, quality_filter
+from data.render import render_rows
+from data.select import s1_select
+from data.sources import SourceArgs, load_sources
+from inference.models import ModelArgs, load_tokenizer, resolve_model
+
+log = logging.getLogger("data.curate")
+
+
+@dataclass
+class CurateArgs:
+    """The run itself (recipe keys of the same names)."""
+
+    name: str = field(default="default", metadata={"help": "Output folder name under outputs/data/."})
+    output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
+    num_samples: int = field(default=1000, metadata={"help": "Rows to select (s1: 1000)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the pool and of the selection."})
+    domain_classifier: str = field(default="keyword", metadata={"help": "keyword (offline) or model."})
+    domain_model: str | None = field(
+        default=None, metadata={"help": "Chat model for --domain-classifier model."}
+    )
+    rank_base: float = field(
+        default=2.0, metadata={"help": "Selection weight base^-rank by trace length (s1: 2)."}
+    )
+    block_size: int = field(default=32768, metadata={"help": "Training block size, in tokens (s1: 32768)."})
+    over_length: str = field(
+        default="report", metadata={"help": "Rows over --block-size: report, drop or error."}
+    )
+    overwrite: bool = field(
+        default=False, metadata={"help": "Replace an existing run made with another recipe."}
+    )
+
+
+def _fingerprint(*parts) -> str:
+    """A short hash of settings (and of input files' size and mtime), naming a stage's cache."""
+    files = [p for part in parts if isinstance(part, list) for p in part if Path(str(p)).is_file()]
+    stamp = [(str(f), Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files]
+    blob = json.dumps([repr(p) for p in parts] + [stamp], sort_keys=True)
+    return hashlib.blake2b(blob.encode(), digest_size=6).hexdigest()
+
+
+def _nonempty(rows: list, stage: str, why: str) -> list:
+    if not rows:
+        raise ValueError(f"the {stage} stage left no rows: {why}")
+    return rows
+
+
+def _quality(rows, test, src: SourceArgs, qual: QualityArgs, seed: int, cache: Path) -> tuple[list, dict]:
+    path = (
+        cache
+        / f"quality-{_fingerprint(asdict(src), src.sources, asdict(qual), qual.decontaminate_against, seed)}.json"
+    )
+    if path.exists():
+        saved = json.loads(path.read_text())
+        keep = set(saved["kept"])
+        return [r for r in rows if r["id"] in keep], saved
+    kept, counts, examples = quality_filter(rows, test, qual)
+    saved = {"kept": [r["id"] for r in kept], "dropped": counts, "examples": examples}
+    atomic_write_json(path, saved)
+    return kept, saved
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    model_args, fmt, src, qual, diff, run = parse_config(
+        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs], argv
+    )
+    out = stage_dir("data", run.name, run.output_root)
+    resolved = config_dict(model_args, fmt, src, qual, diff, run)
+    if (out / "config.yaml").exists():
+        previous = {k: v for k, v in load_recipe(out / "config.yaml").items() if k != "overwrite"}
+        if previous == {k: v for k, v in resolved.items() if k != "overwrite"}:
+            print(f"{out}: up to date with this recipe; nothing to do")
+            return 0
+        if not run.overwrite:
+            changed = sorted(k for k in resolved if previous.get(k) != resolved[k] and k != "overwrite")
+            raise ValueError(f"{out} was made with another recipe (differs in: {', '.join(changed)}); "
+                             "pass --overwrite or choose another --name")  # fmt: skip
+    cache = out / "cache"
+    tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
+
+    # Sources → quality.
+    rows, test, skipped = load_sources(src, run.seed)
+    stages = [("loaded", len(rows))]
+    _nonempty(rows, "source", f"--sources {src.sources} yielded no rows")
+    rows, quality = _quality(rows, test, src, qual, run.seed, cache)
+    stages.append(("quality", len(rows)))
+    _nonempty(rows, "quality", f"every row was dropped ({quality['dropped']})")
+
+    # Difficulty: drop what the base models solve; the trace length is the second signal.
+    rows, solved_by = difficulty_filter(rows, diff, fmt, model_args, cache)
+    stages.append(("difficulty", len(rows)))
+    _nonempty(rows, "difficulty", f"the difficulty models solved every question ({solved_by})")
+    count_trace_tokens(rows, tokenizer)
+
+    # Diversity: domains, then s1's selection.
+    labeler = None
+    if run.domain_classifier == "model":
+        from data.domains_model import model_labeler
+
+        labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args)
+    domain_counts = label_domains(rows, run.domain_classifier, labeler)
+    chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base)
+    if len(chosen) < run.num_samples:
+        log.warning("the pool ran short: %d rows left after the difficulty stage, %d asked for (--num-samples)",
+                    len(chosen), run.num_samples)  # fmt: skip
+    stages.append(("diversity", len(chosen)))
+
+    # Format: the s1 chat format with the target model's template.
+    chosen, length_info = render_rows(chosen, tokenizer, fmt, run.block_size, run.over_length)
+    stages.append(("format", len(chosen)))
+    _nonempty(chosen, "format", f"every row was longer than --block-size {run.block_size}")
+
+    extras = {"dropped": quality["dropped"], "dropped_examples": quality["examples"], "solved_by": solved_by,
+              "domain_labels": domain_counts, "malformed_lines_skipped": len(skipped),
+              "malformed_lines": skipped[:20], "num_samples_asked": run.num_samples,
+              "short_by": max(0, run.num_samples - len(chosen)), "length": length_info,
+              "test_rows": len(test)}  # fmt: skip
+    report = write_outputs(out, chosen, test, stages, extras)
+    save_config(out / "config.yaml", model_args, fmt, src, qual, diff, run)  # last: marks the run complete
+    print(f"{out}: {len(chosen)} train rows, {len(test)} test rows; counts {report['counts']}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])
