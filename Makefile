@@ -6,8 +6,10 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PIP        := $(PY) -m pip
 # On a machine without CUDA the CPU build of torch goes in first, so that no dependency pulls the
-# multi-GB CUDA wheels. A local wheel (pip's find-links) is used when present, else PyTorch's CPU index.
+# multi-GB CUDA wheels: the `+cpu` build from pip's usual sources (a local wheel in find-links, with
+# its dependencies from the configured index), else from PyTorch's CPU index.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_CPU_SPEC ?= $(TORCH_SPEC)+cpu
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 EXTRAS     ?= dev
 RECIPES    ?= recipes/smollm2-135m
@@ -26,7 +28,7 @@ $(VENV)/.setup-done: pyproject.toml
 		echo "CUDA found: installing the default torch build"; $(PIP) install -q "torch>=2.4"; \
 	else \
 		echo "no CUDA: installing the CPU build of torch ($(TORCH_SPEC))"; \
-		$(PIP) install -q --no-index $(TORCH_SPEC) 2>/dev/null \
+		$(PIP) install -q "$(TORCH_CPU_SPEC)" \
 			|| $(PIP) install -q $(TORCH_SPEC) --index-url $(TORCH_CPU_INDEX); \
 	fi
 	$(PIP) install -q -e ".[$(EXTRAS)]"
