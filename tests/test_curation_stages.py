@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,7 @@ from data.quality import QualityArgs, quality_filter
 from data.render import render_rows
 from data.select import rank_draw, s1_select
 from data.sources import SourceArgs, load_local, s1_row
-
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+from tests.benchfiles import BENCH, needs_bench
 
 
 def row(i, q, reasoning="Think.", answer="1", source="x", domain=None):
@@ -77,7 +75,7 @@ def test_planted_8gram_overlap_is_caught(tmp_path):
     assert [r["id"] for r in kept] == ["r1"] and counts == {"contaminated:bench.jsonl": 1}
 
 
-@pytest.mark.skipif(not (BENCH / "math500.jsonl").exists(), reason="../shared/benchmarks not present")
+@needs_bench
 def test_real_benchmark_question_is_caught():
     q = json.loads((BENCH / "math500.jsonl").read_text().splitlines()[5])["problem"]
     index = EvalIndex.from_files([str(BENCH / "math500.jsonl"), str(BENCH / "gsm8k_test.jsonl")])

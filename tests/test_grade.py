@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from eval.extract import extract_answer, last_boxed
 from eval.grade import gold_answer, grade, is_equivalent
 from eval.grade import main as grade_main
-
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-needs_bench = pytest.mark.skipif(
-    not (BENCH / "math500.jsonl").exists(), reason="../shared/benchmarks not present"
-)
+from tests.benchfiles import BENCH, needs_bench
 
 
 @pytest.mark.parametrize(
