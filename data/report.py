@@ -5,13 +5,12 @@ report = build_report(stages, chosen, extras); write_histograms(chosen, path)
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from common.io import atomic_write_bytes
+from common.plots import pyplot, save_figure
 
 
 def length_stats(values: list[int]) -> dict:
@@ -44,11 +43,7 @@ def build_report(stages: list[tuple[str, int]], chosen: list[dict], extras: dict
 
 def write_histograms(chosen: list[dict], path: str | Path) -> None:
     """A PNG with the domain histogram and the trace-length histogram (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     domains = Counter(r["domain"] for r in chosen)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = sorted(domains)
@@ -60,8 +55,4 @@ def write_histograms(chosen: list[dict], path: str | Path) -> None:
     ax2.set_xlabel("reasoning trace length (tokens)")
     ax2.set_ylabel("rows")
     ax2.set_title("Trace lengths")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
