@@ -46,7 +46,7 @@ data: model
 		$(if $(BENCH_FILES),--decontaminate-against $(BENCH_FILES)) $(ARGS)
 
 train: data
-	@echo "make train: not built yet (fine-tuning, issue #5)"; exit 1
+	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(ARGS)
 
 eval: train
 	@echo "make eval: not built yet (evaluation, issue #6)"; exit 1

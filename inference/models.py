@@ -141,8 +141,8 @@ def load_model(args: ModelArgs, for_training: bool = False):
         dtype=dtype,
         attn_implementation=pick_attention(args.attn_implementation, device),
         revision=args.revision,
-    ).to(device)
-    if not for_training:
-        model.eval()
+    )
+    if not for_training:  # training leaves placement to the Trainer/accelerate (FSDP shards it itself)
+        model.to(device).eval()
     log.info("loaded %s from %s (%s, %s)", args.model, source, dtype, device)
     return model, tokenizer

@@ -1,0 +1,85 @@
+"""The fine-tuning recipe: `SFTArgs` (recipe keys of the same names) and its validation.
+
+The defaults are s1-32B's recipe (lr 1e-5, cosine to 0, warmup 5%, 5 epochs, weight decay 1e-4,
+AdamW 0.9/0.95, global batch 16, block size 32768); `recipes/smollm2-135m/sft.yaml` scales them
+down for a CPU. The global batch stays fixed whatever the number of processes: gradient accumulation
+= global batch / (processes x micro batch), which must divide exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SFTArgs:
+    name: str = field(default="default", metadata={"help": "Output folder name under outputs/sft/."})
+    output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
+    dataset: str = field(
+        default="smollm2-135m-builtin",
+        metadata={"help": "A make-data run name (outputs/data/<name>), its folder, or a train.jsonl file."},
+    )
+    block_size: int = field(default=32768, metadata={"help": "Most tokens per training block (s1: 32768)."})
+    packing: bool = field(default=True, metadata={"help": "Pack several examples per block (no padding)."})
+    over_length: str = field(
+        default="drop", metadata={"help": "Examples longer than --block-size: drop (counted) or error."}
+    )
+    learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate (s1: 1e-5)."})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs (s1: 5)."})
+    max_steps: int = field(
+        default=-1, metadata={"help": "Stop after this many optimizer steps (-1: epochs decide)."}
+    )
+    warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps warming up (s1: 5%)."})
+    lr_scheduler_type: str = field(
+        default="cosine", metadata={"help": "Schedule after warm-up (s1: cosine to 0)."}
+    )
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay (s1: 1e-4)."})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1 (s1: 0.9)."})
+    adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2 (s1: 0.95)."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
+    global_batch_size: int = field(
+        default=16, metadata={"help": "Blocks per optimizer step, all processes (s1: 16)."}
+    )
+    micro_batch_size: int = field(default=1, metadata={"help": "Blocks per process per forward pass."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations (saves memory)."}
+    )
+    logging_steps: int = field(default=1, metadata={"help": "Log every this many steps."})
+    save_steps: int = field(default=50, metadata={"help": "Checkpoint every this many steps."})
+    save_total_limit: int = field(default=2, metadata={"help": "Keep the last this many checkpoints."})
+    fsdp: str = field(
+        default="",
+        metadata={
+            "help": "torchrun path: Trainer FSDP options, e.g. 'full_shard auto_wrap' (accelerate launch: "
+            "leave empty and use recipes/accelerate/fsdp.yaml)."
+        },
+    )
+    fsdp_config: str | None = field(
+        default=None,
+        metadata={"help": "torchrun path: Trainer FSDP config JSON (recipes/accelerate/fsdp_trainer.json)."},
+    )
+    resume: bool = field(default=False, metadata={"help": "Continue from the last complete checkpoint."})
+    seed: int = field(
+        default=0, metadata={"help": "Seed of initialisation-free randomness: data order, dropout."}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("block_size", "global_batch_size", "micro_batch_size", "logging_steps", "save_steps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        if self.over_length not in ("drop", "error"):
+            raise ValueError(f"--over-length must be drop or error, got {self.over_length!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
+
+    def accumulation_steps(self, world_size: int) -> int:
+        """Gradient accumulation that keeps the global batch at `global_batch_size`."""
+        per_step = world_size * self.micro_batch_size
+        if self.global_batch_size % per_step:
+            raise ValueError(
+                f"--global-batch-size {self.global_batch_size} is not divisible by processes x micro batch "
+                f"= {world_size} x {self.micro_batch_size} = {per_step}"
+            )
+        return self.global_batch_size // per_step

@@ -1,0 +1,120 @@
+"""`make train`: supervised fine-tuning on the curated set — config, data, model, trainer, save.
+
+    python -m sft.train --config recipes/smollm2-135m/sft.yaml              # CPU default
+    accelerate launch --config_file recipes/accelerate/fsdp.yaml -m sft.train --config recipes/qwen2.5-32b/sft.yaml
+
+Loss only on the assistant turn (sft/tokenize.py), examples packed into blocks with per-example
+position ids (sft/packing.py), transformers' Trainer with accelerate (FSDP from the accelerate
+config), the global batch kept by gradient accumulation. Writes outputs/sft/<name>/: checkpoint-N/
+(every --save-steps, the last --save-total-limit kept, each marked COMPLETE when whole),
+train_log.jsonl, loss.png, config.yaml, data_info.json and final/ — a model folder the chat and the
+inference engine load directly (`--model outputs/sft/<name>/final`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from common.chat_format import FormatArgs
+from common.config import config_dict, load_recipe, parse_config, run_cli, save_config
+from common.io import atomic_dir, atomic_write_json
+from common.paths import stage_dir
+from inference.models import ModelArgs, load_model
+from sft.args import SFTArgs
+from sft.callbacks import TrainLog, last_complete_checkpoint, plot_loss
+from sft.dataset import build_blocks
+from sft.packing import PackedCollator
+
+log = logging.getLogger("sft.train")
+
+
+def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool):
+    from transformers import TrainingArguments
+
+    # transformers 5 renamed gradient_checkpointing; pass whichever this version has, only when on.
+    name = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in TrainingArguments.__dataclass_fields__
+        else "gradient_checkpointing"
+    )
+    extra = {name: True} if args.gradient_checkpointing else {}
+    if args.fsdp:  # launched by torchrun: FSDP through the Trainer's own options
+        extra.update(fsdp=args.fsdp, fsdp_config=args.fsdp_config)
+    return TrainingArguments(
+        **extra,
+        output_dir=str(out), learning_rate=args.learning_rate, num_train_epochs=args.num_train_epochs,
+        max_steps=args.max_steps, lr_scheduler_type=args.lr_scheduler_type, warmup_steps=args.warmup_ratio,  # < 1: a ratio
+        weight_decay=args.weight_decay, adam_beta1=args.adam_beta1, adam_beta2=args.adam_beta2,
+        max_grad_norm=args.max_grad_norm, per_device_train_batch_size=args.micro_batch_size,
+        gradient_accumulation_steps=args.accumulation_steps(world_size), bf16=bf16,
+        logging_steps=args.logging_steps,
+        save_strategy="steps", save_steps=args.save_steps, save_total_limit=args.save_total_limit,
+        seed=args.seed, data_seed=args.seed, report_to=[], remove_unused_columns=False,
+        include_num_input_tokens_seen="all", dataloader_num_workers=0, dataloader_pin_memory=False,
+    )  # fmt: skip
+
+
+def _same_recipe(out, *configs) -> bool:
+    saved = out / "config.yaml"
+    if not saved.exists():
+        return False
+    ignore = {"resume", "max_steps"}  # how a run was reached, not what it trained
+    now = {k: v for k, v in config_dict(*configs).items() if k not in ignore}
+    return {k: v for k, v in load_recipe(saved).items() if k not in ignore} == now
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import torch
+    from transformers import Trainer
+
+    model_args, fmt, args = parse_config([ModelArgs, FormatArgs, SFTArgs], argv)
+    out = stage_dir("sft", args.name, args.output_root)
+    if (out / "final").exists():
+        if _same_recipe(out, model_args, fmt, args):
+            print(f"{out}/final: up to date with this recipe; nothing to do")
+            return 0
+        raise ValueError(
+            f"{out}/final was trained with another recipe; choose another --name (or delete {out})"
+        )
+    resume_from = last_complete_checkpoint(out) if args.resume else None
+    if args.resume and resume_from is None and out.exists():
+        log.info("--resume: no complete checkpoint in %s; starting from step 0", out)
+
+    model, tokenizer = load_model(model_args, for_training=True)
+    # With a KV cache in the forward pass transformers does not read packed position ids as sequence
+    # boundaries, and examples in a block would attend to each other: no cache in training.
+    model.config.use_cache = False
+    blocks, data_info = build_blocks(args, tokenizer)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    bf16 = next(model.parameters()).dtype == torch.bfloat16
+    targs = training_arguments(args, out, world_size, bf16)
+    log.info("data: %s", data_info)
+
+    trainer = Trainer(
+        model=model, args=targs, train_dataset=[b.__dict__ for b in blocks],
+        data_collator=PackedCollator(tokenizer.pad_token_id or 0), callbacks=[TrainLog(out / "train_log.jsonl")],
+    )  # fmt: skip
+    if trainer.is_world_process_zero():
+        save_config(out / "config.yaml", model_args, fmt, args)
+        atomic_write_json(out / "data_info.json", data_info)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+    if trainer.is_world_process_zero():
+        plot_loss(out / "train_log.jsonl", out / "loss.png")
+    trainer.accelerator.wait_for_everyone()
+    state_dict = trainer.accelerator.get_state_dict(trainer.model)  # gathers FSDP shards on rank 0
+    if trainer.is_world_process_zero():
+        with atomic_dir(out / "final", replace=True) as tmp:
+            trainer.accelerator.unwrap_model(trainer.model).save_pretrained(tmp, state_dict=state_dict)
+            tokenizer.save_pretrained(tmp)
+        print(
+            f"{out}/final: fine-tuned model ({data_info['examples']} examples, {trainer.state.global_step} steps)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])
