@@ -1,6 +1,6 @@
 """Figures for run folders: matplotlib on its file-only backend, saved atomically as PNG.
 
-    plt = pyplot(); fig, ax = plt.subplots(); ...; save_figure(fig, out / "loss.png")
+plt = pyplot(); fig, ax = plt.subplots(); ...; save_figure(fig, out / "loss.png")
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from common.chat_format import FormatArgs
 from common.config import config_dict, load_recipe, parse_config, run_cli, save_config
 from common.io import atomic_dir, atomic_write_json
 from common.paths import stage_dir
-from inference.models import ModelArgs, load_model
+from inference.models import ModelArgs, load_model, pick_device
 from sft.args import SFTArgs
 from sft.callbacks import TrainLog, last_complete_checkpoint, plot_loss
 from sft.dataset import build_blocks
@@ -31,7 +31,7 @@ from sft.packing import PackedCollator
 log = logging.getLogger("sft.train")
 
 
-def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool):
+def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool, use_cpu: bool = False):
     from transformers import TrainingArguments
 
     # transformers 5 renamed gradient_checkpointing; pass whichever this version has, only when on.
@@ -45,6 +45,8 @@ def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool):
         extra.update(fsdp=args.fsdp, fsdp_config=args.fsdp_config)
     return TrainingArguments(
         **extra,
+        # On CPU the Trainer must be told, or several torchrun processes each train alone as rank 0.
+        use_cpu=use_cpu,
         output_dir=str(out), learning_rate=args.learning_rate, num_train_epochs=args.num_train_epochs,
         max_steps=args.max_steps, lr_scheduler_type=args.lr_scheduler_type, warmup_steps=args.warmup_ratio,  # < 1: a ratio
         weight_decay=args.weight_decay, adam_beta1=args.adam_beta1, adam_beta2=args.adam_beta2,
@@ -90,13 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     blocks, data_info = build_blocks(args, tokenizer)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     bf16 = next(model.parameters()).dtype == torch.bfloat16
-    targs = training_arguments(args, out, world_size, bf16)
+    on_cpu = pick_device(model_args.device) == "cpu"
+    targs = training_arguments(args, out, world_size, bf16, use_cpu=on_cpu)
+    data_info.update(processes=world_size, gradient_accumulation=targs.gradient_accumulation_steps)
     log.info("data: %s", data_info)
 
     trainer = Trainer(
         model=model, args=targs, train_dataset=[b.__dict__ for b in blocks],
-        data_collator=PackedCollator(tokenizer.pad_token_id or 0), callbacks=[TrainLog(out / "train_log.jsonl")],
+        data_collator=PackedCollator(tokenizer.pad_token_id or 0),
     )  # fmt: skip
+    # First in line, so the progress bar's log lines already carry tokens_per_s.
+    trainer.callback_handler.callbacks.insert(0, TrainLog(out / "train_log.jsonl"))
     if trainer.is_world_process_zero():
         save_config(out / "config.yaml", model_args, fmt, args)
         atomic_write_json(out / "data_info.json", data_info)
