@@ -78,6 +78,31 @@ def config_dict(*configs: Any) -> dict[str, Any]:
     return merged
 
 
+def _defaults(*configs: Any) -> dict[str, Any]:
+    out = {}
+    for c in configs:
+        for f in dataclasses.fields(c):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+    return out
+
+
+def recipe_differences(saved: str | Path, *configs: Any, ignore: Sequence[str] = ()) -> list[str]:
+    """Fields in which the resolved config differs from a saved one (`config.yaml` of an earlier run).
+
+    A field the saved file lacks counts as different only when it is set away from its default, so
+    a run made before a new option existed still matches.
+    """
+    old = load_recipe(saved)
+    now, defaults = config_dict(*configs), _defaults(*configs)
+    return sorted(
+        k for k, v in now.items()
+        if k not in ignore and (old[k] != v if k in old else v != defaults.get(k))
+    )  # fmt: skip
+
+
 def save_config(path: str | Path, *configs: Any) -> Path:
     """Write the resolved config as a recipe that reproduces the run (`--config` accepts it)."""
     text = yaml.safe_dump(config_dict(*configs), sort_keys=False, allow_unicode=True)

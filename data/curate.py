@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from common.chat_format import FormatArgs
-from common.config import config_dict, load_recipe, parse_config, run_cli, save_config
+from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_write_json
 from common.paths import stage_dir
 from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
@@ -94,14 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs], argv
     )
     out = stage_dir("data", run.name, run.output_root)
-    resolved = config_dict(model_args, fmt, src, qual, diff, run)
     if (out / "config.yaml").exists():
-        previous = {k: v for k, v in load_recipe(out / "config.yaml").items() if k != "overwrite"}
-        if previous == {k: v for k, v in resolved.items() if k != "overwrite"}:
+        changed = recipe_differences(
+            out / "config.yaml", model_args, fmt, src, qual, diff, run, ignore=("overwrite",)
+        )
+        if not changed:
             print(f"{out}: up to date with this recipe; nothing to do")
             return 0
         if not run.overwrite:
-            changed = sorted(k for k in resolved if previous.get(k) != resolved[k] and k != "overwrite")
             raise ValueError(f"{out} was made with another recipe (differs in: {', '.join(changed)}); "
                              "pass --overwrite or choose another --name")  # fmt: skip
     cache = out / "cache"

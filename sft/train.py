@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from common.chat_format import FormatArgs
-from common.config import config_dict, load_recipe, parse_config, run_cli, save_config
+from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_dir, atomic_write_json
 from common.paths import stage_dir
 from inference.models import ModelArgs, load_model, pick_device
@@ -61,11 +61,8 @@ def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool, use_cpu:
 
 def _same_recipe(out, *configs) -> bool:
     saved = out / "config.yaml"
-    if not saved.exists():
-        return False
-    ignore = {"resume", "max_steps"}  # how a run was reached, not what it trained
-    now = {k: v for k, v in config_dict(*configs).items() if k not in ignore}
-    return {k: v for k, v in load_recipe(saved).items() if k not in ignore} == now
+    # resume / max_steps say how a run was reached, not what it trained
+    return saved.exists() and not recipe_differences(saved, *configs, ignore=("resume", "max_steps"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
