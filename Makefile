@@ -49,7 +49,7 @@ train: data
 	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(ARGS)
 
 eval: train
-	@echo "make eval: not built yet (evaluation, issue #6)"; exit 1
+	$(PY) -m eval.run --config $(RECIPES)/eval.yaml $(ARGS)
 
 chat: model
 	$(PY) -m inference.chat --config $(RECIPES)/chat.yaml $(ARGS)

@@ -1,0 +1,147 @@
+"""Evaluation sets: the built-in held-out split, AIME24 / MATH500 / GPQA-Diamond from the Hub, local files.
+
+    items = load_benchmark(BenchmarkArgs(benchmark="math500", limit=100, subset_seed=0))
+
+Every benchmark becomes a list of `Item(id, question, gold, choices)`. `--benchmark` is `builtin`
+(`outputs/data/<data-name>/test.jsonl` from `make data`), a Hub short name (`aime24`: s1's
+simplescaling/aime24_nofigures; `math500`: HuggingFaceH4/MATH-500; `gpqa_diamond`: Idavidrein/gpqa,
+gated, its choices shuffled by a seeded generator into A-D), or a local `.jsonl`/`.parquet` file read
+through `--question-column` / `--answer-column` (default: the first of problem/question/... and
+`answer`; GSM8K's "#### 18" and MATH's solutions are graded as they are). `--limit` takes a seeded
+random subset.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.io import read_jsonl
+from common.paths import stage_dir
+
+QUESTION_FIELDS = ("problem", "question", "Problem", "prompt", "input")
+HUB = {  # short name -> (dataset id, config, split, question column, answer column)
+    "aime24": ("simplescaling/aime24_nofigures", None, "train", "problem", "answer"),
+    "math500": ("HuggingFaceH4/MATH-500", None, "test", "problem", "answer"),
+    "gpqa_diamond": ("Idavidrein/gpqa", "gpqa_diamond", "train", "Question", "Correct Answer"),
+}
+
+
+@dataclass
+class BenchmarkArgs:
+    """Which questions to evaluate on (recipe keys of the same names)."""
+
+    benchmark: str = field(
+        default="builtin",
+        metadata={"help": "builtin, aime24, math500, gpqa_diamond, or a local .jsonl/.parquet file."},
+    )
+    data_name: str = field(
+        default="smollm2-135m-builtin",
+        metadata={"help": "builtin: the make-data run whose test.jsonl to use."},
+    )
+    question_column: str | None = field(default=None, metadata={"help": "Local files: question column."})
+    answer_column: str | None = field(default=None, metadata={"help": "Local files: gold answer column."})
+    limit: int | None = field(
+        default=None, metadata={"help": "Evaluate a seeded random subset of this size."}
+    )
+    subset_seed: int = field(
+        default=0, metadata={"help": "Seed of the --limit subset and of GPQA's choices."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit <= 0:
+            raise ValueError(f"--limit must be > 0, got {self.limit}")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    question: str
+    gold: str
+    choices: str | None = None  # multiple choice: the letters, e.g. "ABCD"
+    level: int | None = None
+
+
+def _from_records(records: list[dict], name: str, qcol: str | None, acol: str | None) -> list[Item]:
+    if not records:
+        raise ValueError(f"--benchmark {name}: no rows")
+    cols = set(records[0])
+    q = qcol or next((c for c in QUESTION_FIELDS if c in cols), None)
+    a = acol or "answer"
+    if q is None:
+        raise ValueError(
+            f"--benchmark {name}: no question column (looked for {', '.join(QUESTION_FIELDS)}; set --question-column)"
+        )
+    for flag, col in (("--question-column", q), ("--answer-column", a)):
+        if col not in cols:
+            raise ValueError(
+                f"--benchmark {name}: no column {col!r} (set {flag}; the file has {sorted(cols)})"
+            )
+    return [
+        Item(str(r.get("id", r.get("unique_id", i))), str(r[q]), str(r[a]), None, r.get("level"))
+        for i, r in enumerate(records)
+    ]
+
+
+def _gpqa(records: list[dict], seed: int) -> list[Item]:
+    rng = random.Random(seed)
+    items = []
+    for i, r in enumerate(records):
+        options = [
+            r["Correct Answer"],
+            r["Incorrect Answer 1"],
+            r["Incorrect Answer 2"],
+            r["Incorrect Answer 3"],
+        ]
+        order = list(range(4))
+        rng.shuffle(order)
+        lines = "\n".join(f"({'ABCD'[k]}) {str(options[j]).strip()}" for k, j in enumerate(order))
+        gold = "ABCD"[order.index(0)]
+        items.append(
+            Item(f"gpqa-{i}", f"{r['Question'].strip()}\n\n{lines}\n\nAnswer with the letter.", gold, "ABCD")
+        )
+    return items
+
+
+def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[Item]:
+    name = args.benchmark
+    if name == "builtin":
+        path = stage_dir("data", args.data_name, output_root) / "test.jsonl"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"--benchmark builtin: {path} not found; run `make data` (or set --data-name)"
+            )
+        items = _from_records(read_jsonl(path), str(path), "question", "answer")
+    elif name in HUB:
+        import datasets
+
+        hub_id, config, split, qcol, acol = HUB[name]
+        try:
+            ds = datasets.load_dataset(hub_id, config, split=split)
+        except Exception as e:  # the Hub raises many types; the user needs the name and the cause
+            raise ValueError(f"--benchmark {name}: cannot load {hub_id} ({type(e).__name__}: {e})") from None
+        records = ds.to_list()
+        items = (
+            _gpqa(records, args.subset_seed)
+            if name == "gpqa_diamond"
+            else _from_records(records, name, qcol, acol)
+        )
+    elif Path(name).suffix in (".jsonl", ".json", ".parquet"):
+        path = Path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"--benchmark {path}: no such file")
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            records = pq.read_table(path).to_pylist()
+        else:
+            records = read_jsonl(path)
+        items = _from_records(records, str(path), args.question_column, args.answer_column)
+    else:
+        raise ValueError(f"--benchmark {name!r}: not builtin, {', '.join(HUB)}, or a .jsonl/.parquet file")
+    if args.limit is not None and args.limit < len(items):
+        items = sorted(
+            random.Random(args.subset_seed).sample(items, args.limit), key=lambda it: items.index(it)
+        )
+    return items

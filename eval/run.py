@@ -1,0 +1,180 @@
+"""`make eval`: the test-time scaling study — accuracy against thinking tokens, per control method.
+
+    python -m eval.run --config recipes/smollm2-135m/eval.yaml [--methods budget_forcing wait ...]
+
+For each method in `--methods` (see `eval.methods`) and each sweep point (`--budgets` in thinking
+tokens; `wait` sweeps `--wait-counts`; `class_conditional` sweeps short/long) every question is
+decoded with the batch budget-forcing decoder and graded. `--baseline-model` adds the budget-forcing
+sweep of a second model (the untuned default) on the same axes. Writes `outputs/eval/<run>/`, the
+run named after model, benchmark and settings: samples.jsonl (one object per sample and point,
+appended as they finish, so an interrupted run resumes and finished points are reused),
+metrics.json, summary.md, scaling.png, config.yaml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from common.chat_format import FormatArgs
+from common.config import config_dict, parse_config, run_cli, save_config
+from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from common.paths import stage_dir
+from eval.benchmarks import BenchmarkArgs, load_benchmark
+from eval.methods import METHODS, Context
+from eval.report import method_metrics, scaling_plot, summary_markdown
+from inference.models import ModelArgs
+
+
+@dataclass
+class EvalArgs:
+    """The sweep (recipe keys of the same names)."""
+
+    name: str | None = field(
+        default=None, metadata={"help": "Run folder under outputs/eval/ (default: from the settings)."}
+    )
+    output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
+    methods: list[str] = field(
+        default_factory=lambda: ["budget_forcing"], metadata={"help": f"Any of: {', '.join(METHODS)}."}
+    )
+    budgets: list[int] = field(
+        default_factory=lambda: [16, 32, 64, 128], metadata={"help": "Thinking budgets (tokens)."}
+    )
+    wait_counts: list[int] = field(
+        default_factory=lambda: [0, 1, 2, 4], metadata={"help": "`wait`: suppressions."}
+    )
+    compare_limit: int | None = field(
+        default=None,
+        metadata={"help": "Questions for methods other than budget_forcing/wait (a seeded subset)."},
+    )
+    baseline_model: str | None = field(
+        default=None, metadata={"help": "Also sweep budget forcing with this model."}
+    )
+    max_answer_tokens: int = field(default=32, metadata={"help": "Answer budget."})
+    wait_max_thinking: int = field(default=512, metadata={"help": "`wait`: the thinking cap."})
+    unforced_max_thinking: int = field(
+        default=1024, metadata={"help": "Unforced methods: a safety cap on thinking."}
+    )
+    tokens_per_step: int = field(default=16, metadata={"help": "step_conditional: tokens per stated step."})
+    sample_temperature: float = field(
+        default=0.7, metadata={"help": "rejection_sampling: thinking temperature."}
+    )
+    max_tries: int = field(default=8, metadata={"help": "rejection_sampling: most tries per question."})
+    batch_size: int = field(default=40, metadata={"help": "Requests decoded together."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"--methods: unknown {unknown}; known: {', '.join(METHODS)}")
+        if not self.budgets or any(b <= 0 for b in self.budgets):
+            raise ValueError(f"--budgets must be positive token counts, got {self.budgets}")
+        if any(k < 0 for k in self.wait_counts):
+            raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
+
+
+def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs) -> str:
+    if ev.name:
+        return ev.name
+    model_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", model.model.rstrip("/").replace("outputs/sft/", "")).strip(
+        "-"
+    )[-48:]
+    bench_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", bench.benchmark.rsplit("/", 1)[-1])
+    settings = config_dict(bench, ev, fmt)
+    settings.pop("output_root", None)
+    tag = hashlib.blake2b(repr(sorted(settings.items())).encode(), digest_size=4).hexdigest()
+    return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}"
+
+
+def sweep_points(method: str, ev: EvalArgs) -> list:
+    if method == "wait":
+        return list(ev.wait_counts)
+    if method == "class_conditional":
+        return ["short", "long"]
+    return list(ev.budgets)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    model_args, fmt, bench, ev = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs], argv)
+    items = load_benchmark(bench, ev.output_root)
+    out = stage_dir("eval", run_name(model_args, bench, ev, fmt), ev.output_root)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(out / "config.yaml", model_args, fmt, bench, ev)
+    path = out / "samples.jsonl"
+    samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
+    done = {(s["label"], str(s["budget"]), s["id"]) for s in samples}
+
+    plan = [(model_args.model, m) for m in ev.methods]
+    if ev.baseline_model:
+        plan.append((ev.baseline_model, "budget_forcing"))
+    compare_ids = None
+    if ev.compare_limit and ev.compare_limit < len(items):
+        import random
+
+        compare_ids = set(
+            random.Random(bench.subset_seed + 1).sample([it.id for it in items], ev.compare_limit)
+        )
+    engines: dict[str, tuple] = {}
+    wanted: set[tuple] = set()  # this plan's samples; others in the file (an older plan's) are left out
+    with JsonlAppender(path) as sink:
+        for model, method in plan:
+            label = method if model == model_args.model else f"{method} [{model}]"
+            pool = (
+                items
+                if method == "budget_forcing" or compare_ids is None
+                else [i for i in items if i.id in compare_ids]
+            )
+            for point in sweep_points(method, ev):
+                wanted |= {(label, str(point), it.id) for it in pool}
+                todo = [it for it in pool if (label, str(point), it.id) not in done]
+                if not todo:
+                    continue
+                if model not in engines:
+                    engines[model] = _engine(model, model_args, fmt, ev)
+                engine, tok = engines[model]
+                bar = tqdm(total=len(todo), desc=f"{label} @ {point}", unit="q")
+                right = [0]
+
+                def on_result(sample, bar=bar, right=right, label=label):
+                    # Written as each sample finishes: an interrupted point resumes where it stopped.
+                    sample["label"] = label
+                    sink.write(sample)
+                    samples.append(sample)
+                    right[0] += sample["correct"]
+                    bar.update(1)
+                    bar.set_postfix(acc=f"{right[0] / bar.n:.1%}")
+
+                ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, ev.wait_max_thinking,
+                              ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
+                              ev.seed, on_result)  # fmt: skip
+                METHODS[method](ctx, todo, point)
+                bar.close()
+
+    title = f"{model_args.model} on {bench.benchmark} ({len(items)} questions)"
+    metrics = method_metrics(
+        [s for s in samples if (s["label"], str(s["budget"]), s["id"]) in wanted], ev.budgets
+    )
+    atomic_write_json(out / "metrics.json", {"title": title, "methods": metrics})
+    atomic_write_text(out / "summary.md", summary_markdown(metrics, title))
+    scaling_plot(metrics, out / "scaling.png", title)
+    print(summary_markdown(metrics, title))
+    print(f"written: {out}")
+    return 0
+
+
+def _engine(model: str, base: ModelArgs, fmt: FormatArgs, ev: EvalArgs):
+    from inference.engine_args import BudgetArgs, build_engine
+
+    margs = ModelArgs(
+        model=model, dtype=base.dtype, device=base.device, attn_implementation=base.attn_implementation
+    )
+    return build_engine(margs, fmt, BudgetArgs(batch_size=ev.batch_size))
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])
