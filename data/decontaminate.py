@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.io import read_jsonl
+from common.schema import QUESTION_FIELDS
 from data.text import ngrams, normalise, words
-
-QUESTION_FIELDS = ("problem", "question", "Problem", "prompt", "input")
 
 
 def benchmark_questions(path: str | Path) -> list[str]:

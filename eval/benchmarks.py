@@ -19,8 +19,8 @@ from pathlib import Path
 
 from common.io import read_jsonl
 from common.paths import stage_dir
+from common.schema import QUESTION_FIELDS
 
-QUESTION_FIELDS = ("problem", "question", "Problem", "prompt", "input")
 HUB = {  # short name -> (dataset id, config, split, question column, answer column)
     "aime24": ("simplescaling/aime24_nofigures", None, "train", "problem", "answer"),
     "math500": ("HuggingFaceH4/MATH-500", None, "test", "problem", "answer"),

@@ -57,3 +57,18 @@ class FakeLLM:
                 )
             )
         return outputs
+
+
+def count_generate_calls(monkeypatch) -> list[int]:
+    """Record how many requests each HFEngine.generate call gets (the engine still runs)."""
+    from inference.hf_engine import HFEngine
+
+    asked: list[int] = []
+    original = HFEngine.generate
+
+    def counting(self, reqs, on_result=None):
+        asked.append(len(reqs))
+        return original(self, reqs, on_result)
+
+    monkeypatch.setattr(HFEngine, "generate", counting)
+    return asked

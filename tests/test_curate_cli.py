@@ -7,6 +7,7 @@ import json
 import pytest
 
 from data.curate import main
+from tests.scripted import count_generate_calls
 
 
 def argv(model_dir, root, *extra):
@@ -64,8 +65,6 @@ def test_same_seed_same_dataset(first_run, tiny_model_dir, tmp_path):
 def test_interrupted_run_resumes_the_difficulty_stage(first_run, tiny_model_dir, tmp_path, monkeypatch):
     import shutil
 
-    from inference.hf_engine import HFEngine
-
     out = tmp_path / "data" / "t"
     shutil.copytree(first_run, out)
     (out / "config.yaml").unlink()  # what an interrupted run lacks: config.yaml is written last
@@ -75,13 +74,7 @@ def test_interrupted_run_resumes_the_difficulty_stage(first_run, tiny_model_dir,
     done = cache.read_text().splitlines()
     (out / "cache").mkdir()
     (out / "cache" / cache.name).write_text("\n".join(done[:10]) + "\n" + done[10][:15])  # torn last line
-    asked = []
-    original = HFEngine.generate
-    monkeypatch.setattr(
-        HFEngine,
-        "generate",
-        lambda self, reqs, on_result=None: asked.append(len(reqs)) or original(self, reqs, on_result),
-    )
+    asked = count_generate_calls(monkeypatch)
     assert main(argv(tiny_model_dir, tmp_path)) == 0
     assert asked == [len(done) - 10]
     assert (out / "train.jsonl").read_bytes() == (first_run / "train.jsonl").read_bytes()

@@ -11,6 +11,7 @@ from eval.benchmarks import BenchmarkArgs, Item, _gpqa, load_benchmark
 from eval.methods import METHODS, Context, bounds
 from inference.budget import BudgetResult
 from tests.benchfiles import BENCH, needs_bench
+from tests.scripted import count_generate_calls
 
 
 class FakeEngine:
@@ -128,7 +129,6 @@ def test_gpqa_choices_are_shuffled_with_the_gold_letter_tracked():
 
 def test_eval_cli_resumes_finished_points(tiny_model_dir, tmp_path, monkeypatch):
     from eval.run import main
-    from inference.hf_engine import HFEngine
 
     bench = tmp_path / "q.jsonl"
     bench.write_text(
@@ -145,12 +145,6 @@ def test_eval_cli_resumes_finished_points(tiny_model_dir, tmp_path, monkeypatch)
     assert metrics["control"] == 1.0 and [p["point"] for p in metrics["points"]] == [4, 8]
     assert (out / "scaling.png").exists() and "| budget_forcing |" in (out / "summary.md").read_text()
     (out / "samples.jsonl").write_text("\n".join(lines[:7]) + "\n" + lines[7][:10])  # interrupted in point 8
-    asked = []
-    original = HFEngine.generate
-    monkeypatch.setattr(
-        HFEngine,
-        "generate",
-        lambda self, reqs, on_result=None: asked.append(len(reqs)) or original(self, reqs, on_result),
-    )
+    asked = count_generate_calls(monkeypatch)
     assert main(argv) == 0
     assert asked == [3] and len((out / "samples.jsonl").read_text().splitlines()) == 10
