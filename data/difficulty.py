@@ -81,11 +81,10 @@ def solve_with(
     done = {r["id"]: r for r in read_jsonl(path, allow_torn_tail=True)} if path.exists() else {}
     todo = [r for r in rows if r["id"] not in done]
     if todo:
-        margs = ModelArgs(
-            model=model, dtype=base.dtype, device=base.device, attn_implementation=base.attn_implementation
-        )
-        engine, tokenizer = build_engine(margs, fmt, args.budget())
-        requests = [args.budget().request(render_prompt(tokenizer, fmt, r["question"])) for r in todo]
+        margs = base.for_model(model)
+        budget = args.budget()
+        engine, tokenizer = build_engine(margs, fmt, budget)
+        requests = [budget.request(render_prompt(tokenizer, fmt, r["question"])) for r in todo]
         bar = tqdm(total=len(todo), desc=f"difficulty {model}", unit="q")
         solved = sum(1 for r in done.values() if r["correct"])
         with JsonlAppender(path) as out:

@@ -21,9 +21,7 @@ from inference.models import ModelArgs
 def model_labeler(
     model: str, fmt: FormatArgs, base: ModelArgs, batch_size: int = 32
 ) -> Callable[[list[str]], list[str]]:
-    margs = ModelArgs(
-        model=model, dtype=base.dtype, device=base.device, attn_implementation=base.attn_implementation
-    )
+    margs = base.for_model(model)
     budget = BudgetArgs(max_thinking_tokens=0, max_answer_tokens=24, batch_size=batch_size)
     engine, tokenizer = build_engine(margs, fmt, budget)
 

@@ -170,9 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _engine(model: str, base: ModelArgs, fmt: FormatArgs, ev: EvalArgs):
     from inference.engine_args import BudgetArgs, build_engine
 
-    margs = ModelArgs(
-        model=model, dtype=base.dtype, device=base.device, attn_implementation=base.attn_implementation
-    )
+    margs = base.for_model(model)
     return build_engine(margs, fmt, BudgetArgs(batch_size=ev.batch_size))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from inference.convert import EMBEDDED, convert_embedded
@@ -58,6 +58,10 @@ class ModelArgs:
             raise ValueError("model must name an alias, a folder or a Hub id")
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
+
+    def for_model(self, name: str) -> ModelArgs:
+        """Another model with this one's placement (dtype, device, attention); its own default revision."""
+        return replace(self, model=name, revision=None)
 
 
 def resolve_model(name: str, revision: str | None = None) -> str:
