@@ -17,7 +17,7 @@ ARGS       ?=
 BENCHMARKS ?= ../shared/benchmarks
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup model data train eval chat all test test-slow lint bench clean
+.PHONY: setup model data train eval study verifier strategies chat all test test-slow lint bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -48,8 +48,18 @@ data: model
 train: data
 	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(ARGS)
 
-eval: train
+# `make eval` = s1's scaling study (budget forcing and the other length controls), then the
+# strategy study (voting, verifier search, compute-optimal choice) with its verifier.
+eval: study strategies
+
+study: train
 	$(PY) -m eval.run --config $(RECIPES)/eval.yaml $(ARGS)
+
+verifier: train
+	$(PY) -m eval.verifier.train --config $(RECIPES)/verifier.yaml $(ARGS)
+
+strategies: verifier
+	$(PY) -m eval.strategies.run --config $(RECIPES)/strategies.yaml $(ARGS)
 
 chat: model
 	$(PY) -m inference.chat --config $(RECIPES)/chat.yaml $(ARGS)

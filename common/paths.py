@@ -2,7 +2,8 @@
 
 Outputs go under one root, `outputs/` in the current folder unless `--output-root` or the
 `THINKSCALE_OUTPUTS` environment variable says otherwise. Stage folders are stable paths that
-users and scripts rely on: `outputs/data/<name>/`, `outputs/sft/<name>/`, `outputs/eval/<name>/`.
+users and scripts rely on: `outputs/data/<name>/`, `outputs/sft/<name>/`, `outputs/eval/<name>/`,
+`outputs/verifier/<name>/`, `outputs/strategies/<name>/`.
 Converted models are cached in `~/.cache/thinkscale/models/` (override: `THINKSCALE_CACHE`).
 """
 
@@ -12,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-STAGES = ("data", "sft", "eval")
+STAGES = ("data", "sft", "eval", "verifier", "strategies")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 
 

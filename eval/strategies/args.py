@@ -1,0 +1,71 @@
+"""The strategy study's settings (recipe keys of the same names; `python -m eval.strategies.run --help`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StrategyArgs:
+    name: str | None = field(default=None, metadata={"help": "Run folder under outputs/strategies/."})
+    output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
+    strategies: list[str] = field(
+        default_factory=lambda: ["budget_forcing", "majority", "best_of_n", "sequential_vote", "adaptive_vote",
+                                 "beam_search", "rebase"],
+        metadata={"help": "Strategies to run (see eval.strategies.table.STRATEGIES)."},
+    )  # fmt: skip
+    verifier: str = field(default="none", metadata={"help": "value_head:<folder>, prm:<model id> or none."})
+    val_questions: int = field(
+        default=50, metadata={"help": "Validation questions (compute-optimal choice)."}
+    )
+    test_questions: int = field(default=50, metadata={"help": "Test questions (reported)."})
+    split_seed: int = field(default=0, metadata={"help": "Seed of the validation/test split."})
+    samples: int = field(default=8, metadata={"help": "Samples per question for maj@k and best-of-N."})
+    bf_budgets: list[int] = field(
+        default_factory=lambda: [32, 64, 128, 256], metadata={"help": "Budget forcing."}
+    )
+    sv_trials: list[int] = field(default_factory=lambda: [8], metadata={"help": "SV: most trials (K)."})
+    sv_agree: int = field(default=3, metadata={"help": "SV: agreeing trials that stop generation (M)."})
+    asv_judges: list[str] = field(
+        default_factory=lambda: ["self", "verifier"],
+        metadata={"help": "ASV difficulty judges: self, verifier."},
+    )
+    asv_threshold: float = field(default=0.5, metadata={"help": "ASV verifier judge: easy at this score."})
+    beam_n: list[int] = field(default_factory=lambda: [4, 8], metadata={"help": "Beam search: beams N."})
+    beam_width: int = field(default=2, metadata={"help": "Beam search: children per kept beam M."})
+    beam_agg: str = field(default="last", metadata={"help": "Beam search: last, min or product."})
+    lookahead: int = field(default=0, metadata={"help": "Beam search: greedy lookahead steps."})
+    rebase_width: list[int] = field(default_factory=lambda: [4, 8], metadata={"help": "REBASE: width W."})
+    rebase_temperature: float = field(default=0.2, metadata={"help": "REBASE: softmax temperature."})
+    max_depth: int = field(default=40, metadata={"help": "Search: most steps per path."})
+    question_chunk: int = field(default=10, metadata={"help": "Questions decoded together (memory)."})
+    batch_size: int = field(default=48, metadata={"help": "Paths decoded together."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+
+    def __post_init__(self) -> None:
+        from eval.strategies.search import AGGREGATES
+        from eval.strategies.table import STRATEGIES
+
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if unknown:
+            raise ValueError(f"--strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}")
+        bad = [j for j in self.asv_judges if j not in ("self", "verifier")]
+        if bad:
+            raise ValueError(f"--asv-judges: unknown {bad}; known: self, verifier")
+        if self.beam_agg not in AGGREGATES:
+            raise ValueError(f"--beam-agg must be one of {AGGREGATES}, got {self.beam_agg!r}")
+        if any(n % self.beam_width for n in self.beam_n):
+            raise ValueError(
+                f"--beam-n {self.beam_n}: each must be divisible by --beam-width {self.beam_width}"
+            )
+        if not 1 <= self.sv_agree <= min(self.sv_trials):
+            raise ValueError(
+                f"--sv-agree must be in 1..min(--sv-trials), got {self.sv_agree} and {self.sv_trials}"
+            )
+        for flag, v in (("--samples", self.samples), ("--val-questions", self.val_questions),
+                        ("--test-questions", self.test_questions), ("--question-chunk", self.question_chunk),
+                        ("--batch-size", self.batch_size), ("--max-depth", self.max_depth)):  # fmt: skip
+            if v <= 0:
+                raise ValueError(f"{flag} must be > 0, got {v}")
+        if any(b <= 0 for b in self.bf_budgets + self.rebase_width + self.beam_n):
+            raise ValueError("--bf-budgets, --rebase-width and --beam-n must be positive")

@@ -1,0 +1,133 @@
+"""The policy model as strategies see it: prompts, expansions with compute accounting, answers.
+
+    policy = Policy(tree, fmt, PolicySettings(temperature=0.7, step_delimiter="\\n"))
+    roots = policy.roots(items, computes)                 # computes[i]: question i's Compute
+    kids = policy.expand(parents, owners, computes, "step", seeds)
+    policy.answer(node)                                   # the extracted final answer (or None)
+
+`owners[j]` is the question index of `parents[j]`; every expansion adds its generated tokens and
+one model call per child to that question's Compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from common.chat_format import FormatArgs, render_prompt
+from eval.benchmarks import Item
+from eval.extract import extract_answer
+from eval.grade import gold_answer, is_equivalent
+from eval.strategies.compute import Compute
+from inference.tree import Expansion, Node, TreeDecoder
+
+
+@dataclass
+class PolicySettings:
+    """Sampling and budgets every strategy shares (recipe keys of the same names)."""
+
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of thinking."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
+    max_thinking_tokens: int = field(default=512, metadata={"help": "Thinking cap on every path."})
+    max_answer_tokens: int = field(default=32, metadata={"help": "Answer cap."})
+    step_delimiter: str = field(
+        default="\n\n", metadata={"help": "Text that ends a reasoning step (search strategies)."}
+    )
+    max_step_tokens: int = field(default=96, metadata={"help": "A longer step ends here."})
+
+    def __post_init__(self) -> None:
+        Expansion(until="step", step_delimiter=self.step_delimiter, max_step_tokens=self.max_step_tokens,
+                  max_thinking_tokens=self.max_thinking_tokens, max_answer_tokens=self.max_answer_tokens)  # fmt: skip
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(
+                f"--temperature must be >= 0 and --top-p in (0, 1]: {self.temperature}, {self.top_p}"
+            )
+
+
+class Policy:
+    def __init__(
+        self,
+        tree: TreeDecoder,
+        fmt: FormatArgs,
+        settings: PolicySettings,
+        model_path: str = "",
+        params: float = 0.0,
+    ):
+        self.tree, self.fmt, self.s, self.model_path, self.params = tree, fmt, settings, model_path, params
+
+    def spec(self, until: str, **overrides) -> Expansion:
+        base = Expansion(until=until, step_delimiter=self.s.step_delimiter, max_step_tokens=self.s.max_step_tokens,
+                         max_thinking_tokens=self.s.max_thinking_tokens, max_answer_tokens=self.s.max_answer_tokens,
+                         temperature=self.s.temperature, top_p=self.s.top_p)  # fmt: skip
+        return replace(base, **overrides)
+
+    def roots(self, items: list[Item], computes: list[Compute], extra: str | None = None) -> list[Node]:
+        prompts = [
+            render_prompt(
+                self.tree.tokenizer, self.fmt, it.question if extra is None else f"{it.question}\n\n{extra}"
+            )
+            for it in items
+        ]
+        nodes = self.tree.roots(prompts)
+        for n, c in zip(nodes, computes, strict=True):
+            c.prompt_tokens += n.prompt_tokens
+        return nodes
+
+    def expand(
+        self,
+        parents: list[Node],
+        owners: list[int],
+        computes: list[Compute],
+        until: str,
+        seeds: list[int],
+        **kw,
+    ) -> list[Node]:
+        kids = self.tree.expand(parents, self.spec(until, **kw), seeds)
+        for p, k, q in zip(parents, kids, owners, strict=True):
+            computes[q].generated_tokens += k.generated - p.generated
+            computes[q].model_calls += 1
+        return kids
+
+    def judge_easy(self, items: list[Item], computes: list[Compute]) -> list[bool]:
+        """The model's own judgement, one prompt read each: P(" easy") > P(" hard") after "This problem is"."""
+        tok = self.tree.tokenizer
+        ask = "Before solving it: is this problem easy or hard for you? Reply with one word."
+        prompts = []
+        for it in items:
+            chat = render_prompt(tok, self.fmt, f"{it.question}\n\n{ask}")
+            prompts.append(chat[: chat.rfind(self.fmt.think_start)] + "This problem is")
+        easy_id = tok.encode(" easy", add_special_tokens=False)[0]
+        hard_id = tok.encode(" hard", add_special_tokens=False)[0]
+        nodes = self.tree.roots(prompts)
+        for n, c in zip(nodes, computes, strict=True):
+            c.prompt_tokens += n.prompt_tokens
+            c.model_calls += 1
+        return [bool(n.logits[easy_id] > n.logits[hard_id]) for n in nodes]
+
+    def thinking(self, node: Node) -> str:
+        return self.tree.text(node.thinking_ids).strip()
+
+    def step_text(self, node: Node) -> str:
+        return self.tree.text(node.new_ids)
+
+    def answer_text(self, node: Node) -> str:
+        return self.tree.text(node.answer_ids).strip()
+
+    def is_right(self, answer: str | None, item: Item) -> bool:
+        if answer is None:
+            return False
+        if item.choices:
+            return answer.upper() == gold_answer(item.gold).strip().strip("()").upper()
+        return is_equivalent(answer, gold_answer(item.gold))
+
+    def answer(self, node: Node, choices: str | None = None) -> str | None:
+        """The final answer of a finished path: from its answer, else from its thinking."""
+        return extract_answer(self.answer_text(node), choices) or extract_answer(self.thinking(node), choices)
+
+
+def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_size: int) -> Policy:
+    """The model named by `model_args` behind a TreeDecoder."""
+    from inference.models import load_model
+
+    model, tokenizer = load_model(model_args)
+    params = float(sum(p.numel() for p in model.parameters()))
+    return Policy(TreeDecoder(model, tokenizer, fmt, batch_size), fmt, settings, model_args.model, params)

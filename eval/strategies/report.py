@@ -1,0 +1,131 @@
+"""The strategy study's report: a table per label, the verifier's AUROC, the compute-optimal policy,
+and one plot of every strategy's accuracy against generated tokens (budget forcing included)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from common.plots import pyplot, save_figure
+from eval.strategies.compute import FIELDS, flops
+from eval.strategies.optimal import apply, best_label, choose, difficulty_levels
+from eval.verifier.head import auroc
+
+
+def label_rows(records: list[dict], policy_params: float, verifier_params: float) -> list[dict]:
+    groups = defaultdict(list)
+    for r in records:
+        groups[r["label"]].append(r)
+    rows = []
+    for label, rs in groups.items():
+        n = len(rs)
+        row = {"label": label, "strategy": rs[0]["strategy"], "knob": rs[0]["knob"], "n": n,
+               "accuracy": round(sum(r["correct"] for r in rs) / n, 4)}  # fmt: skip
+        for f in FIELDS:
+            row[f] = round(sum(r[f] for r in rs) / n, 1)
+        row["flops"] = sum(flops(r, policy_params, verifier_params) for r in rs) / n
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["strategy"], r["generated_tokens"]))
+
+
+def verifier_auroc(samples: dict, ids: set) -> dict:
+    rows = [s for q in ids if q in samples for s in samples[q]["samples"] if s.get("score") is not None]
+    return {"samples": len(rows), "correct": sum(s["correct"] for s in rows),
+            "auroc": auroc([s["score"] for s in rows], [s["correct"] for s in rows]) if rows else None}  # fmt: skip
+
+
+def compute_optimal(val: list[dict], test: list[dict], samples: dict) -> dict:
+    """The policy chosen on validation at each budget, applied to test, next to weighted best-of-N."""
+    val_ids, test_ids = {r["id"] for r in val}, {r["id"] for r in test}
+
+    def ease(ids, key):
+        return {
+            q: sum(s[key] or 0 for s in samples[q]["samples"]) / len(samples[q]["samples"])
+            for q in ids
+            if q in samples
+        }
+
+    budgets = sorted({round(r["generated_tokens"]) for r in label_rows(val, 0, 0)})
+    out = {"budgets": budgets, "kinds": {}}
+    for kind, key in (("oracle", "correct"), ("predicted", "score")):
+        if key == "score" and not any(
+            s.get("score") is not None for e in samples.values() for s in e["samples"]
+        ):
+            continue
+        val_levels, edges = difficulty_levels(ease(val_ids, key))
+        test_levels = difficulty_levels(ease(test_ids, key), None if kind == "oracle" else edges)[0]
+        policy = choose(val, val_levels, budgets)
+        curve = []
+        for b in budgets:
+            acc, tokens = apply(policy, test, test_levels, b)
+            bon = best_label(val, "wbon@", b)
+            bon_acc, bon_tokens = _label_on(test, bon)
+            curve.append({"budget": b, "accuracy": round(acc, 4), "tokens": round(tokens, 1), "bon_label": bon,
+                          "bon_accuracy": bon_acc, "bon_tokens": bon_tokens,
+                          "gain": None if bon is None else round(acc - bon_acc, 4),
+                          "choice": {lvl: policy.get((lvl, b)) for lvl in range(1, 6)}})  # fmt: skip
+        out["kinds"][kind] = {"edges": edges, "curve": curve}
+    return out
+
+
+def _label_on(records: list[dict], label: str | None) -> tuple[float | None, float | None]:
+    rs = [r for r in records if r["label"] == label]
+    if not rs:
+        return None, None
+    return round(sum(r["correct"] for r in rs) / len(rs), 4), round(
+        sum(r["generated_tokens"] for r in rs) / len(rs), 1
+    )
+
+
+def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
+    lines = [f"# {title}", "", "| strategy | setting | n | accuracy | generated tok/q | prompt tok/q | model calls/q | verifier calls/q | GFLOPs/q |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        lines.append(f"| {r['strategy']} | {r['label']} | {r['n']} | {r['accuracy']:.1%} | {r['generated_tokens']:.0f} | "
+                     f"{r['prompt_tokens']:.0f} | {r['model_calls']:.1f} | {r['verifier_calls']:.1f} | {r['flops'] / 1e9:.1f} |")  # fmt: skip
+    lines += ["", "Verifier (outcome score of the shared samples): " + "; ".join(
+        f"{split}: AUROC {a['auroc']:.3f} on {a['samples']} samples ({a['correct']} correct)" if a["auroc"] is not None
+        else f"{split}: AUROC n/a" for split, a in aurocs.items())]  # fmt: skip
+    for kind, data in optimal.get("kinds", {}).items():
+        lines += ["", f"## Compute-optimal ({kind} difficulty) vs weighted best-of-N, test split", "",
+                  "| budget (tok/q) | compute-optimal acc (tok/q) | best-of-N acc (tok/q) | gain | choice per level 1..5 |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for c in data["curve"]:
+            bon = (
+                "—"
+                if c["bon_label"] is None
+                else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
+            )
+            gain = "—" if c["gain"] is None else f"{100 * c['gain']:+.1f} pts"
+            lines.append(f"| {c['budget']} | {c['accuracy']:.1%} ({c['tokens']:.0f}) | {bon} | {gain} | "
+                         + ", ".join(str(v) for v in c["choice"].values()) + " |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    by = defaultdict(list)
+    for r in rows:
+        by[r["strategy"]].append(r)
+    for strategy, rs in sorted(by.items()):
+        rs = sorted(rs, key=lambda r: r["generated_tokens"])
+        style = {"linewidth": 2.5, "color": "black"} if strategy == "budget_forcing" else {}
+        ax.plot(
+            [r["generated_tokens"] for r in rs],
+            [100 * r["accuracy"] for r in rs],
+            marker="o",
+            label=strategy,
+            **style,
+        )
+    oracle = optimal.get("kinds", {}).get("predicted") or optimal.get("kinds", {}).get("oracle")
+    if oracle:
+        pts = sorted({(c["tokens"], c["accuracy"]) for c in oracle["curve"] if c["tokens"]})
+        ax.plot([t for t, _ in pts], [100 * a for _, a in pts], "k--", marker="*", label="compute-optimal")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("generated tokens per question (log scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)

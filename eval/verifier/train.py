@@ -1,0 +1,200 @@
+"""Train the offline verifier: a value head on the policy's hidden states, labelled by the grader.
+
+    python -m eval.verifier.train --config recipes/smollm2-135m/verifier.yaml
+
+The policy samples `samples` solutions to each of `questions` training questions (the data stage's
+train.jsonl: questions the policy was trained on, none from the test split), step by step, keeping
+its last hidden state at the end of every step and after the answer. Every state is labelled with
+whether that solution's final answer is right (outcome supervision, used for every step, as in
+ORM-as-PRM training). A logistic value head is fitted on the states of 1 - `holdout` of the
+questions; its AUROC on the held-out questions' solutions is measured and saved. Writes
+outputs/verifier/<name>/: head.safetensors, verifier.json (model, L2, AUROCs, counts),
+features/<settings>/chunk-*.pt (the sampled states, 25 questions a file: a rerun or a larger
+--questions samples only what is missing), config.yaml. The L2 penalty is chosen from --l2 by
+5-fold cross-validation over the training questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from common.chat_format import FormatArgs
+from common.config import config_dict, parse_config, run_cli, save_config
+from common.io import atomic_write_bytes, read_jsonl
+from common.paths import output_root, stage_dir
+from eval.benchmarks import Item
+from eval.strategies.compute import Compute
+from eval.strategies.policy import Policy, PolicySettings, load_policy
+from eval.verifier.head import ValueHead, auroc
+from inference.models import ModelArgs
+
+CHUNK = 25  # questions sampled (and cached) together
+
+
+@dataclass
+class VerifierArgs:
+    name: str = field(default="verifier", metadata={"help": "Folder under outputs/verifier/."})
+    output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "JSON-lines with question and gold (default: the data stage's train.jsonl)."},
+    )
+    data_name: str = field(
+        default="smollm2-135m-builtin", metadata={"help": "outputs/data/<name>/train.jsonl."}
+    )
+    questions: int = field(default=200, metadata={"help": "Training questions used (the first ones)."})
+    samples: int = field(default=4, metadata={"help": "Solutions sampled per question."})
+    holdout: float = field(default=0.2, metadata={"help": "Share of questions held out for the AUROC."})
+    l2: list[float] = field(
+        default_factory=lambda: [0.01, 0.1, 1.0, 10.0],
+        metadata={"help": "L2 penalties tried; the best by 5-fold question-level CV is used."},
+    )
+    batch_size: int = field(default=48, metadata={"help": "Paths decoded together."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+
+    def __post_init__(self) -> None:
+        if not 0 < self.holdout < 1:
+            raise ValueError(f"--holdout must be in (0, 1), got {self.holdout}")
+        if self.questions < 2 or self.samples < 1:
+            raise ValueError(
+                f"--questions must be >= 2 and --samples >= 1, got {self.questions}, {self.samples}"
+            )
+
+
+def load_questions(args: VerifierArgs) -> list[Item]:
+    path = Path(args.train_file or output_root(args.output_root) / "data" / args.data_name / "train.jsonl")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `make data` first or pass --train-file")
+    items = []
+    for i, row in enumerate(read_jsonl(path), 1):
+        gold = row.get("gold", row.get("answer"))
+        if not row.get("question") or gold in (None, ""):
+            raise ValueError(f"{path}:{i}: needs 'question' and 'gold' (or 'answer')")
+        items.append(
+            Item(id=str(row.get("id", i)), question=row["question"], gold=str(gold), level=row.get("level"))
+        )
+    return items[: args.questions]
+
+
+def sample_paths(policy: Policy, items: list[Item], n: int, seed: int) -> list[dict]:
+    """n step-by-step solutions per question: the hidden state after each step and after the answer."""
+    computes = [Compute() for _ in items]
+    roots = policy.roots(items, computes)
+    paths = [{"q": q, "nodes": [roots[q]], "states": []} for q in range(len(items)) for _ in range(n)]
+    depth = 0
+    while live := [p for p in paths if not p["nodes"][-1].done]:
+        kids = policy.expand([p["nodes"][-1] for p in live], [p["q"] for p in live], computes, "step",
+                             [seed * 1_000_003 + 7919 * depth + j for j in range(len(live))])  # fmt: skip
+        for p, kid in zip(live, kids, strict=True):
+            p["states"].append(kid.hidden)
+            p["nodes"] = [kid]  # only the newest node is kept: its parent's cache can be freed
+        depth += 1
+    out = []
+    for p in paths:
+        node, item = p["nodes"][-1], items[p["q"]]
+        answer = policy.answer(node)
+        out.append(
+            {"q": p["q"], "states": torch.stack(p["states"]), "correct": policy.is_right(answer, item)}
+        )
+    return out
+
+
+def _split(n_questions: int, args: VerifierArgs) -> set[int]:
+    """Held-out question indices: a seeded hash, so growing --questions keeps the earlier split."""
+    return {q for q in range(n_questions)
+            if int(hashlib.blake2b(f"{args.seed}:{q}".encode(), digest_size=4).hexdigest(), 16) % 1000 < 1000 * args.holdout}  # fmt: skip
+
+
+def _xy(paths: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.cat([p["states"] for p in paths])
+    return x, torch.cat([torch.full((len(p["states"]),), float(p["correct"])) for p in paths])
+
+
+def choose_l2(paths: list[dict], grid: list[float], folds: int = 5) -> tuple[float, dict]:
+    """The L2 penalty with the best cross-validated outcome AUROC (folds by question, not by state)."""
+    scores = {}
+    for l2 in grid:
+        pairs = []
+        for fold in range(folds):
+            train = [p for p in paths if p["q"] % folds != fold]
+            held = [p for p in paths if p["q"] % folds == fold]
+            if not held or len({p["correct"] for p in train}) < 2:
+                continue
+            head = ValueHead.fit(*_xy(train), l2=l2)
+            pairs += [(float(head.prob(p["states"][-1:])[0]), p["correct"]) for p in held]
+        scores[l2] = auroc([s for s, _ in pairs], [c for _, c in pairs]) if pairs else None
+    best = max(grid, key=lambda l2: -1.0 if scores[l2] is None else scores[l2])
+    return best, scores
+
+
+def fit_and_measure(paths: list[dict], n_questions: int, args: VerifierArgs) -> tuple[ValueHead, dict]:
+    held = _split(n_questions, args)
+    train = [p for p in paths if p["q"] not in held]
+    test = [p for p in paths if p["q"] in held]
+    l2, cv = choose_l2(train, args.l2)
+    head = ValueHead.fit(*_xy(train), l2=l2)
+    outcome = [float(head.prob(p["states"][-1:])[0]) for p in test]
+    steps = [(float(s), p["correct"]) for p in test for s in head.prob(p["states"])]
+    info = {
+        "l2": l2, "cv_outcome_auroc": cv,
+        "train_paths": len(train), "train_correct": sum(p["correct"] for p in train),
+        "heldout_paths": len(test), "heldout_correct": sum(p["correct"] for p in test),
+        "outcome_auroc": auroc(outcome, [p["correct"] for p in test]),
+        "step_auroc": auroc([s for s, _ in steps], [c for _, c in steps]),
+    }  # fmt: skip
+    return head, info
+
+
+def sampled_paths(model_args, fmt, pset, args: VerifierArgs, items: list[Item], out: Path) -> list[dict]:
+    """Every chunk's sampled solutions, each chunk cached on disk once sampled (a rerun, or a larger
+    --questions, decodes only the chunks it lacks)."""
+    keep = config_dict(model_args, fmt, pset, args)
+    for k in ("name", "output_root", "questions", "holdout", "l2"):
+        keep.pop(k, None)
+    folder = (
+        out / "features" / hashlib.blake2b(repr(sorted(keep.items())).encode(), digest_size=6).hexdigest()
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    policy, paths = None, []
+    from tqdm import tqdm
+
+    for start in tqdm(range(0, len(items), CHUNK), desc="sampled solutions", unit="chunk"):
+        chunk = items[start : start + CHUNK]
+        path = folder / f"chunk-{start:06d}-{len(chunk)}.pt"
+        if not path.exists():
+            policy = policy or load_policy(model_args, fmt, pset, args.batch_size)
+            rows = sample_paths(policy, chunk, args.samples, args.seed + start)
+            for p in rows:
+                p["q"] += start
+            buf = io.BytesIO()
+            torch.save(rows, buf)
+            atomic_write_bytes(path, buf.getvalue())
+        paths += torch.load(path, weights_only=False)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    model_args, fmt, pset, args = parse_config([ModelArgs, FormatArgs, PolicySettings, VerifierArgs], argv)
+    items = load_questions(args)
+    out = stage_dir("verifier", args.name, args.output_root)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(out / "config.yaml", model_args, fmt, pset, args)
+    paths = sampled_paths(model_args, fmt, pset, args, items, out)
+    head, info = fit_and_measure(paths, len(items), args)
+    info = {"model": model_args.model, "step_delimiter": pset.step_delimiter, "questions": len(items),
+            "samples_per_question": args.samples, **info}  # fmt: skip
+    head.save(out, info)
+    print(f"value head (l2 {info['l2']}): outcome AUROC {info['outcome_auroc']:.3f}, step AUROC {info['step_auroc']:.3f} "
+          f"on {info['heldout_paths']} held-out solutions ({info['heldout_correct']} correct); written {out}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])

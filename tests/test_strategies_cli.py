@@ -1,0 +1,107 @@
+"""The strategy study end to end on the tiny model: outputs, resume, and bad input."""
+
+import json
+
+import pytest
+
+
+def _bench(tmp_path, n=6):
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        "".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(n))
+    )
+    return path
+
+
+def _argv(tiny_model_dir, tmp_path, *extra):
+    return ["--model", str(tiny_model_dir), "--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path),
+            "--name", "s", "--strategies", "budget_forcing", "majority", "sequential_vote",
+            "--bf-budgets", "4", "8", "--samples", "2", "--sv-trials", "2", "--sv-agree", "1",
+            "--val-questions", "3", "--test-questions", "3", "--max-thinking-tokens", "8", "--max-answer-tokens", "3",
+            "--step-delimiter", "\n", *extra]  # fmt: skip
+
+
+def test_study_writes_its_report_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
+    from eval.strategies.run import main
+    from inference.tree import TreeDecoder
+
+    assert main(_argv(tiny_model_dir, tmp_path)) == 0
+    out = tmp_path / "strategies" / "s"
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    labels = {r["label"] for r in records}
+    assert labels == {"bf@4", "bf@8", "maj@1", "maj@2", "sv K=2 M=1"}
+    assert len(records) == 5 * 6 and {r["split"] for r in records} == {"val", "test"}
+    assert all(
+        r["generated_tokens"] > 0 and r["prompt_tokens"] > 0 and r["model_calls"] >= 1 for r in records
+    )
+    maj = {(r["label"], r["id"]): r for r in records if r["label"].startswith("maj")}
+    assert all(maj[("maj@2", q)]["model_calls"] == 2 for (_, q) in maj)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {row["label"] for row in metrics["labels"]} == labels and metrics["policy_params"] > 0
+    assert (out / "strategies.png").exists() and "| budget_forcing | bf@4 |" in (
+        out / "summary.md"
+    ).read_text()
+    assert "oracle" in metrics["compute_optimal"]["kinds"]
+
+    calls = []
+    monkeypatch.setattr(TreeDecoder, "expand", lambda self, *a, **k: calls.append(1) or [])
+    (out / "metrics.json").unlink()
+    assert main(_argv(tiny_model_dir, tmp_path)) == 0  # everything is done: nothing is decoded again
+    assert calls == [] and (out / "metrics.json").exists()
+    assert json.loads((out / "metrics.json").read_text())["policy_params"] == metrics["policy_params"]
+
+
+def test_study_refuses_what_it_cannot_run(tiny_model_dir, tmp_path):
+    from eval.strategies.run import main
+
+    with pytest.raises(ValueError, match="best_of_n needs a verifier"):
+        main(_argv(tiny_model_dir, tmp_path, "--strategies", "best_of_n", "--name", "b"))
+    with pytest.raises(ValueError, match="divisible by --beam-width"):
+        main(_argv(tiny_model_dir, tmp_path, "--beam-n", "3", "--beam-width", "2"))
+    with pytest.raises(ValueError, match="unknown"):
+        main(_argv(tiny_model_dir, tmp_path, "--strategies", "mcts"))
+    with pytest.raises(FileNotFoundError, match="train the value head"):
+        main(_argv(tiny_model_dir, tmp_path, "--verifier", f"value_head:{tmp_path}/none", "--name", "c"))
+    with pytest.raises(ValueError, match="expected value_head"):
+        main(_argv(tiny_model_dir, tmp_path, "--verifier", "oracle", "--name", "d"))
+
+
+def test_search_strategies_run_on_the_real_decoder_with_a_value_head(tiny_model_dir, tmp_path):
+    """Every verifier strategy end to end on the tiny model, with a value head fitted on random states."""
+    import torch
+
+    from eval.strategies.run import main
+    from eval.verifier.head import ValueHead
+
+    x = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
+    ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "vh", {"model": str(tiny_model_dir)})
+    argv = _argv(tiny_model_dir, tmp_path, "--name", "v", "--verifier", f"value_head:{tmp_path / 'vh'}",
+                 "--strategies", "best_of_n", "adaptive_vote", "beam_search", "rebase", "--beam-n", "4",
+                 "--beam-width", "2", "--rebase-width", "3", "--max-step-tokens", "3")  # fmt: skip
+    assert main(argv) == 0
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "strategies" / "v" / "records.jsonl").read_text().splitlines()
+    ]
+    by = {}
+    for r in records:
+        by.setdefault(r["strategy"], []).append(r)
+    assert set(by) == {
+        "best_of_n",
+        "best_of_n_weighted",
+        "adaptive_vote[self]",
+        "adaptive_vote[verifier]",
+        "beam_search",
+        "rebase",
+    }
+    for r in by["beam_search"]:
+        assert all(t["candidates"] <= 4 and t["kept"] <= 2 for t in r["trace"])
+        assert r["verifier_calls"] >= 4 and r["generated_tokens"] >= 4
+    for r in by["rebase"]:
+        assert all(sum(t["children"]) == 3 - t["finished"] for t in r["trace"])
+    metrics = json.loads((tmp_path / "strategies" / "v" / "metrics.json").read_text())
+    assert "predicted" in metrics["compute_optimal"]["kinds"]
+    # a head trained on another model's states is refused
+    ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "other", {"model": "/elsewhere"})
+    with pytest.raises(ValueError, match="reads /elsewhere"):
+        main(_argv(tiny_model_dir, tmp_path, "--name", "w", "--verifier", f"value_head:{tmp_path / 'other'}"))
