@@ -17,7 +17,7 @@ ARGS       ?=
 BENCHMARKS ?= ../shared/benchmarks
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup model data train eval study verifier strategies chat all test test-slow lint bench clean
+.PHONY: setup model data train eval study verifier strategies ibpo chat all test test-slow lint bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -61,10 +61,18 @@ verifier: train
 strategies: verifier
 	$(PY) -m eval.strategies.run --config $(RECIPES)/strategies.yaml $(ARGS)
 
+# Budget-aware training: ASV-SFT data and model, IBPO rounds, then the comparison (which reads the
+# strategy study's majority-voting records, hence the dependency).
+ibpo: train strategies
+	$(PY) -m data.asv --config $(RECIPES)/asv_data.yaml
+	$(PY) -m sft.train --config $(RECIPES)/asv_sft.yaml
+	$(PY) -m ibpo.run --config $(RECIPES)/ibpo.yaml $(ARGS)
+	$(PY) -m ibpo.evaluate --config $(RECIPES)/ibpo_eval.yaml
+
 chat: model
 	$(PY) -m inference.chat --config $(RECIPES)/chat.yaml $(ARGS)
 
-all: setup model data train eval
+all: setup model data train eval ibpo
 
 test: setup
 	$(PY) -m pytest

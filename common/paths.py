@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-STAGES = ("data", "sft", "eval", "verifier", "strategies")
+STAGES = ("data", "sft", "eval", "verifier", "strategies", "ibpo")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 
 

@@ -22,11 +22,10 @@ trial at least `ctx.args.asv_threshold`.
 
 from __future__ import annotations
 
+from common.trials import SEPARATOR
 from eval.extract import extract_answer
 from eval.strategies.answers import clusters, vote
 from eval.strategies.compute import Compute
-
-SEPARATOR = "\nWait, let me solve it again from the start.\n"
 
 
 def budget_forcing(ctx, items, setting) -> list[dict]:

@@ -1,0 +1,181 @@
+"""Evaluate budget-aware training: accuracy vs generated tokens, and who thinks long on what.
+
+    python -m ibpo.evaluate --config recipes/smollm2-135m/ibpo_eval.yaml
+
+Each model in `models` ("label=path") answers every question once, greedily (thinking up to
+`max_thinking_tokens`, no forcing: the model decides how long to think). Reported per model:
+accuracy, mean generated tokens, and the share of extended responses (more than one SV trial) by
+difficulty level. Majority voting at matched compute comes from the strategy study's records
+(`majority_from`): maj@k on the same question ids, with its measured tokens. Questions: the ids of
+that study (validation and test) when given, else the benchmark. Writes outputs/ibpo/<name>/:
+samples.jsonl (resumable), metrics.json, summary.md, ibpo.png, config.yaml.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.chat_format import FormatArgs, render_prompt
+from common.config import parse_config, run_cli, save_config
+from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from common.paths import stage_dir
+from common.plots import pyplot, save_figure
+from common.trials import is_extended
+from eval.benchmarks import BenchmarkArgs, load_benchmark
+from eval.grade import grade
+from inference.budget import BudgetRequest
+from inference.models import ModelArgs
+
+
+@dataclass
+class IBPOEvalArgs:
+    name: str = field(default="ibpo-eval", metadata={"help": "Folder under outputs/ibpo/."})
+    output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
+    models: list[str] = field(default_factory=list, metadata={"help": "label=path, one per model."})
+    majority_from: str | None = field(
+        default=None, metadata={"help": "records.jsonl of a strategy study: maj@k and its question ids."}
+    )
+    max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap (no forcing below it)."})
+    max_answer_tokens: int = field(default=24, metadata={"help": "Answer cap."})
+    batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.models if "=" not in m]
+        if not self.models or bad:
+            raise ValueError(f"--models must be label=path entries, got {self.models}")
+
+
+def _majority(path: str | None) -> tuple[set | None, dict]:
+    if not path:
+        return None, {}
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"--majority-from {path} not found: run the strategy study first (make strategies)"
+        )
+    records = [r for r in read_jsonl(path) if r["strategy"] == "majority"]
+    ids = {r["id"] for r in records}
+    by = defaultdict(list)
+    for r in records:
+        by[r["label"]].append(r)
+    points = {k: {"accuracy": sum(r["correct"] for r in v) / len(v),
+                  "generated_tokens": sum(r["generated_tokens"] for r in v) / len(v), "n": len(v)}
+              for k, v in by.items()}  # fmt: skip
+    return ids, points
+
+
+def model_metrics(rows: list[dict]) -> dict:
+    levels = defaultdict(list)
+    for r in rows:
+        levels[r["level"]].append(r["extended"])
+    n = len(rows)
+    return {"n": n, "accuracy": sum(r["correct"] for r in rows) / n,
+            "generated_tokens": sum(r["generated_tokens"] for r in rows) / n,
+            "extended_share": sum(r["extended"] for r in rows) / n,
+            "extended_by_level": {str(k): sum(v) / len(v) for k, v in sorted(levels.items(), key=lambda kv: str(kv[0]))},
+            "accuracy_by_level": {str(k): sum(r["correct"] for r in rows if r["level"] == k) / len(v)
+                                  for k, v in sorted(levels.items(), key=lambda kv: str(kv[0]))}}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from inference.engine_args import BudgetArgs, build_engine
+
+    base, fmt, bench, args = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs], argv)
+    ids, majority = _majority(args.majority_from)
+    items = [it for it in load_benchmark(bench, args.output_root) if ids is None or it.id in ids]
+    out = stage_dir("ibpo", args.name, args.output_root)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(out / "config.yaml", base, fmt, bench, args)
+    path = out / "samples.jsonl"
+    rows = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
+    done = {(r["label"], r["id"]) for r in rows}
+    with JsonlAppender(path) as sink:
+        for entry in args.models:
+            label, model = entry.split("=", 1)
+            todo = [it for it in items if (label, it.id) not in done]
+            if not todo:
+                continue
+            engine, tok = build_engine(base.for_model(model), fmt, BudgetArgs(batch_size=args.batch_size))
+            reqs = [BudgetRequest(render_prompt(tok, fmt, it.question), max_thinking_tokens=args.max_thinking_tokens,
+                                  max_answer_tokens=args.max_answer_tokens) for it in todo]  # fmt: skip
+
+            def write(i: int, r, label=label, todo=todo) -> None:
+                it = todo[i]
+                g = grade(r.answer or "", it.gold, it.choices)
+                row = {"label": label, "id": it.id, "level": it.level, "correct": g.correct, "extracted": g.extracted,
+                       "generated_tokens": r.generated_tokens, "thinking_tokens": r.thinking_tokens,
+                       "extended": is_extended(r.thinking), "thinking": r.thinking, "answer": r.answer}  # fmt: skip
+                sink.write(row)
+                rows.append(row)
+
+            engine.generate(reqs, on_result=write)
+    labels = [m.split("=", 1)[0] for m in args.models]
+    metrics = {label: model_metrics([r for r in rows if r["label"] == label]) for label in labels}
+    atomic_write_json(
+        out / "metrics.json", {"models": metrics, "majority": majority, "questions": len(items)}
+    )
+    text = summary(metrics, majority, len(items))
+    atomic_write_text(out / "summary.md", text)
+    plot(metrics, majority, out / "ibpo.png")
+    print(text)
+    return 0
+
+
+def summary(metrics: dict, majority: dict, n: int) -> str:
+    levels = sorted({lvl for m in metrics.values() for lvl in m["extended_by_level"]})
+    head = (
+        "| model | accuracy | generated tok/q | extended | "
+        + " | ".join(f"extended L{lvl}" for lvl in levels)
+        + " |"
+    )
+    lines = [f"# Budget-aware training on {n} questions", "", head, "|" + "---|" * (4 + len(levels))]
+    for label, m in metrics.items():
+        lines.append(f"| {label} | {m['accuracy']:.1%} | {m['generated_tokens']:.0f} | {m['extended_share']:.0%} | "
+                     + " | ".join(f"{m['extended_by_level'].get(lvl, 0):.0%}" for lvl in levels) + " |")  # fmt: skip
+    for label, p in sorted(majority.items(), key=lambda kv: kv[1]["generated_tokens"]):
+        lines.append(
+            f"| {label} (strategy study) | {p['accuracy']:.1%} | {p['generated_tokens']:.0f} | — |"
+            + " — |" * len(levels)
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(metrics: dict, majority: dict, path: Path) -> None:
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
+    if majority:
+        pts = sorted(majority.values(), key=lambda p: p["generated_tokens"])
+        ax.plot(
+            [p["generated_tokens"] for p in pts],
+            [100 * p["accuracy"] for p in pts],
+            "k--o",
+            label="majority voting",
+        )
+    for label, m in metrics.items():
+        ax.plot([m["generated_tokens"]], [100 * m["accuracy"]], "s", markersize=9, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set(
+        xlabel="generated tokens per question (log scale)", ylabel="accuracy (%)", title="accuracy vs compute"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    width = 0.8 / max(1, len(metrics))
+    for k, (label, m) in enumerate(metrics.items()):
+        lv = list(m["extended_by_level"])
+        bx.bar(
+            [i + k * width for i in range(len(lv))],
+            [100 * m["extended_by_level"][x] for x in lv],
+            width,
+            label=label,
+        )
+        bx.set_xticks([i + 0.4 - width / 2 for i in range(len(lv))], [f"level {x}" for x in lv])
+    bx.set(ylabel="extended responses (%)", title="who thinks long on what")
+    bx.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])
