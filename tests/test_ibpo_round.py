@@ -68,3 +68,30 @@ def test_asv_data_mixes_single_trials_and_sv_traces(tmp_path):
             assert answers[-1] == answers[-2] == r["answer"]
         assert r["text"].startswith(r["prompt_text"]) and r["text"].endswith("<|im_end|>\n")
     assert any(r["meta"]["trials"] == 3 for r in rows)  # some open with a wrong trial
+
+
+def test_ibpo_evaluation_reports_accuracy_tokens_and_long_share(tiny_model_dir, tmp_path):
+    from ibpo.evaluate import main
+
+    bench = tmp_path / "q.jsonl"
+    bench.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 1?", "answer": str(i + 1),
+                                         "level": 1 + i % 2}) + "\n" for i in range(4)))  # fmt: skip
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps({"strategy": "majority", "label": f"maj@{k}", "id": f"q{i}",
+                                           "correct": i < k, "generated_tokens": 10 * k}) + "\n"
+                               for k in (1, 2) for i in range(3)))  # fmt: skip
+    argv = ["--benchmark", str(bench), "--models", f"a={tiny_model_dir}", f"b={tiny_model_dir}",
+            "--majority-from", str(records), "--max-thinking-tokens", "5", "--max-answer-tokens", "3",
+            "--output-root", str(tmp_path), "--name", "e"]  # fmt: skip
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "ibpo" / "e" / "metrics.json").read_text())
+    assert metrics["questions"] == 3  # the majority records' ids, not the whole file
+    assert metrics["majority"]["maj@2"] == {"accuracy": 2 / 3, "generated_tokens": 20.0, "n": 3}
+    a = metrics["models"]["a"]
+    assert a["n"] == 3 and a["extended_share"] == 0.0 and set(a["extended_by_level"]) == {"1", "2"}
+    assert metrics["models"]["b"]["generated_tokens"] == a["generated_tokens"]  # same model, greedy
+    assert (tmp_path / "ibpo" / "e" / "ibpo.png").exists() and "| maj@2 (strategy study) |" in (
+        tmp_path / "ibpo" / "e" / "summary.md"
+    ).read_text()
+    with pytest.raises(ValueError, match="label=path"):
+        main(["--benchmark", str(bench), "--models", str(tiny_model_dir)])
