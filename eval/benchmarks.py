@@ -145,3 +145,22 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
             random.Random(args.subset_seed).sample(items, args.limit), key=lambda it: items.index(it)
         )
     return items
+
+
+def load_train_questions(path: Path, limit: int | None = None) -> list[Item]:
+    """Questions with gold answers from a training file (a make-data train.jsonl): 'question' and
+    'gold' (or 'answer') per row; the first `limit` rows."""
+    from common.io import read_jsonl
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `make data` first or name another training file")
+    items = []
+    for i, row in enumerate(read_jsonl(path), 1):
+        gold = row.get("gold", row.get("answer"))
+        if not row.get("question") or gold in (None, ""):
+            raise ValueError(f"{path}:{i}: needs 'question' and 'gold' (or 'answer')")
+        items.append(
+            Item(id=str(row.get("id", i)), question=row["question"], gold=str(gold), level=row.get("level"))
+        )
+    return items[:limit]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
-from common.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+from common.io import atomic_write_json, atomic_write_jsonl
 from common.paths import stage_dir
-from eval.benchmarks import Item
+from eval.benchmarks import Item, load_train_questions
 from ibpo.args import IBPOArgs
 from ibpo.rounds import choose, sample, train_rows
 from inference.models import ModelArgs
@@ -33,16 +33,7 @@ from inference.models import ModelArgs
 def load_questions(args: IBPOArgs) -> list[Item]:
     from sft.dataset import find_train_file
 
-    path = find_train_file(args.questions_from, args.output_root)
-    items = []
-    for i, row in enumerate(read_jsonl(path), 1):
-        gold = row.get("gold", row.get("answer"))
-        if not row.get("question") or gold in (None, ""):
-            raise ValueError(f"{path}:{i}: needs 'question' and 'gold' (or 'answer')")
-        items.append(
-            Item(id=str(row.get("id", i)), question=row["question"], gold=str(gold), level=row.get("level"))
-        )
-    return items[: args.questions]
+    return load_train_questions(find_train_file(args.questions_from, args.output_root), args.questions)
 
 
 def run_round(

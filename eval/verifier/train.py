@@ -27,9 +27,9 @@ import torch
 
 from common.chat_format import FormatArgs
 from common.config import config_dict, parse_config, run_cli, save_config
-from common.io import atomic_write_bytes, read_jsonl
+from common.io import atomic_write_bytes
 from common.paths import output_root, stage_dir
-from eval.benchmarks import Item
+from eval.benchmarks import Item, load_train_questions
 from eval.strategies.compute import Compute
 from eval.strategies.policy import Policy, PolicySettings, load_policy
 from eval.verifier.head import ValueHead, auroc
@@ -69,18 +69,8 @@ class VerifierArgs:
 
 
 def load_questions(args: VerifierArgs) -> list[Item]:
-    path = Path(args.train_file or output_root(args.output_root) / "data" / args.data_name / "train.jsonl")
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `make data` first or pass --train-file")
-    items = []
-    for i, row in enumerate(read_jsonl(path), 1):
-        gold = row.get("gold", row.get("answer"))
-        if not row.get("question") or gold in (None, ""):
-            raise ValueError(f"{path}:{i}: needs 'question' and 'gold' (or 'answer')")
-        items.append(
-            Item(id=str(row.get("id", i)), question=row["question"], gold=str(gold), level=row.get("level"))
-        )
-    return items[: args.questions]
+    path = args.train_file or output_root(args.output_root) / "data" / args.data_name / "train.jsonl"
+    return load_train_questions(Path(path), args.questions)
 
 
 def sample_paths(policy: Policy, items: list[Item], n: int, seed: int) -> list[dict]:
