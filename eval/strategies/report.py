@@ -118,10 +118,17 @@ def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
             label=strategy,
             **style,
         )
-    oracle = optimal.get("kinds", {}).get("predicted") or optimal.get("kinds", {}).get("oracle")
-    if oracle:
-        pts = sorted({(c["tokens"], c["accuracy"]) for c in oracle["curve"] if c["tokens"]})
-        ax.plot([t for t, _ in pts], [100 * a for _, a in pts], "k--", marker="*", label="compute-optimal")
+    for kind, style in (("oracle", "k:"), ("predicted", "k--")):
+        data = optimal.get("kinds", {}).get(kind)
+        if data:
+            pts = sorted({(c["tokens"], c["accuracy"]) for c in data["curve"] if c["tokens"]})
+            ax.plot(
+                [t for t, _ in pts],
+                [100 * a for _, a in pts],
+                style,
+                marker="*",
+                label=f"compute-optimal ({kind})",
+            )
     ax.set_xscale("log", base=2)
     ax.set_xlabel("generated tokens per question (log scale)")
     ax.set_ylabel("accuracy (%)")
