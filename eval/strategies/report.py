@@ -103,36 +103,30 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
 
 
 def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
+    """Accuracy against generated tokens (left) and against estimated FLOPs (right), one line per strategy."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     by = defaultdict(list)
     for r in rows:
         by[r["strategy"]].append(r)
-    for strategy, rs in sorted(by.items()):
-        rs = sorted(rs, key=lambda r: r["generated_tokens"])
-        style = {"linewidth": 2.5, "color": "black"} if strategy == "budget_forcing" else {}
-        ax.plot(
-            [r["generated_tokens"] for r in rs],
-            [100 * r["accuracy"] for r in rs],
-            marker="o",
-            label=strategy,
-            **style,
-        )
+    for ax, key, xlabel in ((axes[0], "generated_tokens", "generated tokens per question"),
+                            (axes[1], "flops", "FLOPs per question (2 x parameters x tokens read and written)")):  # fmt: skip
+        for strategy, rs in sorted(by.items()):
+            rs = sorted(rs, key=lambda r: r[key])
+            style = {"linewidth": 2.5, "color": "black"} if strategy == "budget_forcing" else {}
+            ax.plot(
+                [r[key] for r in rs], [100 * r["accuracy"] for r in rs], marker="o", label=strategy, **style
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(f"{xlabel} (log scale)")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
     for kind, style in (("oracle", "k:"), ("predicted", "k--")):
         data = optimal.get("kinds", {}).get(kind)
         if data:
             pts = sorted({(c["tokens"], c["accuracy"]) for c in data["curve"] if c["tokens"]})
-            ax.plot(
-                [t for t, _ in pts],
-                [100 * a for _, a in pts],
-                style,
-                marker="*",
-                label=f"compute-optimal ({kind})",
-            )
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("generated tokens per question (log scale)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+            axes[0].plot([t for t, _ in pts], [100 * a for _, a in pts], style, marker="*",
+                         label=f"compute-optimal ({kind})")  # fmt: skip
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
     save_figure(fig, path)
