@@ -8,6 +8,7 @@ path each strategy should pick and how much compute it should charge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from eval.benchmarks import Item
 from eval.strategies.args import StrategyArgs
@@ -33,6 +34,8 @@ class FakePolicy:
         self.trial_answers, self.depth = trial_answers or {}, depth
         self.answer_of = answer_of or (lambda node: f"a{node.path[-1] % 3}")
         self.easy = easy or {}
+        self.s = SimpleNamespace(max_thinking_tokens=100)  # the shared settings strategies read
+        self.thinking_caps = []  # max_thinking_tokens overrides passed to expand
 
     def roots(self, items, computes, extra=None):
         for c in computes:
@@ -46,6 +49,8 @@ class FakePolicy:
         return [self.easy.get(q, False) for q in range(len(items))]
 
     def expand(self, parents, owners, computes, until, seeds, forced="", force_answer=False, **kw):
+        if "max_thinking_tokens" in kw:
+            self.thinking_caps.append(kw["max_thinking_tokens"])
         kids = []
         for p, q, seed in zip(parents, owners, seeds, strict=True):
             assert not p.done

@@ -39,6 +39,7 @@ def test_sv_trial_cut_by_the_thinking_cap_ends_the_response():
     ctx = context(FakePolicy({0: ["1", "CAP", "1", "1"]}))
     (rec,) = sequential_vote(ctx, items(1), {"trials": 4, "agree": 2})
     assert rec["trials"] == 2 and rec["answer"] == "1"
+    assert ctx.policy.thinking_caps == [400, 400]  # one response holds K trials: K x the single cap
 
 
 def test_sv_rejects_impossible_settings():

@@ -11,8 +11,8 @@ agree yet, the separator ("Wait, let me solve it again from the start.") is appe
 trial continues the same response, seeing the earlier ones. Generation stops as soon as `agree`
 trials agree. With no consensus after `trials` trials the most plausible trial wins: the answer
 given most often, ties broken by the verifier's score of the trials (the earliest trial without a
-verifier). A trial cut by the thinking cap is answered through the decoder's forced answer and ends
-the response. The final answer is written, not decoded: the vote decides it.
+verifier). The response may think up to `trials` x `max_thinking_tokens`; a trial cut by that cap
+is answered through the decoder's forced answer and ends the response. The final answer is written, not decoded: the vote decides it.
 
 ASV: easy questions get one trial, hard ones SV. `judge="self"` asks the model first (a prompt
 ending "This problem is" and the next-token probabilities of " easy" and " hard": one prompt read);
@@ -86,8 +86,10 @@ def _vote(ctx, items, trials: int, agree: int, strategy: str, label: str, judge:
         active = sorted(q for q in open_ if t < limit[q])
         if not active:
             break
+        # One response holds all the trials: its thinking cap is K times one answer's.
         kids = ctx.policy.expand([nodes[q] for q in active], active, computes, "think_end",
-                                 [ctx.args.seed * 7919 + 31 * q + t for q in active], forced=SEPARATOR if t else "")  # fmt: skip
+                                 [ctx.args.seed * 7919 + 31 * q + t for q in active], forced=SEPARATOR if t else "",
+                                 max_thinking_tokens=trials * ctx.policy.s.max_thinking_tokens)  # fmt: skip
         trial_scores = _score(ctx, items, kids, active, computes)
         for q, kid, s in zip(active, kids, trial_scores, strict=True):
             nodes[q] = kid
