@@ -98,7 +98,7 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
             )
             gain = "—" if c["gain"] is None else f"{100 * c['gain']:+.1f} pts"
             lines.append(f"| {c['budget']} | {c['accuracy']:.1%} ({c['tokens']:.0f}) | {bon} | {gain} | "
-                         + ", ".join(str(v) for v in c["choice"].values()) + " |")  # fmt: skip
+                         + ", ".join(v or "(no question)" for v in c["choice"].values()) + " |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -127,6 +127,8 @@ def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
             pts = sorted({(c["tokens"], c["accuracy"]) for c in data["curve"] if c["tokens"]})
             axes[0].plot([t for t, _ in pts], [100 * a for _, a in pts], style, marker="*",
                          label=f"compute-optimal ({kind})")  # fmt: skip
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
+    fig.subplots_adjust(bottom=0.24)  # the legend sits under both panels, off the curves
     fig.suptitle(title, fontsize=9)
     save_figure(fig, path)
