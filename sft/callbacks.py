@@ -68,10 +68,11 @@ def plot_loss(log_path: Path, png: Path) -> None:
     """loss.png: training loss and learning rate by step."""
     from common.plots import pyplot, save_figure
 
-    plt = pyplot()
-    rows = read_jsonl(log_path, allow_torn_tail=True)
+    # A run shorter than --logging-steps logs nothing (an IBPO round on a handful of examples).
+    rows = read_jsonl(log_path, allow_torn_tail=True) if Path(log_path).exists() else []
     if not rows:
         return
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], color="#4C72B0", label="loss")
     ax.set_xlabel("step")

@@ -151,3 +151,11 @@ def test_bad_input(tiny_model_dir, train_file, tmp_path):
         ValueError, match=r"--global-batch-size 16 is not divisible by processes x micro batch = 3 x 1"
     ):
         SFTArgs().accumulation_steps(3)
+
+
+def test_loss_plot_of_a_run_shorter_than_one_logging_interval(tmp_path):
+    """A run that never reached --logging-steps has no train_log.jsonl: no plot, and no error."""
+    from sft.callbacks import plot_loss
+
+    plot_loss(tmp_path / "train_log.jsonl", tmp_path / "loss.png")
+    assert not (tmp_path / "loss.png").exists()
