@@ -154,8 +154,10 @@ def plot(metrics: dict, majority: dict, path: Path) -> None:
             "k--o",
             label="majority voting",
         )
-    for label, m in metrics.items():
-        ax.plot([m["generated_tokens"]], [100 * m["accuracy"]], "s", markersize=9, label=label)
+    # Shrinking markers of different shapes: models that land on the same point stay visible.
+    for k, (label, m) in enumerate(metrics.items()):
+        ax.plot([m["generated_tokens"]], [100 * m["accuracy"]], "sDo^v<>"[k % 7], markersize=max(4, 13 - 2.5 * k),
+                label=label)  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set(
         xlabel="generated tokens per question (log scale)", ylabel="accuracy (%)", title="accuracy vs compute"
