@@ -21,10 +21,10 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Render `fig` to PNG, write it atomically, and close it."""
+def save_figure(fig, path: str | Path, dpi: int = 110, rect: tuple | None = None) -> Path:
+    """Render `fig` to PNG, write it atomically, and close it; `rect` keeps a margin for a figure legend."""
     buf = io.BytesIO()
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(buf, format="png", dpi=dpi)
     pyplot().close(fig)
     return atomic_write_bytes(path, buf.getvalue())

@@ -96,7 +96,7 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
                 if c["bon_label"] is None
                 else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
             )
-            gain = "—" if c["gain"] is None else f"{100 * c['gain']:+.1f} pts"
+            gain = "—" if c["gain"] is None else f"{100 * c['gain'] + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
             lines.append(f"| {c['budget']} | {c['accuracy']:.1%} ({c['tokens']:.0f}) | {bon} | {gain} | "
                          + ", ".join(v or "(no question)" for v in c["choice"].values()) + " |")  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -105,7 +105,7 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
 def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
     """Accuracy against generated tokens (left) and against estimated FLOPs (right), one line per strategy."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
     by = defaultdict(list)
     for r in rows:
         by[r["strategy"]].append(r)
@@ -129,6 +129,5 @@ def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
                          label=f"compute-optimal ({kind})")  # fmt: skip
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
-    fig.subplots_adjust(bottom=0.24)  # the legend sits under both panels, off the curves
     fig.suptitle(title, fontsize=9)
-    save_figure(fig, path)
+    save_figure(fig, path, rect=(0, 0.1, 1, 1))  # the legend sits under both panels, off curves and labels
