@@ -105,3 +105,37 @@ def test_search_strategies_run_on_the_real_decoder_with_a_value_head(tiny_model_
     ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "other", {"model": "/elsewhere"})
     with pytest.raises(ValueError, match="reads /elsewhere"):
         main(_argv(tiny_model_dir, tmp_path, "--name", "w", "--verifier", f"value_head:{tmp_path / 'other'}"))
+
+
+def test_a_hub_style_outcome_reward_model_plugs_in(tiny_model_dir, tmp_path, tokenizer):
+    """`--verifier orm:<folder>`: a sequence classifier (here tiny and random) scores the paths, and
+    what it reads is charged as verifier tokens."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from eval.strategies.run import main
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, num_labels=1,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "orm")
+    tokenizer.save_pretrained(tmp_path / "orm")
+    argv = _argv(tiny_model_dir, tmp_path, "--name", "o", "--verifier", f"orm:{tmp_path / 'orm'}",
+                 "--strategies", "best_of_n", "--samples", "2")  # fmt: skip
+    assert main(argv) == 0
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "strategies" / "o" / "records.jsonl").read_text().splitlines()
+    ]
+    assert {r["label"] for r in records} == {"bon@1", "bon@2", "wbon@1", "wbon@2"}
+    by = {(r["label"], r["id"]): r for r in records}
+    assert all(by[("bon@2", q)]["verifier_tokens"] > by[("bon@1", q)]["verifier_tokens"] > 0 for _, q in by)
+    samples = [
+        json.loads(line)
+        for line in (tmp_path / "strategies" / "o" / "samples.jsonl").read_text().splitlines()
+    ]
+    scores = [s["score"] for e in samples for s in e["samples"]]
+    assert all(0.0 <= x <= 1.0 for x in scores) and len(set(scores)) > 1
+    metrics = json.loads((tmp_path / "strategies" / "o" / "metrics.json").read_text())
+    assert metrics["verifier"]["test"]["samples"] == 6

@@ -35,29 +35,33 @@ def draw(ctx, items) -> dict:
         owners = [q for q in range(len(chunk)) for _ in range(n)]
         seeds = [ctx.args.seed * 100_003 + j for _ in chunk for j in range(n)]
         kids = ctx.policy.expand(parents, owners, computes, "done", seeds)
-        scores = _scores(ctx, chunk, kids, owners)
+        scores, read = _scores(ctx, chunk, kids, owners)
         for q, it in enumerate(chunk):
             rows = []
             for j in range(n):
                 node = kids[q * n + j]
                 answer = ctx.policy.answer(node, it.choices)
-                rows.append({"answer": answer, "correct": ctx.policy.is_right(answer, it),
-                             "generated_tokens": node.generated, "score": scores[q * n + j]})  # fmt: skip
+                rows.append({"answer": answer, "correct": ctx.policy.is_right(answer, it), "generated_tokens": node.generated,
+                             "score": scores[q * n + j], "verifier_tokens": read[q * n + j]})  # fmt: skip
             ctx.save_samples(it.id, {"prompt_tokens": computes[q].prompt_tokens, "samples": rows})
     return {it.id: ctx.samples[it.id] for it in items}
 
 
-def _scores(ctx, chunk, nodes, owners) -> list[float | None]:
+def _scores(ctx, chunk, nodes, owners) -> tuple[list[float | None], list[int]]:
+    """Each sample's verifier score and the tokens the verifier read for it (charged per k below)."""
     if ctx.verifier is None:
-        return [None] * len(nodes)
-    sink = [Compute() for _ in chunk]  # verifier calls are charged per k below, not here
-    return ctx.verifier.score(ctx.policy, [chunk[q].question for q in owners], nodes, owners, sink)
+        return [None] * len(nodes), [0] * len(nodes)
+    per_sample = [Compute() for _ in nodes]
+    scores = ctx.verifier.score(ctx.policy, [chunk[q].question for q in owners], nodes, list(range(len(nodes))),
+                                per_sample)  # fmt: skip
+    return scores, [c.verifier_tokens for c in per_sample]
 
 
 def _compute(entry: dict, k: int, scored: bool) -> Compute:
     rows = entry["samples"][:k]
     return Compute(generated_tokens=sum(r["generated_tokens"] for r in rows), prompt_tokens=entry["prompt_tokens"],
-                   model_calls=k, verifier_calls=k if scored else 0)  # fmt: skip
+                   model_calls=k, verifier_calls=k if scored else 0,
+                   verifier_tokens=sum(r.get("verifier_tokens", 0) for r in rows) if scored else 0)  # fmt: skip
 
 
 def majority(ctx, items, setting) -> list[dict]:

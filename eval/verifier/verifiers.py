@@ -2,6 +2,7 @@
 
     verifier = build_verifier("value_head:outputs/verifier/smollm2-135m-s1", policy)   # offline default
     verifier = build_verifier("prm:Qwen/Qwen2.5-Math-PRM-7B", policy)                  # a Hub PRM
+    verifier = build_verifier("orm:<sequence-classification model>", policy)          # a Hub ORM
     scores = verifier.score(policy, questions, nodes, owners, computes)
 
 A finished path's score is its outcome score (the value head reads the state after the answer; a
@@ -77,8 +78,42 @@ class HubPRM:
         return out
 
 
+class HubORM:
+    """An outcome reward model: a sequence classifier over (question, solution so far) in its chat format.
+
+    The score is sigmoid(logit) for a one-logit head, else P(last class); a partial path is scored
+    as it stands, so it also serves beam search (as an outcome-supervised value estimate)."""
+
+    def __init__(self, model_id: str, policy):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.name = f"orm:{model_id}"
+        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_id, dtype="auto").eval()
+        self.params = float(sum(p.numel() for p in self.model.parameters()))
+
+    def score(self, policy, questions, nodes, owners, computes) -> list[float]:
+        out = []
+        for question, node, q in zip(questions, nodes, owners, strict=True):
+            solution = policy.thinking(node) + ("\n" + policy.answer_text(node) if node.done else "")
+            messages = [{"role": "user", "content": question}, {"role": "assistant", "content": solution}]
+            if getattr(self.tokenizer, "chat_template", None):
+                text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            else:
+                text = f"{question}\n\n{solution}"
+            ids = self.tokenizer(text, return_tensors="pt").input_ids.to(self.model.device)
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids).logits[0].float()
+            out.append(
+                float(torch.sigmoid(logits[0]) if logits.numel() == 1 else torch.softmax(logits, -1)[-1])
+            )
+            computes[q].verifier_calls += 1
+            computes[q].verifier_tokens += ids.shape[1]
+        return out
+
+
 def build_verifier(spec: str | None, policy):
-    """`value_head:<folder>`, `prm:<hub id or path>`, or none/empty for no verifier."""
+    """`value_head:<folder>`, `prm:<hub id or path>`, `orm:<hub id or path>`, or none for no verifier."""
     if not spec or spec == "none":
         return None
     kind, _, where = spec.partition(":")
@@ -86,4 +121,8 @@ def build_verifier(spec: str | None, policy):
         return ValueHeadVerifier(where, policy)
     if kind == "prm" and where:
         return HubPRM(where, policy)
-    raise ValueError(f"--verifier {spec!r}: expected value_head:<folder>, prm:<model id> or none")
+    if kind == "orm" and where:
+        return HubORM(where, policy)
+    raise ValueError(
+        f"--verifier {spec!r}: expected value_head:<folder>, prm:<model id>, orm:<model id> or none"
+    )
