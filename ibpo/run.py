@@ -2,13 +2,13 @@
 
     python -m ibpo.run --config recipes/smollm2-135m/ibpo.yaml
 
-For each q in `budgets`, round 1 samples from `start_model` (the ASV-SFT model), round r from round
-r-1's model. Each round keeps, in outputs/ibpo/<name>/q<q>/round-<r>/: its samples (k graded,
-grouped responses per question, appended as questions finish; kept in samples/ by model and seed,
-so round 1 of every budget shares one set), selection.json (the ILP's choices
-and per-batch counts), train.jsonl (the chosen responses in s1 format) and state.json, written
-last, naming the round's samples and checkpoint (outputs/sft/<name>-q<q>-r<r>/final, trained by `sft.train`
-with `sft_config`). A rerun skips finished rounds and resumes an interrupted one where it stopped:
+For each q in `budgets`, round 1 samples from `start_model` (the ASV-SFT model) and round r from
+round r-1's model. Samples (k graded, grouped responses per question, appended as questions finish)
+live in outputs/ibpo/<name>/samples/, keyed by model and seed, so round 1 of every budget shares one
+set. Each round keeps, in outputs/ibpo/<name>/q<q>/round-<r>/: selection.json (the ILP's choices
+and per-batch counts), train.jsonl (the chosen responses in s1 format) and state.json, written last,
+naming the round's samples file and checkpoint (outputs/sft/<name>-q<q>-r<r>/final, trained by
+`sft.train` with `sft_config`). A rerun skips finished rounds and resumes an interrupted one:
 sampling per question, training from its last complete checkpoint.
 """
 
