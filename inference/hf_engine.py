@@ -75,7 +75,7 @@ class HFEngine:
         self, model, tokenizer, fmt: FormatArgs, batch_size: int = 32, max_context: int | None = None
     ):
         self.model, self.tokenizer, self.fmt, self.batch_size = model, tokenizer, fmt, batch_size
-        self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=_model_eos_ids(model))
+        self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=model_eos_ids(model))
         self.max_context = max_context or getattr(model.config, "max_position_embeddings", None) or 2048
         self.pad_id = (
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.delims.eos_ids)
@@ -122,12 +122,8 @@ class HFEngine:
     def _run(self, seqs: list[_Seq], events: bool = False) -> Iterator[_Seq | TokenEvent]:
         """Decode a batch to the end; yield each sequence as it finishes (and TokenEvents if asked)."""
         device = self.model.device
-        width = max(len(s.prompt_ids) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, s in enumerate(seqs):  # left padding: every row's next token goes in the same column
-            ids[row, width - len(s.prompt_ids) :] = torch.tensor(s.prompt_ids)
-            mask[row, width - len(s.prompt_ids) :] = 1
+        ids, mask = left_pad([s.prompt_ids for s in seqs], self.pad_id)
+        for s in seqs:
             s.started = time.perf_counter()
         positions = (mask.sum(-1) - 1).clamp(min=0)
         cache = GrowingCache()
@@ -243,7 +239,18 @@ class HFEngine:
         return self._ignore_cache[text]
 
 
-def _model_eos_ids(model) -> set[int]:
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask, left-padded: every row's next token goes in the same column."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r) :] = torch.tensor(r)
+        mask[i, width - len(r) :] = 1
+    return ids, mask
+
+
+def model_eos_ids(model) -> set[int]:
     ids = set()
     for source in (getattr(model, "generation_config", None), model.config):
         value = getattr(source, "eos_token_id", None)

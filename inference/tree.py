@@ -31,7 +31,7 @@ import torch
 
 from common.chat_format import FormatArgs
 from inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from inference.hf_engine import _model_eos_ids
+from inference.hf_engine import left_pad, model_eos_ids
 from inference.kv_cache import GrowingCache
 from inference.sampling import make_generator, sample_row
 
@@ -102,7 +102,7 @@ class TreeDecoder:
     def __init__(self, model, tokenizer, fmt: FormatArgs, batch_size: int = 32):
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.base, self.head = model.base_model, model.get_output_embeddings()
-        self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=_model_eos_ids(model))
+        self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=model_eos_ids(model))
         self.max_context = getattr(model.config, "max_position_embeddings", None) or 2048
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
@@ -117,11 +117,7 @@ class TreeDecoder:
             nodes.append(Node(ids=ids, prompt_tokens=len(ids)))
         for start in range(0, len(nodes), self.batch_size):
             batch = nodes[start : start + self.batch_size]
-            width = max(len(n.ids) for n in batch)
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, n in enumerate(batch):
-                ids[r, width - len(n.ids) :], mask[r, width - len(n.ids) :] = torch.tensor(n.ids), 1
+            ids, mask = left_pad([n.ids for n in batch], self.pad_id)
             cache = GrowingCache()
             hidden, logits = self._forward(ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), cache)
             for r, n in enumerate(batch):
@@ -166,22 +162,22 @@ class TreeDecoder:
         finished: dict[int, Node] = {}
         active = list(range(len(rows)))
         while True:
-            keep = []
-            for a in active:
+            keep = []  # positions in the batch of the rows still decoding
+            for r, a in enumerate(active):
                 row = rows[a]
                 if not row.pending and not row.stop:
                     self._sample(row, spec)
                 if row.stop and (not row.pending or row.node.done):
-                    finished[a] = self._finish(row, cache, mask, active.index(a))
+                    finished[a] = self._finish(row, cache, mask, r)
                 else:
-                    keep.append(a)
+                    keep.append(r)
             if not keep:
                 break
             if len(keep) < len(active):
-                index = torch.tensor([active.index(a) for a in keep])
+                index = torch.tensor(keep)
                 cache.batch_select_indices(index.to(self.model.device))
                 mask, positions = mask[index], positions[index]
-                active = keep
+                active = [active[r] for r in keep]
             step = torch.tensor([[self._feed(rows[a])] for a in active])
             mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
             hidden, logits = self._forward(step, mask, positions[:, None], cache)
@@ -273,8 +269,8 @@ def _row_kv(cache: GrowingCache, r: int, mask_row: torch.Tensor) -> list[tuple[t
 
 def _batch_cache(parents: list[Node]) -> tuple[GrowingCache, torch.Tensor]:
     """A cache holding every parent's keys and values, left-padded to the longest, and its mask."""
-    width = max(len(p.ids) for p in parents)
-    mask = torch.zeros((len(parents), width), dtype=torch.long)
+    _, mask = left_pad([p.ids for p in parents], 0)
+    width = mask.shape[1]
     cache = GrowingCache()
     for layer in range(len(parents[0].kv)):
         k0, v0 = parents[0].kv[layer]
@@ -284,6 +280,4 @@ def _batch_cache(parents: list[Node]) -> tuple[GrowingCache, torch.Tensor]:
             n = len(p.ids)
             k[r, :, width - n :], v[r, :, width - n :] = p.kv[layer]
         cache.update(k, v, layer)
-    for r, p in enumerate(parents):
-        mask[r, width - len(p.ids) :] = 1
     return cache, mask
