@@ -96,6 +96,16 @@ def _finish(ctx, items, paths: list[Path], computes) -> list[Path]:
     return [Path(k, p.q, p.scores + [v]) for k, p, v in zip(kids, paths, values, strict=True)]
 
 
+def _first_steps(ctx, items, n: int, lookahead: int, name: str) -> tuple[list[Compute], list[Path]]:
+    """Every question read once and expanded into `n` scored first steps: how both searches start."""
+    if ctx.verifier is None:
+        raise ValueError(f"{name} needs a verifier (--verifier)")
+    computes = [Compute() for _ in items]
+    roots = ctx.policy.roots(items, computes)
+    first = [Path(roots[q], q) for q in range(len(items)) for _ in range(n)]
+    return computes, _grow(ctx, items, first, computes, 0, lookahead)
+
+
 def _best_unfinished(paths: list[Path], finished: list[list[Path]], key) -> list[Path]:
     """For each question with no finished path: its best unfinished one (to be answered)."""
     best: dict[int, Path] = {}
@@ -108,17 +118,11 @@ def _best_unfinished(paths: list[Path], finished: list[list[Path]], key) -> list
 def beam_search(ctx, items, setting) -> list[dict]:
     n, width, agg = int(setting["n"]), int(setting["width"]), setting.get("agg", "last")
     lookahead = int(setting.get("lookahead", 0))
-    if ctx.verifier is None:
-        raise ValueError("beam_search needs a verifier (--verifier)")
     if width < 1 or n % width or agg not in AGGREGATES:
         raise ValueError(
             f"beam search needs n divisible by width and agg in {AGGREGATES}: n={n} width={width} agg={agg}"
         )
-    computes = [Compute() for _ in items]
-    roots = ctx.policy.roots(items, computes)
-    frontier = _grow(
-        ctx, items, [Path(roots[q], q) for q in range(len(items)) for _ in range(n)], computes, 0
-    )
+    computes, frontier = _first_steps(ctx, items, n, lookahead, "beam_search")
     finished: list[list[Path]] = [[] for _ in items]
     trace: list[list] = [[] for _ in items]
     for depth in range(1, ctx.args.max_depth + 1):
@@ -151,13 +155,7 @@ def beam_search(ctx, items, setting) -> list[dict]:
 
 def rebase(ctx, items, setting) -> list[dict]:
     width, temperature = int(setting["width"]), float(setting.get("temperature", 0.2))
-    if ctx.verifier is None:
-        raise ValueError("rebase needs a verifier (--verifier)")
-    computes = [Compute() for _ in items]
-    roots = ctx.policy.roots(items, computes)
-    frontier = _grow(
-        ctx, items, [Path(roots[q], q) for q in range(len(items)) for _ in range(width)], computes, 0
-    )
+    computes, frontier = _first_steps(ctx, items, width, 0, "rebase")
     finished: list[list[Path]] = [[] for _ in items]
     trace: list[list] = [[] for _ in items]
     live: list[Path] = []
