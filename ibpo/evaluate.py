@@ -27,6 +27,7 @@ from common.plots import pyplot, save_figure
 from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.grade import grade
+from eval.strategies.optimal import accuracy_and_tokens
 from inference.budget import BudgetRequest
 from inference.models import ModelArgs
 
@@ -61,9 +62,10 @@ def _majority(path: str | None) -> tuple[set | None, dict]:
     by = defaultdict(list)
     for r in records:
         by[r["label"]].append(r)
-    points = {k: {"accuracy": sum(r["correct"] for r in v) / len(v),
-                  "generated_tokens": sum(r["generated_tokens"] for r in v) / len(v), "n": len(v)}
-              for k, v in by.items()}  # fmt: skip
+    points = {}
+    for label, rows in by.items():
+        accuracy, tokens = accuracy_and_tokens(rows)
+        points[label] = {"accuracy": accuracy, "generated_tokens": tokens, "n": len(rows)}
     return ids, points
 
 

@@ -41,6 +41,17 @@ def _table(records: list[dict]) -> dict:
     return by
 
 
+def accuracy_and_tokens(rows: list[dict]) -> tuple[float, float]:
+    """Share right and mean generated tokens of a label's records."""
+    return sum(r["correct"] for r in rows) / len(rows), sum(r["generated_tokens"] for r in rows) / len(rows)
+
+
+def _pick(stats: dict, budget: float) -> str | None:
+    """The most accurate label whose mean tokens fit the budget (a tie goes to the cheaper); None if none fits."""
+    fits = [k for k in stats if stats[k][1] <= budget]
+    return max(fits, key=lambda k: (stats[k][0], -stats[k][1])) if fits else None
+
+
 def choose(records: list[dict], levels: dict, budgets: list[float]) -> dict:
     by = _table(records)
     policy = {}
@@ -48,17 +59,14 @@ def choose(records: list[dict], levels: dict, budgets: list[float]) -> dict:
         ids = [q for q, v in levels.items() if v == level]
         if not ids:
             continue
-        stats = {}
-        for label, rows in by.items():
-            if all(q in rows for q in ids):
-                stats[label] = (
-                    sum(rows[q]["correct"] for q in ids) / len(ids),
-                    sum(rows[q]["generated_tokens"] for q in ids) / len(ids),
-                )
+        stats = {
+            label: accuracy_and_tokens([rows[q] for q in ids])
+            for label, rows in by.items()
+            if all(q in rows for q in ids)
+        }
         cheapest = min(stats, key=lambda k: stats[k][1])
         for b in budgets:
-            fits = [k for k in stats if stats[k][1] <= b]
-            policy[(level, b)] = max(fits, key=lambda k: (stats[k][0], -stats[k][1])) if fits else cheapest
+            policy[(level, b)] = _pick(stats, b) or cheapest
     return policy
 
 
@@ -79,14 +87,7 @@ def apply(policy: dict, records: list[dict], levels: dict, budget: float) -> tup
 
 def best_label(records: list[dict], prefix: str, budget: float) -> str | None:
     """The most accurate label of one strategy family (e.g. 'wbon@') whose mean tokens fit the budget."""
-    by = _table(records)
     stats = {
-        k: (
-            sum(r["correct"] for r in v.values()) / len(v),
-            sum(r["generated_tokens"] for r in v.values()) / len(v),
-        )
-        for k, v in by.items()
-        if k.startswith(prefix)
+        k: accuracy_and_tokens(list(v.values())) for k, v in _table(records).items() if k.startswith(prefix)
     }
-    fits = [k for k in stats if stats[k][1] <= budget]
-    return max(fits, key=lambda k: (stats[k][0], -stats[k][1])) if fits else None
+    return _pick(stats, budget)

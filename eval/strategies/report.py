@@ -8,7 +8,7 @@ from pathlib import Path
 
 from common.plots import pyplot, save_figure
 from eval.strategies.compute import FIELDS, flops
-from eval.strategies.optimal import apply, best_label, choose, difficulty_levels
+from eval.strategies.optimal import accuracy_and_tokens, apply, best_label, choose, difficulty_levels
 from eval.verifier.head import auroc
 
 
@@ -72,9 +72,8 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
     rs = [r for r in records if r["label"] == label]
     if not rs:
         return None, None
-    return round(sum(r["correct"] for r in rs) / len(rs), 4), round(
-        sum(r["generated_tokens"] for r in rs) / len(rs), 1
-    )
+    accuracy, tokens = accuracy_and_tokens(rs)
+    return round(accuracy, 4), round(tokens, 1)
 
 
 def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
