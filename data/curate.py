@@ -31,6 +31,7 @@ from data.quality import QualityArgs, quality_filter
 from data.render import render_rows
 from data.select import s1_select
 from data.sources import SourceArgs, load_sources
+from inference.backend import BACKEND_FIELDS, BackendArgs
 from inference.models import ModelArgs, load_tokenizer, resolve_model
 
 log = logging.getLogger("data.curate")
@@ -90,13 +91,14 @@ def _quality(rows, test, src: SourceArgs, qual: QualityArgs, seed: int, cache: P
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, src, qual, diff, run = parse_config(
-        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs], argv
+    model_args, fmt, src, qual, diff, run, backend = parse_config(
+        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs], argv
     )
     out = stage_dir("data", run.name, run.output_root)
     if (out / "config.yaml").exists():
         changed = recipe_differences(
-            out / "config.yaml", model_args, fmt, src, qual, diff, run, ignore=("overwrite",)
+            out / "config.yaml", model_args, fmt, src, qual, diff, run, backend,
+            ignore=("overwrite", *BACKEND_FIELDS),  # another engine for the same recipe: the same run
         )
         if not changed:
             print(f"{out}: up to date with this recipe; nothing to do")
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _nonempty(rows, "quality", f"every row was dropped ({quality['dropped']})")
 
     # Difficulty: drop what the base models solve; the trace length is the second signal.
-    rows, solved_by = difficulty_filter(rows, diff, fmt, model_args, cache)
+    rows, solved_by = difficulty_filter(rows, diff, fmt, model_args, cache, backend)
     stages.append(("difficulty", len(rows)))
     _nonempty(rows, "difficulty", f"the difficulty models solved every question ({solved_by})")
     count_trace_tokens(rows, tokenizer)
@@ -126,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run.domain_classifier == "model":
         from data.domains_model import model_labeler
 
-        labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args)
+        labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
     domain_counts = label_domains(rows, run.domain_classifier, labeler)
     chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base)
     if len(chosen) < run.num_samples:
@@ -145,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "short_by": max(0, run.num_samples - len(chosen)), "length": length_info,
               "test_rows": len(test)}  # fmt: skip
     report = write_outputs(out, chosen, test, stages, extras)
-    save_config(out / "config.yaml", model_args, fmt, src, qual, diff, run)  # last: marks the run complete
+    save_config(out / "config.yaml", model_args, fmt, src, qual, diff, run, backend)  # last: marks the run complete
     print(f"{out}: {len(chosen)} train rows, {len(test)} test rows; counts {report['counts']}")
     return 0
 

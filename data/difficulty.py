@@ -23,6 +23,7 @@ from tqdm import tqdm
 from common.chat_format import FormatArgs, render_prompt
 from common.io import JsonlAppender, read_jsonl
 from eval.grade import grade
+from inference.backend import BackendArgs
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs
 
@@ -44,18 +45,17 @@ class DifficultyArgs:
         default=32, metadata={"help": "Answer budget of the difficulty models."}
     )
     difficulty_batch_size: int = field(default=32, metadata={"help": "Questions decoded together."})
-    difficulty_backend: str = field(default="hf", metadata={"help": "hf or vllm."})
 
     def budget(self) -> BudgetArgs:
         return BudgetArgs(
             max_thinking_tokens=self.difficulty_max_thinking_tokens, max_answer_tokens=self.difficulty_max_answer_tokens,
-            batch_size=self.difficulty_batch_size, backend=self.difficulty_backend,
+            batch_size=self.difficulty_batch_size,
         )  # fmt: skip
 
     def __post_init__(self) -> None:
         if [m.lower() for m in self.difficulty_models] == ["none"]:
             self.difficulty_models = []
-        self.budget()  # validates the budgets and the backend with the decoder's own messages
+        self.budget()  # validates the budgets with the decoder's own messages
 
 
 def count_trace_tokens(rows: list[dict], tokenizer, batch: int = 512) -> None:
@@ -75,15 +75,16 @@ def _cache_path(cache_dir: Path, model: str, args: DifficultyArgs, fmt: FormatAr
 
 
 def solve_with(
-    model: str, rows: list[dict], args: DifficultyArgs, fmt: FormatArgs, base: ModelArgs, path: Path
-) -> set[str]:
+    model: str, rows: list[dict], args: DifficultyArgs, fmt: FormatArgs, base: ModelArgs, path: Path,
+    backend: BackendArgs | None = None,
+) -> set[str]:  # fmt: skip
     """Ids of the rows `model` solves; answers are cached in `path` (resumed when it exists)."""
     done = {r["id"]: r for r in read_jsonl(path, allow_torn_tail=True)} if path.exists() else {}
     todo = [r for r in rows if r["id"] not in done]
     if todo:
         margs = base.for_model(model)
         budget = args.budget()
-        engine, tokenizer = build_engine(margs, fmt, budget)
+        engine, tokenizer = build_engine(margs, fmt, backend, budget.batch_size)
         requests = [budget.request(render_prompt(tokenizer, fmt, r["question"])) for r in todo]
         bar = tqdm(total=len(todo), desc=f"difficulty {model}", unit="q")
         solved = sum(1 for r in done.values() if r["correct"])
@@ -107,13 +108,14 @@ def solve_with(
 
 
 def difficulty_filter(
-    rows: list[dict], args: DifficultyArgs, fmt: FormatArgs, base: ModelArgs, cache_dir: Path
-) -> tuple[list[dict], dict[str, int]]:
+    rows: list[dict], args: DifficultyArgs, fmt: FormatArgs, base: ModelArgs, cache_dir: Path,
+    backend: BackendArgs | None = None,
+) -> tuple[list[dict], dict[str, int]]:  # fmt: skip
     """(rows no difficulty model solves, {model: questions it solved})."""
     solved_by: dict[str, int] = {}
     solved_any: set[str] = set()
     for model in args.difficulty_models:
-        solved = solve_with(model, rows, args, fmt, base, _cache_path(cache_dir, model, args, fmt))
+        solved = solve_with(model, rows, args, fmt, base, _cache_path(cache_dir, model, args, fmt), backend)
         solved_by[model] = len(solved & {r["id"] for r in rows})
         solved_any |= solved
         log.info("difficulty: %s solves %d of %d questions", model, solved_by[model], len(rows))

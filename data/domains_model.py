@@ -14,16 +14,17 @@ from collections.abc import Callable
 from tqdm import tqdm
 
 from common.chat_format import FormatArgs, render_prompt
+from inference.backend import BackendArgs
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs
 
 
 def model_labeler(
-    model: str, fmt: FormatArgs, base: ModelArgs, batch_size: int = 32
+    model: str, fmt: FormatArgs, base: ModelArgs, batch_size: int = 32, backend: BackendArgs | None = None
 ) -> Callable[[list[str]], list[str]]:
     margs = base.for_model(model)
     budget = BudgetArgs(max_thinking_tokens=0, max_answer_tokens=24, batch_size=batch_size)
-    engine, tokenizer = build_engine(margs, fmt, budget)
+    engine, tokenizer = build_engine(margs, fmt, backend, batch_size)
 
     def label(prompts: list[str]) -> list[str]:
         bar = tqdm(total=len(prompts), desc=f"domains {model}", unit="q")

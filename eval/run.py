@@ -28,6 +28,8 @@ from common.paths import stage_dir
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.methods import METHODS, Context
 from eval.report import method_metrics, scaling_plot, summary_markdown
+from inference.backend import BackendArgs
+from inference.engine_args import build_engine
 from inference.models import ModelArgs
 
 
@@ -78,7 +80,10 @@ class EvalArgs:
             raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
 
 
-def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs) -> str:
+def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs,
+             backend: BackendArgs | None = None) -> str:  # fmt: skip
+    """--name, else model, benchmark, methods and a settings hash; `_vllm` marks the other backend's
+    runs, so the two backends' samples never mix in one file."""
     if ev.name:
         return ev.name
     model_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", model.model.rstrip("/").replace("outputs/sft/", "")).strip(
@@ -88,7 +93,8 @@ def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatAr
     settings = config_dict(bench, ev, fmt)
     settings.pop("output_root", None)
     tag = hashlib.blake2b(repr(sorted(settings.items())).encode(), digest_size=4).hexdigest()
-    return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}"
+    suffix = f"_{backend.backend}" if backend and backend.is_vllm else ""
+    return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}{suffix}"
 
 
 def sweep_points(method: str, ev: EvalArgs) -> list:
@@ -100,11 +106,13 @@ def sweep_points(method: str, ev: EvalArgs) -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, bench, ev = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs], argv)
+    model_args, fmt, bench, ev, backend = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], argv
+    )
     items = load_benchmark(bench, ev.output_root)
-    out = stage_dir("eval", run_name(model_args, bench, ev, fmt), ev.output_root)
+    out = stage_dir("eval", run_name(model_args, bench, ev, fmt, backend), ev.output_root)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", model_args, fmt, bench, ev)
+    save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
     path = out / "samples.jsonl"
     samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
     done = {(s["label"], str(s["budget"]), s["id"]) for s in samples}
@@ -135,7 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not todo:
                     continue
                 if model not in engines:
-                    engines[model] = _engine(model, model_args, fmt, ev)
+                    for other in engines.values():  # one model in memory at a time (a vLLM engine holds its KV cache)
+                        other[0].close()
+                    engines.clear()
+                    engines[model] = build_engine(model_args.for_model(model), fmt, backend, ev.batch_size)
                 engine, tok = engines[model]
                 bar = tqdm(total=len(todo), desc=f"{label} @ {point}", unit="q")
                 right = [0]
@@ -154,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               ev.seed, on_result)  # fmt: skip
                 METHODS[method](ctx, todo, point)
                 bar.close()
+    for engine, _ in engines.values():
+        engine.close()
 
     title = f"{model_args.model} on {bench.benchmark} ({len(items)} questions)"
     metrics = method_metrics(
@@ -165,13 +178,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary_markdown(metrics, title))
     print(f"written: {out}")
     return 0
-
-
-def _engine(model: str, base: ModelArgs, fmt: FormatArgs, ev: EvalArgs):
-    from inference.engine_args import BudgetArgs, build_engine
-
-    margs = base.for_model(model)
-    return build_engine(margs, fmt, BudgetArgs(batch_size=ev.batch_size))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.grade import grade
 from eval.strategies.optimal import accuracy_and_tokens
+from inference.backend import BackendArgs
 from inference.budget import BudgetRequest
 from inference.models import ModelArgs
 
@@ -83,14 +84,16 @@ def model_metrics(rows: list[dict]) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from inference.engine_args import BudgetArgs, build_engine
+    from inference.engine_args import build_engine
 
-    base, fmt, bench, args = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs], argv)
+    base, fmt, bench, args, backend = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs, BackendArgs], argv
+    )
     ids, majority = _majority(args.majority_from)
     items = [it for it in load_benchmark(bench, args.output_root) if ids is None or it.id in ids]
     out = stage_dir("ibpo", args.name, args.output_root)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", base, fmt, bench, args)
+    save_config(out / "config.yaml", base, fmt, bench, args, backend)
     path = out / "samples.jsonl"
     rows = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
     done = {(r["label"], r["id"]) for r in rows}
@@ -100,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             todo = [it for it in items if (label, it.id) not in done]
             if not todo:
                 continue
-            engine, tok = build_engine(base.for_model(model), fmt, BudgetArgs(batch_size=args.batch_size))
+            engine, tok = build_engine(base.for_model(model), fmt, backend, args.batch_size)
             reqs = [BudgetRequest(render_prompt(tok, fmt, it.question), max_thinking_tokens=args.max_thinking_tokens,
                                   max_answer_tokens=args.max_answer_tokens) for it in todo]  # fmt: skip
 
@@ -114,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(row)
 
             engine.generate(reqs, on_result=write)
+            engine.close()
     labels = [m.split("=", 1)[0] for m in args.models]
     metrics = {label: model_metrics([r for r in rows if r["label"] == label]) for label in labels}
     atomic_write_json(

@@ -27,6 +27,7 @@ from common.paths import stage_dir
 from eval.benchmarks import Item, load_train_questions
 from ibpo.args import IBPOArgs
 from ibpo.rounds import choose, sample, train_rows
+from inference.backend import BackendArgs
 from inference.models import ModelArgs
 
 
@@ -37,10 +38,11 @@ def load_questions(args: IBPOArgs) -> list[Item]:
 
 
 def run_round(
-    model: str, base: ModelArgs, fmt: FormatArgs, args: IBPOArgs, q: float, r: int, items, folder: Path
-) -> str:
+    model: str, base: ModelArgs, fmt: FormatArgs, args: IBPOArgs, q: float, r: int, items, folder: Path,
+    backend: BackendArgs,
+) -> str:  # fmt: skip
     """One round; returns the model the next round samples from."""
-    from inference.engine_args import BudgetArgs, build_engine
+    from inference.engine_args import build_engine
     from sft.train import main as sft_main
 
     state = folder / "state.json"
@@ -53,8 +55,9 @@ def run_round(
     ).hexdigest()
     samples = folder.parent.parent / "samples" / f"{key}.jsonl"
     samples.parent.mkdir(parents=True, exist_ok=True)
-    engine, tokenizer = build_engine(base.for_model(model), fmt, BudgetArgs(batch_size=args.batch_size))
+    engine, tokenizer = build_engine(base.for_model(model), fmt, backend, args.batch_size)
     rows = sample(engine, tokenizer, fmt, items, args, args.seed + r, samples)
+    engine.close()  # training comes next: a vLLM engine's memory must be free by then
     del engine
     chosen, stats = choose(rows, q, args)
     atomic_write_json(
@@ -74,16 +77,16 @@ def run_round(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    base, fmt, args = parse_config([ModelArgs, FormatArgs, IBPOArgs], argv)
+    base, fmt, args, backend = parse_config([ModelArgs, FormatArgs, IBPOArgs, BackendArgs], argv)
     items = load_questions(args)
     out = stage_dir("ibpo", args.name, args.output_root)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", base, fmt, args)
+    save_config(out / "config.yaml", base, fmt, args, backend)
     final = {}
     for q in args.budgets:
         model = args.start_model
         for r in range(1, args.rounds + 1):
-            model = run_round(model, base, fmt, args, q, r, items, out / f"q{q:g}" / f"round-{r}")
+            model = run_round(model, base, fmt, args, q, r, items, out / f"q{q:g}" / f"round-{r}", backend)
             sel = json.loads((out / f"q{q:g}" / f"round-{r}" / "state.json").read_text())["selection"]
             print(f"q={q:g} round {r}: {sel['right']}/{sel['responses']} right, {sel['extended']} extended; "
                   f"chose {sel['chosen']} ({sel['chosen_extended']} extended) -> {model}")  # fmt: skip

@@ -3,9 +3,12 @@
     make chat                                              # REPL on the embedded default
     python -m inference.chat --model outputs/sft/<name>/final --min-thinking-tokens 64 --num-ignore 2
     python -m inference.chat --prompt "What is 7 + 5?" --json   # one shot, one JSON object
+    python -m inference.chat --backend vllm --dtype float32      # the same on vLLM (`make setup-vllm`)
 
 In the REPL, Ctrl-C stops the current answer (the session goes on); Ctrl-D or `exit` quits.
 `--no-think` asks for a plain chat turn without the think/answer format (e.g. an untuned model).
+The HF engine streams token by token; the vLLM engine decodes in rounds, so its REPL prints each
+answer's thinking and answer when the request is done.
 The one-shot contract is stable: `--prompt TEXT --json` prints one object with at least thinking,
 answer, thinking_tokens, answer_tokens, num_forced, hit_max and stop_reason.
 """
@@ -21,8 +24,9 @@ from dataclasses import dataclass, field
 
 from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli
+from inference.backend import BackendArgs
 from inference.budget import BudgetResult
-from inference.engine_args import BudgetArgs
+from inference.engine_args import BudgetArgs, build_engine
 from inference.hf_engine import HFEngine, TokenEvent
 from inference.models import ModelArgs, load_model
 
@@ -132,19 +136,21 @@ def repl(engine: HFEngine, fmt: FormatArgs, budget: BudgetArgs) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, budget, args = parse_config([ModelArgs, FormatArgs, BudgetArgs, ChatArgs], argv)
+    model_args, fmt, budget, args, backend = parse_config(
+        [ModelArgs, FormatArgs, BudgetArgs, ChatArgs, BackendArgs], argv
+    )
     if args.prompt is not None and not args.prompt.strip():
         raise ValueError("--prompt is empty")
-    if budget.backend != "hf":
-        raise ValueError("the chat streams tokens and runs on --backend hf only")
-    model, tokenizer = load_model(model_args)
     if args.no_think:
         if args.prompt is None:
             raise ValueError("--no-think needs --prompt")
+        if backend.is_vllm:
+            raise ValueError("--no-think (a plain chat turn through transformers' generate) runs on --backend hf")
+        model, tokenizer = load_model(model_args)
         answer = plain_answer(model, tokenizer, args.prompt, budget.max_answer_tokens)
         print(json.dumps({"thinking": "", "answer": answer}) if args.json else answer)
         return 0
-    engine = HFEngine(model, tokenizer, fmt)
+    engine, tokenizer = build_engine(model_args, fmt, backend, batch_size=1)
     if args.prompt is None:
         repl(engine, fmt, budget)
         return 0

@@ -1,7 +1,10 @@
 """Budget-forcing flags shared by the chat and the batch CLI, and the backend dispatch table.
 
-engine = build_engine(model_args, fmt, budget_args)      # "hf" (default) or "vllm"
+engine, tokenizer = build_engine(model_args, fmt, backend_args, batch_size=32)   # hf (default) or vllm
 results = engine.generate([budget_args.request(prompt) for prompt in prompts])
+
+`batch_size` is the number of requests decoded together by the HF engine, and the chunk after which
+the vLLM engine hands back results (so runs that write results as they come resume part-way).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from common.chat_format import FormatArgs
+from inference.backend import BackendArgs
 from inference.budget import BudgetRequest, validate_budgets
 from inference.models import ModelArgs
 
@@ -37,18 +41,15 @@ class BudgetArgs:
     seed: int = field(
         default=0, metadata={"help": "Sampling seed (per request: the same seed, the same sample)."}
     )
-    backend: str = field(
-        default="hf", metadata={"help": "hf (transformers, CPU/GPU) or vllm (GPU, `gpu` extra)."}
+    batch_size: int = field(
+        default=32, metadata={"help": "Requests decoded together (hf); results handed back per chunk (vllm)."}
     )
-    batch_size: int = field(default=32, metadata={"help": "Requests decoded together (hf backend)."})
 
     def __post_init__(self) -> None:
         validate_budgets(
             self.min_thinking_tokens, self.max_thinking_tokens, self.num_ignore, self.max_answer_tokens,
             self.ignore_string, self.temperature, self.answer_temperature or 0.0, self.top_p,
         )  # fmt: skip
-        if self.backend not in BACKENDS:
-            raise ValueError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.batch_size <= 0:
             raise ValueError(f"--batch-size must be > 0, got {self.batch_size}")
 
@@ -62,27 +63,30 @@ class BudgetArgs:
         )  # fmt: skip
 
 
-def _hf(model_args: ModelArgs, fmt: FormatArgs, budget: BudgetArgs):
+def _hf(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_size: int):
     from inference.hf_engine import HFEngine
     from inference.models import load_model
 
     model, tokenizer = load_model(model_args)
-    return HFEngine(model, tokenizer, fmt, batch_size=budget.batch_size), tokenizer
+    return HFEngine(model, tokenizer, fmt, batch_size=batch_size), tokenizer
 
 
-def _vllm(model_args: ModelArgs, fmt: FormatArgs, budget: BudgetArgs):
+def _vllm(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_size: int):
+    from inference.backend import require_vllm
     from inference.models import load_tokenizer, resolve_model
     from inference.vllm_engine import VLLMEngine
 
+    require_vllm()  # before resolving (and maybe converting) the model: the clear message first
     source = resolve_model(model_args.model, model_args.revision)
     tokenizer = load_tokenizer(source)
-    dtype = "bfloat16" if model_args.dtype == "auto" else model_args.dtype
-    return VLLMEngine.from_pretrained(source, tokenizer, fmt, dtype=dtype), tokenizer
+    engine = VLLMEngine.start(source, tokenizer, fmt, backend, model_args.dtype, chunk_size=batch_size)
+    return engine, tokenizer
 
 
 BACKENDS = {"hf": _hf, "vllm": _vllm}
 
 
-def build_engine(model_args: ModelArgs, fmt: FormatArgs, budget: BudgetArgs):
-    """(engine, tokenizer) for the backend the flags name."""
-    return BACKENDS[budget.backend](model_args, fmt, budget)
+def build_engine(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs | None = None, batch_size: int = 32):
+    """(engine, tokenizer) for the backend `backend` names (default: hf)."""
+    backend = backend or BackendArgs()
+    return BACKENDS[backend.backend](model_args, fmt, backend, batch_size)

@@ -1,12 +1,14 @@
 """Batch budget-forced generation: a JSON-lines file of questions in, a JSON-lines file of results out.
 
     python -m inference.generate --input questions.jsonl --output results.jsonl \
-        --max-thinking-tokens 256 --num-ignore 2 [--model M] [--config recipes/smollm2-135m/chat.yaml]
+        --max-thinking-tokens 256 --num-ignore 2 [--model M] [--config recipes/smollm2-135m/chat.yaml] \
+        [--backend vllm --tensor-parallel-size N --max-model-len L]
 
 Each input line is an object with the question in `--question-field` (default `question`) and an
 optional `id` (default: its line number). Each output line is the input row plus every
-BudgetResult field. Results are appended as they finish, so an interrupted run resumes where it
-stopped: rows whose id is already in the output are skipped. The resolved config is written to
+BudgetResult field. Results are appended as they finish (on vLLM, per chunk of `--batch-size`
+requests), so an interrupted run resumes where it stopped: rows whose id is already in the output
+are skipped. The resolved config is written to
 `<output>.config.yaml`.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, read_jsonl
+from inference.backend import BackendArgs
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs
 
@@ -42,6 +45,8 @@ class GenerateArgs:
 def pending_rows(args: GenerateArgs) -> list[dict]:
     """Input rows not yet in the output, each with an `id`; bad rows raise naming file and line."""
     rows = read_jsonl(args.input)
+    if not rows:
+        raise ValueError(f"--input {args.input}: the file holds no rows")
     for lineno, row in enumerate(rows, 1):
         if not isinstance(row.get(args.question_field), str) or not row[args.question_field].strip():
             raise ValueError(
@@ -59,13 +64,15 @@ def pending_rows(args: GenerateArgs) -> list[dict]:
 def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
-    model_args, fmt, budget, args = parse_config([ModelArgs, FormatArgs, BudgetArgs, GenerateArgs], argv)
+    model_args, fmt, budget, args, backend = parse_config(
+        [ModelArgs, FormatArgs, BudgetArgs, GenerateArgs, BackendArgs], argv
+    )
     rows = pending_rows(args)
-    save_config(f"{args.output}.config.yaml", model_args, fmt, budget, args)
+    save_config(f"{args.output}.config.yaml", model_args, fmt, budget, args, backend)
     if not rows:
         print(f"{args.output}: every row is already done")
         return 0
-    engine, tokenizer = build_engine(model_args, fmt, budget)
+    engine, tokenizer = build_engine(model_args, fmt, backend, budget.batch_size)
     requests = [budget.request(render_prompt(tokenizer, fmt, r[args.question_field])) for r in rows]
     with JsonlAppender(args.output) as out, tqdm(total=len(rows), desc="generate", unit="q") as bar:
 
@@ -74,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.update(1)
 
         engine.generate(requests, on_result=write)
+    engine.close()
     print(f"wrote {len(rows)} results to {args.output}")
     return 0
 

@@ -83,6 +83,9 @@ class HFEngine:
         self._ignore_cache: dict[str, list[int]] = {}
 
     # ---- public API -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Nothing to stop (the model is freed with the engine); the vLLM engine's twin stops processes."""
+
     def generate(
         self, requests: list[BudgetRequest], on_result: Callable[[int, BudgetResult], None] | None = None
     ) -> list[BudgetResult]:
@@ -251,11 +254,6 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 
 
 def model_eos_ids(model) -> set[int]:
-    ids = set()
-    for source in (getattr(model, "generation_config", None), model.config):
-        value = getattr(source, "eos_token_id", None)
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(int(v) for v in value)
-    return ids
+    from inference.models import eos_ids_of
+
+    return eos_ids_of(getattr(model, "generation_config", None), model.config)

@@ -12,6 +12,7 @@ needs network or the local HF cache). A name that resolves to none of them raise
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field, replace
@@ -130,6 +131,39 @@ def load_tokenizer(name: str):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def eos_ids_of(*sources) -> set[int]:
+    """Every `eos_token_id` (an int or a list) that a config or generation config declares."""
+    ids: set[int] = set()
+    for source in sources:
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids
+
+
+def source_eos_ids(source: str) -> set[int]:
+    """The EOS ids of a resolved model folder or Hub id, read from its config and generation config
+    without loading weights (the vLLM backend stops on the same ids as the HF engine)."""
+    from transformers import AutoConfig, GenerationConfig
+
+    configs = [AutoConfig.from_pretrained(source)]
+    with contextlib.suppress(OSError):  # no generation_config.json: the model config's EOS is all there is
+        configs.append(GenerationConfig.from_pretrained(source))
+    return eos_ids_of(*configs)
+
+
+def count_parameters(source: str) -> float:
+    """A model's parameter count from its config alone (built on the meta device: no weights read)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source))
+    return float(sum(p.numel() for p in model.parameters()))
 
 
 def load_model(args: ModelArgs, for_training: bool = False):

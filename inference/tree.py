@@ -79,6 +79,7 @@ class Node:
     kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     logits: torch.Tensor | None = None
     hidden: torch.Tensor | None = None
+    state_at: int | None = None  # index in `ids` of the token `hidden` belongs to (decoders that read it later)
 
     @property
     def done(self) -> bool:
@@ -142,6 +143,18 @@ class TreeDecoder:
 
     def text(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
+
+    def states(self, nodes: list[Node]) -> torch.Tensor:
+        """The last hidden state each node was decoded with (a value head's features)."""
+        return torch.stack([n.hidden for n in nodes])
+
+    def prefers(self, prompts: list[str], first: int, second: int) -> tuple[list[bool], list[Node]]:
+        """Whether the next token after each prompt is likelier to be `first` than `second` (and the roots read)."""
+        nodes = self.roots(prompts)
+        return [bool(n.logits[first] > n.logits[second]) for n in nodes], nodes
+
+    def close(self) -> None:
+        """Nothing to stop: the vLLM tree's twin stops its engine processes."""
 
     # ---- the loop ---------------------------------------------------------------------------
     def _forward(self, ids, mask, positions, cache) -> tuple[torch.Tensor, torch.Tensor]:

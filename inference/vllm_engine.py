@@ -1,22 +1,28 @@
-"""Budget forcing on vLLM (optional `gpu` extra; GPU only): s1's loop, done right.
+"""Budget forcing on vLLM: s1's loop of rounds, done right (`--backend vllm`; `make setup-vllm` installs vLLM).
 
+    from inference.backend import BackendArgs
     from inference.vllm_engine import VLLMEngine
-    engine = VLLMEngine.from_pretrained("simplescaling/s1.1-32B", tokenizer, fmt, tensor_parallel_size=4)
-    results = engine.generate(requests)          # same BudgetRequest / BudgetResult as the HF engine
+    engine = VLLMEngine.start(source, tokenizer, fmt, BackendArgs(backend="vllm", tensor_parallel_size=4))
+    results = engine.generate(requests, on_result=write)   # same BudgetRequest / BudgetResult as the HF engine
 
-Thinking runs in rounds over all requests at once. Each round submits every still-thinking request
-as *token ids* (`{"prompt_token_ids": ...}`), never text, so nothing is re-tokenized at the join
-where s1 appends "Wait" (its README lists "token id out of vocabulary" as a known issue); the
-engine is built with `enable_prefix_caching=True`, so resubmitting a grown sequence re-uses its
-cached prefix instead of re-encoding it. A round stops at `stop_token_ids` = {first token of the
-think-end delimiter, end-of-turn, EOS} or at the remaining thinking budget (`max_tokens`); the
-budget rules of `inference.budget` then decide whether to append the next ignore string or close
-thinking. One final round decodes every answer. vLLM's `min_tokens` is deliberately not used for
-the minimum budget: it would hide the stop token without appending "Wait", which is not s1's rule.
+Requests run in chunks of `chunk_size`; `on_result(i, result)` fires for every request of a chunk
+as soon as the chunk is done, so a caller that writes results as they come (inference.generate,
+eval.run) resumes part-way after an interruption. Inside a chunk, thinking runs in rounds over all
+still-thinking requests. Each round submits them as *token ids* (`{"prompt_token_ids": ...}`),
+never text, so nothing is re-tokenized at the join where s1 appends "Wait" (s1's README lists
+"token id out of vocabulary" as a known issue); the engine runs with prefix caching, so a grown
+sequence re-uses its cached prefix. A round stops at `stop_token_ids` = {first token of the
+think-end delimiter, end-of-turn, the tokenizer's and the generation config's EOS ids}, at the
+remaining thinking budget, or at the context (`max_model_len`); the rules of `inference.budget`
+then append the next ignore string or close thinking. A last round decodes every answer. vLLM's
+`min_tokens` is deliberately not used for the minimum budget: it hides the stop token without
+appending "Wait", which is not s1's rule.
 
-vLLM cannot be installed on the CPU machines this project is tested on: tests drive this class
-with a small fake that has vLLM's call surface (`LLM.generate(prompts, sampling_params, use_tqdm)`
-returning outputs with `token_ids`, `finish_reason`, `stop_reason`).
+Context: a request whose prompt plus output reaches the engine's `max_model_len` ends alone with
+`stop_reason: context_length` (what the HF engine does at the model's context), never by failing the
+call; a prompt that does not fit at all is refused before anything is decoded, naming the request
+and both lengths. With the same recipe in fp32 and greedy decoding the results equal the HF
+engine's field by field (tests/test_vllm_real.py, on a real engine).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from common.chat_format import FormatArgs, delimiter_ids
 from inference.budget import (
     ANSWER,
     DONE,
+    STOP_CONTEXT,
     STOP_END_OF_TURN,
     STOP_MAX_ANSWER,
     THINK,
@@ -48,49 +55,113 @@ class _State(DecodeState):
     rounds: int = 0
 
 
+def engine_context(llm) -> int | None:
+    """The context length a real vLLM engine was started with (None for a stand-in without one)."""
+    try:
+        return int(llm.llm_engine.model_config.max_model_len)
+    except AttributeError:
+        return None
+
+
+def shutdown_llm(llm) -> None:
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is not None:
+        core.shutdown()
+
+
 class VLLMEngine:
     """Budget forcing with a vLLM `LLM`; see the module docstring."""
 
-    def __init__(self, llm, tokenizer, fmt: FormatArgs, sampling_params_cls=None):
+    def __init__(self, llm, tokenizer, fmt: FormatArgs, *, extra_eos: set[int] = frozenset(),
+                 max_context: int | None = None, chunk_size: int = 256, sampling_params_cls=None):  # fmt: skip
         if sampling_params_cls is None:
             from vllm import SamplingParams as sampling_params_cls
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.llm, self.tokenizer, self.fmt, self.params_cls = llm, tokenizer, fmt, sampling_params_cls
-        self.delims = TokenDelimiters.build(tokenizer, fmt)
+        self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=set(extra_eos))
+        self.max_context = max_context or engine_context(llm) or 2048
+        self.chunk_size = chunk_size
 
     @classmethod
-    def from_pretrained(cls, model: str, tokenizer, fmt: FormatArgs, **llm_kwargs) -> VLLMEngine:
-        from vllm import LLM
+    def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str = "auto",
+              chunk_size: int = 256) -> VLLMEngine:  # fmt: skip
+        """Start vLLM on a resolved model folder or Hub id with `backend`'s settings (inference.backend)."""
+        from inference.backend import start_vllm
+        from inference.models import source_eos_ids
 
-        llm_kwargs.setdefault("enable_prefix_caching", True)
-        return cls(LLM(model=model, **llm_kwargs), tokenizer, fmt)
+        llm = start_vllm(source, backend, dtype)
+        return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), chunk_size=chunk_size)
+
+    def close(self) -> None:
+        """Stop vLLM's engine processes now (not at garbage collection): the next model needs the memory."""
+        shutdown_llm(self.llm)
 
     def generate(self, requests: list[BudgetRequest], on_result=None) -> list[BudgetResult]:
-        start = time.perf_counter()
-        states = []
-        for i, r in enumerate(requests):
-            ids = self.tokenizer.encode(r.prompt, add_special_tokens=False)
-            if not ids:
-                raise ValueError(f"request {i}: the prompt is empty")
-            s = _State(req=r, ids=list(ids), prompt_tokens=len(ids))
-            if r.max_thinking_tokens == 0:
-                self._force_end(s, hit_max=True)
-            states.append(s)
+        """Every request's result, in request order; `on_result(i, result)` as each chunk finishes."""
+        prompts = [self._prompt_ids(i, r) for i, r in enumerate(requests)]  # refuse bad prompts first
+        results: list[BudgetResult] = []
+        for start in range(0, len(requests), self.chunk_size):
+            began = time.perf_counter()
+            states = [self._new_state(r, ids) for r, ids in
+                      zip(requests[start : start + self.chunk_size], prompts[start : start + self.chunk_size], strict=True)]  # fmt: skip
+            self._decode(states)
+            seconds = time.perf_counter() - began
+            for j, s in enumerate(states):
+                results.append(build_result(self.tokenizer, s, seconds))
+                if on_result:
+                    on_result(start + j, results[-1])
+        return results
+
+    def stream(self, request: BudgetRequest):
+        """The HF engine's `stream` surface: the request's thinking, delimiter and answer as TokenEvents
+        once it is decoded (rounds, not single tokens, are vLLM's unit here), then its BudgetResult."""
+        from inference.hf_engine import TokenEvent
+
+        began = time.perf_counter()
+        state = self._new_state(request, self._prompt_ids(0, request))
+        self._decode([state])
+        yield TokenEvent(0, "thinking", list(state.thinking_ids))
+        yield TokenEvent(0, "delimiter", list(self.delims.think_end_ids))
+        yield TokenEvent(0, "answer", list(state.answer_ids))
+        yield build_result(self.tokenizer, state, time.perf_counter() - began)
+
+    # ---- one chunk --------------------------------------------------------------------------
+    def _prompt_ids(self, i: int, r: BudgetRequest) -> list[int]:
+        ids = self.tokenizer.encode(r.prompt, add_special_tokens=False)
+        if not ids:
+            raise ValueError(f"request {i}: the prompt is empty")
+        if len(ids) >= self.max_context:
+            raise ValueError(
+                f"request {i}: the prompt is {len(ids)} tokens, but the context (max_model_len) is "
+                f"{self.max_context} tokens; raise --max-model-len or shorten the prompt"
+            )
+        return ids
+
+    def _new_state(self, r: BudgetRequest, ids: list[int]) -> _State:
+        s = _State(req=r, ids=list(ids), prompt_tokens=len(ids))
+        if r.max_thinking_tokens == 0:
+            self._force_end(s, hit_max=True)
+            self._check_context(s)
+        return s
+
+    def _decode(self, states: list[_State]) -> None:
         while thinking := [s for s in states if s.phase == THINK]:
-            params = [self._params(s, s.req.max_thinking_tokens - len(s.thinking_ids), self.delims.think_stop_ids)
-                      for s in thinking]  # fmt: skip
+            room = [self._room(s, s.req.max_thinking_tokens - len(s.thinking_ids)) for s in thinking]
+            params = [self._params(s, n, self.delims.think_stop_ids) for s, n in zip(thinking, room, strict=True)]
             for s, out in zip(thinking, self._call(thinking, params), strict=True):
                 self._after_thinking(s, out.outputs[0])
+                self._check_context(s)
         answering = [s for s in states if s.phase == ANSWER]
         if answering:
-            params = [self._params(s, s.req.max_answer_tokens, self.delims.eos_ids) for s in answering]
+            room = [self._room(s, s.req.max_answer_tokens - s.answer_sampled) for s in answering]
+            params = [self._params(s, n, self.delims.eos_ids) for s, n in zip(answering, room, strict=True)]
             for s, out in zip(answering, self._call(answering, params), strict=True):
                 self._after_answer(s, out.outputs[0])
-        seconds = round(time.perf_counter() - start, 4)
-        results = [build_result(self.tokenizer, s, seconds) for s in states]
-        if on_result:
-            for i, r in enumerate(results):
-                on_result(i, r)
-        return results
+
+    def _room(self, s: _State, budget: int) -> int:
+        # Never ask vLLM for more than the context holds: it would reject the whole call.
+        return min(budget, self.max_context - len(s.ids))
 
     def _params(self, s: _State, max_tokens: int, stop_ids: set[int]):
         temperature = s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
@@ -111,14 +182,16 @@ class VLLMEngine:
             return ids, None
         if ids and ids[-1] in stop_ids:
             return ids[:-1], ids[-1]
-        # stop_reason is the matched stop id; None means the model's own EOS
+        # stop_reason is the matched stop id; None means an EOS vLLM knows and we do not
         return ids, out.stop_reason if isinstance(out.stop_reason, int) else min(self.delims.eos_ids)
 
     def _after_thinking(self, s: _State, out) -> None:
         ids, stop = self._split_stop(out, self.delims.think_stop_ids)
         self._extend(s, ids, thinking=True)
-        if stop is None or len(s.thinking_ids) >= s.req.max_thinking_tokens:
+        if len(s.thinking_ids) >= s.req.max_thinking_tokens:
             self._force_end(s, hit_max=True)
+            return
+        if stop is None:  # cut by the context, not by the budget: _check_context ends it
             return
         ignore = delimiter_ids(self.tokenizer, ignore_string(s.req, s.num_forced), "ignore string")
         if should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore)):
@@ -134,12 +207,23 @@ class VLLMEngine:
             s.think_end_reason = "end_of_turn"
             self._force_end(s, hit_max=False)
 
+    def _check_context(self, s: _State) -> None:
+        """A request whose sequence fills the context ends here, alone (as the HF engine ends it)."""
+        if s.phase != DONE and len(s.ids) >= self.max_context:
+            s.phase, s.stop_reason = DONE, STOP_CONTEXT
+
     def _after_answer(self, s: _State, out) -> None:
         ids, stop = self._split_stop(out, self.delims.eos_ids)
         s.answer_ids += ids
-        s.answer_sampled = len(ids)
+        s.answer_sampled += len(ids)
+        s.ids += ids
         s.generated += len(ids) + (stop is not None)
-        s.stop_reason = STOP_END_OF_TURN if stop is not None else STOP_MAX_ANSWER
+        if stop is not None:
+            s.stop_reason = STOP_END_OF_TURN
+        elif s.answer_sampled >= s.req.max_answer_tokens:
+            s.stop_reason = STOP_MAX_ANSWER
+        else:
+            s.stop_reason = STOP_CONTEXT
         s.phase = DONE
 
     def _extend(self, s: _State, ids: list[int], thinking: bool) -> None:

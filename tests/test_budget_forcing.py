@@ -28,7 +28,7 @@ def run_both(tokenizer, ids, script, **budget):
     req = BudgetRequest(ids["prompt"], **budget)
     n = len(tokenizer.encode(req.prompt, add_special_tokens=False))
     hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate([req])[0]
-    vl = VLLMEngine(FakeLLM(script, n), tokenizer, FMT, FakeSamplingParams).generate([req])[0]
+    vl = VLLMEngine(FakeLLM(script, n), tokenizer, FMT, sampling_params_cls=FakeSamplingParams).generate([req])[0]
     strip = lambda r: {k: v for k, v in asdict(r).items() if k != "seconds"}  # noqa: E731
     assert strip(hf) == strip(vl)
     return hf
@@ -86,7 +86,7 @@ def test_vllm_prompts_are_token_ids_never_retokenized(tokenizer, ids):
     req = BudgetRequest(ids["prompt"], num_ignore=2, max_thinking_tokens=40)
     n = len(tokenizer.encode(req.prompt, add_special_tokens=False))
     llm = FakeLLM([ids["X"], ids["STOP"]], n)
-    VLLMEngine(llm, tokenizer, FMT, FakeSamplingParams).generate([req])
+    VLLMEngine(llm, tokenizer, FMT, sampling_params_cls=FakeSamplingParams).generate([req])
     prompts = [p for p, _ in llm.calls]
     for before, after in zip(prompts, prompts[1:], strict=False):
         assert after[: len(before)] == before  # each round extends the previous ids exactly

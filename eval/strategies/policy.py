@@ -97,11 +97,15 @@ class Policy:
             prompts.append(chat[: chat.rfind(self.fmt.think_start)] + "This problem is")
         easy_id = tok.encode(" easy", add_special_tokens=False)[0]
         hard_id = tok.encode(" hard", add_special_tokens=False)[0]
-        nodes = self.tree.roots(prompts)
+        easy, nodes = self.tree.prefers(prompts, easy_id, hard_id)
         for n, c in zip(nodes, computes, strict=True):
             c.prompt_tokens += n.prompt_tokens
             c.model_calls += 1
-        return [bool(n.logits[easy_id] > n.logits[hard_id]) for n in nodes]
+        return easy
+
+    def states(self, nodes: list[Node]):
+        """The nodes' last hidden states, [len(nodes), hidden] (what a value head reads)."""
+        return self.tree.states(nodes)
 
     def thinking(self, node: Node) -> str:
         return self.tree.text(node.thinking_ids).strip()
@@ -124,10 +128,21 @@ class Policy:
         return extract_answer(self.answer_text(node), choices) or extract_answer(self.thinking(node), choices)
 
 
-def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_size: int) -> Policy:
-    """The model named by `model_args` behind a TreeDecoder."""
-    from inference.models import load_model
+def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_size: int, backend=None,
+                states: bool = False) -> Policy:  # fmt: skip
+    """The model named by `model_args` behind a TreeDecoder (hf) or a VLLMTree (vllm; `states`: also load
+    the model in transformers, lazily, to read hidden states for a value-head verifier)."""
+    from inference.models import count_parameters, load_model, load_tokenizer, resolve_model
 
+    if backend is not None and backend.is_vllm:
+        from inference.backend import require_vllm
+        from inference.vllm_tree import VLLMTree
+
+        require_vllm()
+        source = resolve_model(model_args.model, model_args.revision)
+        tree = VLLMTree.start(source, load_tokenizer(source), fmt, backend, model_args.dtype,
+                              state_model=model_args if states else None)  # fmt: skip
+        return Policy(tree, fmt, settings, model_args.model, count_parameters(source))
     model, tokenizer = load_model(model_args)
     params = float(sum(p.numel() for p in model.parameters()))
     return Policy(TreeDecoder(model, tokenizer, fmt, batch_size), fmt, settings, model_args.model, params)

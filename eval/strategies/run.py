@@ -30,9 +30,11 @@ from eval.strategies import report
 from eval.strategies.args import StrategyArgs
 from eval.strategies.context import Context
 from eval.strategies.policy import PolicySettings, load_policy
-from eval.strategies.table import STRATEGIES, setting_key, settings
+from eval.strategies.table import STEPWISE, STRATEGIES, setting_key, settings
 from eval.verifier.verifiers import build_verifier
+from inference.backend import BackendArgs
 from inference.models import ModelArgs
+from inference.vllm_tree import STEP_UNSUPPORTED
 
 
 def split(items: list[Item], args: StrategyArgs) -> tuple[list[Item], list[Item]]:
@@ -45,9 +47,12 @@ def split(items: list[Item], args: StrategyArgs) -> tuple[list[Item], list[Item]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, bench, pset, args = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs], argv
+    model_args, fmt, bench, pset, args, backend = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs], argv
     )
+    stepwise = [s for s in args.strategies if s in STEPWISE]
+    if backend.is_vllm and stepwise:
+        raise ValueError(f"--strategies {' '.join(stepwise)} with --backend vllm: {STEP_UNSUPPORTED}")
     val, test = split(load_benchmark(bench, args.output_root), args)
     tag = re.sub(
         r"[^A-Za-z0-9._-]+", "-", f"{model_args.model.replace('outputs/sft/', '')}_{bench.benchmark}"
@@ -55,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.name or tag.strip("-")[-64:]
     out = stage_dir("strategies", name, args.output_root)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", model_args, fmt, bench, pset, args)
+    save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
     rec_path, sam_path = out / "records.jsonl", out / "samples.jsonl"
     records = read_jsonl(rec_path, allow_torn_tail=True) if rec_path.exists() else []
     samples = {s["id"]: s for s in read_jsonl(sam_path, allow_torn_tail=True)} if sam_path.exists() else {}
@@ -69,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if not todo:
                     continue
                 if ctx is None:
-                    policy = load_policy(model_args, fmt, pset, args.batch_size)
+                    policy = load_policy(model_args, fmt, pset, args.batch_size, backend,
+                                         states=str(args.verifier).startswith("value_head:"))  # fmt: skip
                     verifier = build_verifier(args.verifier, policy)
                     atomic_write_json(
                         out / "policy.json", {"model": model_args.model, "params": policy.params}
@@ -105,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.plot(rows, optimal, out / "strategies.png", title)
     print(text)
     print(f"written: {out}")
+    if ctx is not None:
+        ctx.policy.tree.close()
     return 0
 
 

@@ -33,6 +33,7 @@ from eval.benchmarks import Item, load_train_questions
 from eval.strategies.compute import Compute
 from eval.strategies.policy import Policy, PolicySettings, load_policy
 from eval.verifier.head import ValueHead, auroc
+from inference.backend import BackendArgs
 from inference.models import ModelArgs
 
 CHUNK = 25  # questions sampled (and cached) together
@@ -96,6 +97,28 @@ def sample_paths(policy: Policy, items: list[Item], n: int, seed: int) -> list[d
     return out
 
 
+def sample_whole_paths(policy: Policy, items: list[Item], n: int, seed: int) -> list[dict]:
+    """`sample_paths` on a decoder that expands whole paths (vLLM): each solution is sampled at once, its
+    step ends are found afterwards (`step_ends`, the tree decoder's rule) and the states at those tokens
+    and after the answer are read in one forward pass per path. Greedy: equal to `sample_paths`."""
+    from inference.vllm_tree import read_states, step_ends
+
+    computes = [Compute() for _ in items]
+    roots = policy.roots(items, computes)
+    parents = [roots[q] for q in range(len(items)) for _ in range(n)]
+    owners = [q for q in range(len(items)) for _ in range(n)]
+    kids = policy.expand(parents, owners, computes, "done", [seed * 1_000_003 + j for j in range(len(parents))])
+    out = []
+    model = policy.tree.state_model()
+    for q, node in zip(owners, kids, strict=True):
+        ends = step_ends(policy.tree, node, policy.s.step_delimiter, policy.s.max_step_tokens,
+                         policy.s.max_thinking_tokens) + [node.state_at]  # fmt: skip
+        states = read_states(model, [node.ids], [ends])[0]
+        answer = policy.answer(node)
+        out.append({"q": q, "states": states, "correct": policy.is_right(answer, items[q])})
+    return out
+
+
 def _split(n_questions: int, args: VerifierArgs) -> set[int]:
     """Held-out question indices: a seeded hash, so growing --questions keeps the earlier split."""
     return {q for q in range(n_questions)
@@ -142,10 +165,14 @@ def fit_and_measure(paths: list[dict], n_questions: int, args: VerifierArgs) -> 
     return head, info
 
 
-def sampled_paths(model_args, fmt, pset, args: VerifierArgs, items: list[Item], out: Path) -> list[dict]:
+def sampled_paths(model_args, fmt, pset, args: VerifierArgs, items: list[Item], out: Path,
+                  backend: BackendArgs | None = None) -> list[dict]:  # fmt: skip
     """Every chunk's sampled solutions, each chunk cached on disk once sampled (a rerun, or a larger
     --questions, decodes only the chunks it lacks)."""
+    backend = backend or BackendArgs()
     keep = config_dict(model_args, fmt, pset, args)
+    if backend.is_vllm:  # another random stream when sampling: its own cache (hf keys stay as they were)
+        keep["backend"] = backend.backend
     for k in ("name", "output_root", "questions", "holdout", "l2"):
         keep.pop(k, None)
     folder = (
@@ -159,24 +186,29 @@ def sampled_paths(model_args, fmt, pset, args: VerifierArgs, items: list[Item], 
         chunk = items[start : start + CHUNK]
         path = folder / f"chunk-{start:06d}-{len(chunk)}.pt"
         if not path.exists():
-            policy = policy or load_policy(model_args, fmt, pset, args.batch_size)
-            rows = sample_paths(policy, chunk, args.samples, args.seed + start)
+            policy = policy or load_policy(model_args, fmt, pset, args.batch_size, backend, states=True)
+            sample = sample_whole_paths if backend.is_vllm else sample_paths
+            rows = sample(policy, chunk, args.samples, args.seed + start)
             for p in rows:
                 p["q"] += start
             buf = io.BytesIO()
             torch.save(rows, buf)
             atomic_write_bytes(path, buf.getvalue())
         paths += torch.load(path, weights_only=False)
+    if policy is not None:
+        policy.tree.close()
     return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, pset, args = parse_config([ModelArgs, FormatArgs, PolicySettings, VerifierArgs], argv)
+    model_args, fmt, pset, args, backend = parse_config(
+        [ModelArgs, FormatArgs, PolicySettings, VerifierArgs, BackendArgs], argv
+    )
     items = load_questions(args)
     out = stage_dir("verifier", args.name, args.output_root)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", model_args, fmt, pset, args)
-    paths = sampled_paths(model_args, fmt, pset, args, items, out)
+    save_config(out / "config.yaml", model_args, fmt, pset, args, backend)
+    paths = sampled_paths(model_args, fmt, pset, args, items, out, backend)
     head, info = fit_and_measure(paths, len(items), args)
     info = {"model": model_args.model, "step_delimiter": pset.step_delimiter, "questions": len(items),
             "samples_per_question": args.samples, **info}  # fmt: skip

@@ -39,7 +39,7 @@ class ValueHeadVerifier:
               computes: list[Compute]) -> list[float]:  # fmt: skip
         for q in owners:
             computes[q].verifier_calls += 1
-        return self.head.prob(torch.stack([n.hidden for n in nodes])).tolist()
+        return self.head.prob(policy.states(nodes)).tolist()
 
 
 class HubPRM:

