@@ -99,10 +99,14 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -m slow
 
+# The vLLM backend against a real vLLM engine on this machine's CPU (CI runs it on every change).
+test-vllm: setup-vllm model
+	$(PY) -m pytest -m vllm
+
 lint: setup
 	$(PY) -m ruff check .
 
-bench: model
+bench: model setup-vllm
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
 
 clean:

@@ -41,7 +41,8 @@ class BackendArgs:
         default=1, metadata={"help": "vllm: GPUs one model is split across (must divide its heads)."}
     )
     data_parallel_size: int = field(
-        default=1, metadata={"help": "vllm: model replicas, each on its own tensor_parallel_size GPUs."}
+        default=1,
+        metadata={"help": "vllm: model replicas, each in its own process on its own tensor_parallel_size GPUs (CPU: cores)."},
     )
     max_model_len: int | None = field(
         default=None, metadata={"help": "vllm: context length (prompt + output); unset: the model's own."}
@@ -95,12 +96,6 @@ def cpu_environment() -> dict[str, str]:
 
 def llm_kwargs(args: BackendArgs, dtype: str, on_cuda: bool) -> dict:
     """Keyword arguments for `vllm.LLM` from the flags (no vLLM import: testable anywhere)."""
-    if args.data_parallel_size > 1:
-        raise ValueError(
-            f"--data-parallel-size {args.data_parallel_size}: vLLM's offline engine holds one replica per process, "
-            "and one run of this toolkit does not spread over several yet; use --tensor-parallel-size to split "
-            "one replica over several GPUs, or split the questions over runs (see the README, 'vLLM on GPUs')"
-        )
     kwargs = {
         "dtype": dtype,
         "tensor_parallel_size": args.tensor_parallel_size,
@@ -134,8 +129,12 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str):
     kwargs = llm_kwargs(args, dtype, on_cuda)
     from vllm import LLM
 
-    log.info("starting vLLM on %s: %s", source, kwargs)
+    log.info("starting vLLM on %s: %s (data parallel %d)", source, kwargs, args.data_parallel_size)
     try:
+        if args.data_parallel_size > 1:
+            from inference.vllm_dp import DataParallelLLM
+
+            return DataParallelLLM(source, kwargs, args.data_parallel_size, on_cuda)
         return LLM(model=source, **kwargs)
     except (ValueError, RuntimeError, TypeError) as e:
         # vLLM's own message (e.g. heads not divisible by tensor_parallel_size), without the traceback.

@@ -115,7 +115,7 @@ class TreeDecoder:
             ids = self.tokenizer.encode(p, add_special_tokens=False)
             if not ids or len(ids) >= self.max_context:
                 raise ValueError(f"prompt {i}: {len(ids)} tokens; it must be 1..{self.max_context - 1}")
-            nodes.append(Node(ids=ids, prompt_tokens=len(ids)))
+            nodes.append(Node(ids=ids, prompt_tokens=len(ids), state_at=len(ids) - 1))
         for start in range(0, len(nodes), self.batch_size):
             batch = nodes[start : start + self.batch_size]
             ids, mask = left_pad([n.ids for n in batch], self.pad_id)
@@ -152,6 +152,10 @@ class TreeDecoder:
         """Whether the next token after each prompt is likelier to be `first` than `second` (and the roots read)."""
         nodes = self.roots(prompts)
         return [bool(n.logits[first] > n.logits[second]) for n in nodes], nodes
+
+    def state_model(self):
+        """The model hidden states are read with (`inference.vllm_tree.read_states`)."""
+        return self.model
 
     def close(self) -> None:
         """Nothing to stop: the vLLM tree's twin stops its engine processes."""
@@ -267,7 +271,7 @@ class TreeDecoder:
     def _finish(self, row: _Row, cache: GrowingCache, mask: torch.Tensor, r: int) -> Node:
         node = row.node
         node.end = row.stop
-        node.hidden = row.hidden
+        node.hidden, node.state_at = row.hidden, len(node.ids) - 1  # ids holds the fed tokens so far
         if not node.done:  # only a node that can be expanded again keeps its cache
             node.kv, node.logits = _row_kv(cache, r, mask[r]), row.logits
         else:  # a last answer token queued but never fed still belongs to the text

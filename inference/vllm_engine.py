@@ -57,6 +57,8 @@ class _State(DecodeState):
 
 def engine_context(llm) -> int | None:
     """The context length a real vLLM engine was started with (None for a stand-in without one)."""
+    if getattr(llm, "max_model_len", None):  # inference.vllm_dp.DataParallelLLM
+        return int(llm.max_model_len)
     try:
         return int(llm.llm_engine.model_config.max_model_len)
     except AttributeError:
@@ -64,6 +66,10 @@ def engine_context(llm) -> int | None:
 
 
 def shutdown_llm(llm) -> None:
+    """Stop a vLLM engine's processes (one LLM's engine core, or every data-parallel replica)."""
+    if hasattr(llm, "shutdown"):
+        llm.shutdown()
+        return
     core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
     if core is not None:
         core.shutdown()

@@ -132,7 +132,10 @@ class VLLMTree:
     def _round(self, nodes: list[Node], spec: Expansion, seeds: list[int], think: bool):
         params = []
         for n, seed in zip(nodes, seeds, strict=True):
-            budget = spec.max_thinking_tokens - len(n.thinking_ids) if think else spec.max_answer_tokens - n.answer_sampled
+            if think:  # forced text may already fill the cap: the tree decoder still samples one token then
+                budget = max(1, spec.max_thinking_tokens - len(n.thinking_ids))
+            else:
+                budget = spec.max_answer_tokens - n.answer_sampled
             room = min(budget, self.max_context - len(n.ids))
             if room <= 0:
                 raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
@@ -197,7 +200,7 @@ def read_states(model, paths: list[list[int]], positions: list[list[int]]) -> to
         for ids, pos in zip(paths, positions, strict=True):
             x = torch.tensor([ids], device=model.device)
             hidden = model.base_model(input_ids=x, use_cache=False).last_hidden_state[0]
-            out.append(hidden[pos].float().cpu())
+            out.append(hidden[torch.tensor(pos, dtype=torch.long)].float().cpu())
     return torch.stack(out)
 
 

@@ -93,3 +93,26 @@ def test_bad_expansions_are_refused():
         Expansion(until="forever")
     with pytest.raises(ValueError, match="max-step-tokens"):
         Expansion(until="step", max_step_tokens=0)
+
+
+@pytest.mark.parametrize("max_thinking", [16, 10])  # 10: a step of 5 ends on the token that hits the cap
+def test_whole_paths_with_states_read_afterwards_equal_step_wise_sampling(setup, max_thinking):
+    """The verifier trainer's vLLM route (whole path, step ends found afterwards, states read in one
+    forward pass) gives the tree decoder's step-wise states, greedy; run here on the HF tree."""
+    import torch
+
+    from eval.benchmarks import Item
+    from eval.strategies.policy import Policy, PolicySettings
+    from eval.verifier.train import sample_paths, sample_whole_paths
+
+    _, tok, tree, prompts = setup
+    whole = tree.expand(tree.roots(prompts[:1]), Expansion(until="done", max_thinking_tokens=16, max_answer_tokens=4), [0])[0]
+    delim = tok.decode(whole.thinking_ids[4:5])
+    items = [Item(id=str(i), question=q, gold="5") for i, q in enumerate(QUESTIONS)]
+    policy = Policy(tree, FMT, PolicySettings(temperature=0.0, max_thinking_tokens=max_thinking, max_answer_tokens=4,
+                                              step_delimiter=delim, max_step_tokens=5))  # fmt: skip
+    steps, at_once = sample_paths(policy, items, 1, 0), sample_whole_paths(policy, items, 1, 0)
+    assert all(len(p["states"]) > 1 for p in steps)  # step states before the final one: boundaries are tested
+    for a, b in zip(steps, at_once, strict=True):
+        assert (a["q"], a["correct"]) == (b["q"], b["correct"])
+        torch.testing.assert_close(a["states"], b["states"], rtol=1e-4, atol=1e-5)

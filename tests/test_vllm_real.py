@@ -113,3 +113,23 @@ def test_results_come_back_per_chunk_in_request_order(real_llm, embedded_fp32):
     got = vllm.generate(reqs, on_result=lambda i, r: seen.append(i))
     assert seen == list(range(len(reqs)))
     assert_same(got, VLLMEngine(real_llm[1], tok, FMT).generate(reqs))
+
+
+def test_data_parallel_replicas_split_a_call_and_equal_the_hf_engine(embedded_fp32):
+    """--data-parallel-size 2 on the CPU: two replicas in two processes, one core each."""
+    from inference.backend import BackendArgs, start_vllm
+    from inference.models import resolve_model
+    from inference.vllm_engine import shutdown_llm
+
+    model, tok = embedded_fp32
+    llm = start_vllm(resolve_model("smollm2-135m"),
+                     BackendArgs(backend="vllm", data_parallel_size=2, max_model_len=VLLM_CONTEXT, kv_cache_gib=0.5),
+                     "float32")  # fmt: skip
+    try:
+        assert len(llm.workers) == 2 and all(proc.is_alive() for proc, _, _ in llm.workers)
+        reqs = [BudgetRequest(render_prompt(tok, FMT, q), max_answer_tokens=12, **CASES[name])
+                for name in ("min_with_waits", "num_ignore_cycling", "zero_budget") for q in QUESTIONS]  # fmt: skip
+        assert_same(VLLMEngine(llm, tok, FMT).generate(reqs), HFEngine(model, tok, FMT, max_context=VLLM_CONTEXT).generate(reqs))
+    finally:
+        shutdown_llm(llm)
+    assert llm.workers == []

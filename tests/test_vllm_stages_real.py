@@ -25,7 +25,7 @@ QUESTIONS = [("What is 7 + 5?", "12"), ("Compute (4 + 3) * 5 - 6.", "29"), ("Wha
              ("Is 91 prime? Answer yes or no.", "no"), ("What is 3 * 3?", "9"), ("What is 10 / 2?", "5")]  # fmt: skip
 
 
-def _bench(tmp_path, n=len(QUESTIONS)):
+def _bench(tmp_path, n=6):
     path = tmp_path / "bench.jsonl"
     path.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "answer": a}) + "\n"
                             for i, (q, a) in enumerate(QUESTIONS[:n])))  # fmt: skip
@@ -55,13 +55,13 @@ def test_generate_cli_starts_vllm_itself_and_matches_hf(tmp_path):
     assert len(hf) == 3 and hf == vl
 
 
-@pytest.mark.parametrize("flag, needle", [
-    ("--tensor-parallel-size", "Total number of attention heads (9) must be divisible by tensor parallel size (2)"),
-    ("--data-parallel-size", "--data-parallel-size 2"),
+@pytest.mark.parametrize("flags, needle", [
+    (["--tensor-parallel-size", "2"], "Total number of attention heads (9) must be divisible by tensor parallel size (2)"),
+    (["--data-parallel-size", "999"], "--data-parallel-size 999 needs at least 999 cores"),
 ])  # fmt: skip
-def test_vllm_errors_reach_the_user_without_a_traceback(tmp_path, flag, needle):
+def test_vllm_errors_reach_the_user_without_a_traceback(tmp_path, flags, needle):
     cmd = [sys.executable, "-m", "inference.generate", "--input", str(_bench(tmp_path, 1)), "--output",
-           str(tmp_path / "o.jsonl"), "--backend", "vllm", flag, "2"]  # fmt: skip
+           str(tmp_path / "o.jsonl"), "--backend", "vllm", *flags]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr
 

@@ -1,0 +1,104 @@
+"""Backend settings and the vLLM engine's rules that need no real engine (fake vLLM, config files)."""
+
+import json
+
+import pytest
+
+from common.chat_format import FormatArgs, render_prompt
+from inference.backend import BackendArgs, cpu_environment, llm_kwargs
+from inference.budget import BudgetRequest
+from inference.hf_engine import HFEngine
+from inference.vllm_engine import VLLMEngine
+from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM
+
+FMT = FormatArgs()
+
+
+def test_vllm_kwargs_follow_the_flags():
+    cpu = llm_kwargs(BackendArgs(backend="vllm", max_model_len=4096, kv_cache_gib=1.5), "float32", on_cuda=False)
+    assert cpu["kv_cache_memory_bytes"] == int(1.5 * 2**30) and cpu["max_model_len"] == 4096
+    assert cpu["dtype"] == "float32" and cpu["enforce_eager"] and cpu["enable_prefix_caching"]
+    assert llm_kwargs(BackendArgs(backend="vllm"), "float32", on_cuda=False)["kv_cache_memory_bytes"] == 2 * 2**30
+    gpu = llm_kwargs(BackendArgs(backend="vllm", tensor_parallel_size=8, enforce_eager=False), "bfloat16", on_cuda=True)
+    assert gpu["tensor_parallel_size"] == 8 and gpu["gpu_memory_utilization"] == 0.9
+    assert "kv_cache_memory_bytes" not in gpu and not gpu["enforce_eager"]
+    assert set(cpu_environment()) == {"VLLM_CPU_OMP_THREADS_BIND"}
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"backend": "sglang"}, "--backend 'sglang' is not one of hf, vllm"),
+    ({"tensor_parallel_size": 0}, "--tensor-parallel-size must be >= 1"),
+    ({"max_model_len": 1}, "--max-model-len must be >= 2"),
+    ({"kv_cache_gib": 0}, "--kv-cache-gib must be > 0"),
+    ({"gpu_memory_utilization": 1.5}, "--gpu-memory-utilization"),
+])  # fmt: skip
+def test_impossible_backend_settings(kwargs, needle):
+    with pytest.raises(ValueError) as e:
+        BackendArgs(**kwargs)
+    assert needle in str(e.value)
+
+
+def test_missing_vllm_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    from inference.engine_args import build_engine
+    from inference.models import ModelArgs
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    with pytest.raises(ValueError, match="make setup-vllm"):
+        build_engine(ModelArgs(), FMT, BackendArgs(backend="vllm"))
+
+
+def test_data_parallel_replicas_get_disjoint_devices(monkeypatch):
+    from inference.vllm_dp import device_slices
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3,4,5,6,7")
+    assert device_slices(2, 4, on_cuda=True) == [{"CUDA_VISIBLE_DEVICES": "0,1,2,3"}, {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}]
+    with pytest.raises(ValueError, match="needs 16 GPUs; 8 are visible"):
+        device_slices(4, 4, on_cuda=True)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert device_slices(2, 1, on_cuda=False) == [{"VLLM_CPU_OMP_THREADS_BIND": "0,1"}, {"VLLM_CPU_OMP_THREADS_BIND": "2,3"}]
+    with pytest.raises(ValueError, match="needs at least 8 cores"):
+        device_slices(8, 1, on_cuda=False)
+
+
+def test_eos_ids_come_from_config_and_generation_config(tmp_path):
+    from inference.models import source_eos_ids
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "eos_token_id": 2}))
+    assert source_eos_ids(str(tmp_path)) == {2}  # no generation_config.json: the config's EOS alone
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [2, 30]}))
+    assert source_eos_ids(str(tmp_path)) == {2, 30}
+
+
+@pytest.mark.parametrize("context", [60, 61, 64, 70])
+def test_the_context_ends_one_request_alike_on_both_engines(tokenizer, context):
+    """Scripted: a request whose sequence fills the context stops alone with context_length, with the
+    same counts on both engines (forced Waits and delimiters crossing the boundary included)."""
+    X, S = (tokenizer.encode(t, add_special_tokens=False)[0] for t in (" step", "<|im_start|>"))
+    prompt = render_prompt(tokenizer, FMT, "What is 2 + 2?")
+    n = len(tokenizer.encode(prompt, add_special_tokens=False))
+    script = [X, X, S, X, S, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X]
+    reqs = [BudgetRequest(prompt, min_thinking_tokens=30, max_thinking_tokens=40, max_answer_tokens=8)]
+    hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT, max_context=context).generate(reqs)[0]
+    vl = VLLMEngine(FakeLLM(script, n), tokenizer, FMT, max_context=context,
+                    sampling_params_cls=FakeSamplingParams).generate(reqs)[0]  # fmt: skip
+    assert hf.stop_reason == "context_length"
+    assert {**hf.to_dict(), "seconds": 0} == {**vl.to_dict(), "seconds": 0}
+
+
+def test_vllm_results_come_back_per_chunk(tokenizer):
+    prompt = render_prompt(tokenizer, FMT, "What is 2 + 2?")
+    n = len(tokenizer.encode(prompt, add_special_tokens=False))
+    eot = tokenizer.encode("<|im_end|>", add_special_tokens=False)[0]
+    llm = FakeLLM([eot], n)
+    engine = VLLMEngine(llm, tokenizer, FMT, chunk_size=2, sampling_params_cls=FakeSamplingParams)
+    seen = []
+
+    def on_result(i, r):
+        seen.append((i, len(llm.calls)))
+
+    engine.generate([BudgetRequest(prompt, max_thinking_tokens=4, max_answer_tokens=2)] * 5, on_result=on_result)
+    # chunks of 2, 2, 1; each chunk is two rounds (thinking, answer); results leave after their chunk
+    assert seen == [(0, 4), (1, 4), (2, 8), (3, 8), (4, 10)]
