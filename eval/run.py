@@ -28,7 +28,7 @@ from common.paths import stage_dir
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.methods import METHODS, Context
 from eval.report import method_metrics, scaling_plot, summary_markdown
-from inference.backend import BackendArgs
+from inference.backend import BackendArgs, backend_suffix
 from inference.engine_args import build_engine
 from inference.models import ModelArgs
 
@@ -38,7 +38,8 @@ class EvalArgs:
     """The sweep (recipe keys of the same names)."""
 
     name: str | None = field(
-        default=None, metadata={"help": "Run folder under outputs/eval/ (default: from the settings)."}
+        default=None,
+        metadata={"help": "Run folder under outputs/eval/ (default: from the settings; `_vllm` appended on vLLM)."},
     )
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     methods: list[str] = field(
@@ -82,10 +83,11 @@ class EvalArgs:
 
 def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs,
              backend: BackendArgs | None = None) -> str:  # fmt: skip
-    """--name, else model, benchmark, methods and a settings hash; `_vllm` marks the other backend's
-    runs, so the two backends' samples never mix in one file."""
+    """--name, else model, benchmark, methods and a settings hash; `_vllm` is appended to the vLLM
+    backend's runs (to --name too), so the two backends' samples never mix in one file."""
+    suffix = backend_suffix(backend)
     if ev.name:
-        return ev.name
+        return ev.name + suffix
     model_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", model.model.rstrip("/").replace("outputs/sft/", "")).strip(
         "-"
     )[-48:]
@@ -93,7 +95,6 @@ def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatAr
     settings = config_dict(bench, ev, fmt)
     settings.pop("output_root", None)
     tag = hashlib.blake2b(repr(sorted(settings.items())).encode(), digest_size=4).hexdigest()
-    suffix = f"_{backend.backend}" if backend and backend.is_vllm else ""
     return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}{suffix}"
 
 

@@ -80,6 +80,12 @@ class BackendArgs:
 BACKEND_FIELDS = tuple(f.name for f in fields(BackendArgs))  # how a run decodes, not what it computes
 
 
+def backend_suffix(args: BackendArgs | None) -> str:
+    """What result folders of the vLLM backend append to their name ("" for hf), so that results of two
+    backends are never mixed (or reused for each other) under one run name."""
+    return "_vllm" if args is not None and args.is_vllm else ""
+
+
 def require_vllm() -> None:
     """Raise one clear ValueError where vLLM cannot be imported."""
     import importlib.util

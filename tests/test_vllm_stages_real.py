@@ -82,14 +82,15 @@ def test_eval_run_matches_hf(shared_vllm, tmp_path):
     from eval.run import main
 
     for backend in ("hf", "vllm"):
-        main(["--benchmark", str(_bench(tmp_path, 4)), "--output-root", str(tmp_path), "--name", backend,
+        main(["--benchmark", str(_bench(tmp_path, 4)), "--output-root", str(tmp_path), "--name", "run",
               "--methods", "budget_forcing", "wait", "--budgets", "8", "32", "--wait-counts", "0", "2",
               "--wait-max-thinking", "48", "--max-answer-tokens", "12", "--dtype", "float32", "--backend", backend])  # fmt: skip
+    # One --name: the vLLM run writes beside the HF run (`_vllm`), never into it.
     hf, vl = (sorted(_jsonl(tmp_path / "eval" / b / "samples.jsonl"), key=lambda s: (s["label"], str(s["budget"]), s["id"]))
-              for b in ("hf", "vllm"))  # fmt: skip
+              for b in ("run", "run_vllm"))  # fmt: skip
     assert len(hf) == 4 * 4 and hf == vl
-    assert json.loads((tmp_path / "eval" / "hf" / "metrics.json").read_text())["methods"] == json.loads(
-        (tmp_path / "eval" / "vllm" / "metrics.json").read_text()
+    assert json.loads((tmp_path / "eval" / "run" / "metrics.json").read_text())["methods"] == json.loads(
+        (tmp_path / "eval" / "run_vllm" / "metrics.json").read_text()
     )["methods"]
 
 
@@ -97,13 +98,13 @@ def test_strategy_study_matches_hf(shared_vllm, tmp_path):
     from eval.strategies.run import main
 
     for backend in ("hf", "vllm"):
-        main(["--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path), "--name", backend,
+        main(["--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path), "--name", "run",
               "--strategies", "budget_forcing", "majority", "sequential_vote", "adaptive_vote", "--asv-judges", "self",
               "--bf-budgets", "8", "24", "--samples", "2", "--sv-trials", "2", "--sv-agree", "2", "--temperature", "0",
               "--val-questions", "3", "--test-questions", "3", "--max-thinking-tokens", "24", "--max-answer-tokens", "8",
               "--dtype", "float32", "--backend", backend])  # fmt: skip
     hf, vl = (sorted(_jsonl(tmp_path / "strategies" / b / "records.jsonl"), key=lambda r: (r["key"], r["id"]))
-              for b in ("hf", "vllm"))  # fmt: skip
+              for b in ("run", "run_vllm"))  # fmt: skip
     assert len(hf) == 6 * 6 and hf == vl
     with pytest.raises(ValueError, match="beam_search with --backend vllm"):
         main(["--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path), "--strategies", "beam_search",

@@ -32,7 +32,7 @@ from eval.strategies.context import Context
 from eval.strategies.policy import PolicySettings, load_policy
 from eval.strategies.table import STEPWISE, STRATEGIES, setting_key, settings
 from eval.verifier.verifiers import build_verifier
-from inference.backend import BackendArgs
+from inference.backend import BackendArgs, backend_suffix
 from inference.models import ModelArgs
 from inference.vllm_tree import STEP_UNSUPPORTED
 
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tag = re.sub(
         r"[^A-Za-z0-9._-]+", "-", f"{model_args.model.replace('outputs/sft/', '')}_{bench.benchmark}"
     )
-    name = args.name or tag.strip("-")[-64:]
+    name = (args.name or tag.strip("-")[-64:]) + backend_suffix(backend)
     out = stage_dir("strategies", name, args.output_root)
     out.mkdir(parents=True, exist_ok=True)
     save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
