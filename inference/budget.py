@@ -139,6 +139,16 @@ class TokenDelimiters:
         )
 
 
+def encode_prompt(tokenizer, index: int, prompt: str, max_context: int, context: str = "the model's context") -> list[int]:
+    """A request's prompt ids, or a ValueError naming the request and, when it does not fit, both lengths."""
+    ids = tokenizer.encode(prompt, add_special_tokens=False)
+    if not ids:
+        raise ValueError(f"request {index}: the prompt is empty")
+    if len(ids) >= max_context:
+        raise ValueError(f"request {index}: the prompt is {len(ids)} tokens, but {context} is {max_context} tokens")
+    return ids
+
+
 THINK, ANSWER, DONE = "thinking", "answer", "done"
 
 

@@ -36,6 +36,7 @@ from inference.budget import (
     DecodeState,
     TokenDelimiters,
     build_result,
+    encode_prompt,
     ignore_string,
     should_suppress,
 )
@@ -109,13 +110,7 @@ class HFEngine:
 
     # ---- the loop ---------------------------------------------------------------------------
     def _new_seq(self, index: int, req: BudgetRequest) -> _Seq:
-        ids = self.tokenizer.encode(req.prompt, add_special_tokens=False)
-        if not ids:
-            raise ValueError(f"request {index}: the prompt is empty")
-        if len(ids) >= self.max_context:
-            raise ValueError(
-                f"request {index}: the prompt is {len(ids)} tokens, but the model's context is {self.max_context} tokens"
-            )
+        ids = encode_prompt(self.tokenizer, index, req.prompt, self.max_context)
         seq = _Seq(index=index, req=req, prompt_ids=ids, generator=make_generator(req.seed))
         if req.max_thinking_tokens == 0:  # no thinking at all: close the block before the first sample
             self._force_end(seq, hit_max=True)

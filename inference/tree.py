@@ -110,12 +110,7 @@ class TreeDecoder:
     # ---- public API -------------------------------------------------------------------------
     def roots(self, prompts: list[str]) -> list[Node]:
         """Prefill each prompt once; the nodes hold its cache, next-token logits and last hidden state."""
-        nodes = []
-        for i, p in enumerate(prompts):
-            ids = self.tokenizer.encode(p, add_special_tokens=False)
-            if not ids or len(ids) >= self.max_context:
-                raise ValueError(f"prompt {i}: {len(ids)} tokens; it must be 1..{self.max_context - 1}")
-            nodes.append(Node(ids=ids, prompt_tokens=len(ids), state_at=len(ids) - 1))
+        nodes = root_nodes(self.tokenizer, prompts, self.max_context)
         for start in range(0, len(nodes), self.batch_size):
             batch = nodes[start : start + self.batch_size]
             ids, mask = left_pad([n.ids for n in batch], self.pad_id)
@@ -277,6 +272,17 @@ class TreeDecoder:
         else:  # a last answer token queued but never fed still belongs to the text
             node.ids.extend(row.pending)
         return node
+
+
+def root_nodes(tokenizer, prompts: list[str], max_context: int) -> list[Node]:
+    """One undecoded Node per prompt (every tree decoder's roots), prompts that cannot fit refused."""
+    nodes = []
+    for i, p in enumerate(prompts):
+        ids = tokenizer.encode(p, add_special_tokens=False)
+        if not ids or len(ids) >= max_context:
+            raise ValueError(f"prompt {i}: {len(ids)} tokens; it must be 1..{max_context - 1}")
+        nodes.append(Node(ids=ids, prompt_tokens=len(ids), state_at=len(ids) - 1))
+    return nodes
 
 
 def _row_kv(cache: GrowingCache, r: int, mask_row: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:

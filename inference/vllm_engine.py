@@ -43,6 +43,7 @@ from inference.budget import (
     DecodeState,
     TokenDelimiters,
     build_result,
+    encode_prompt,
     ignore_string,
     should_suppress,
 )
@@ -134,15 +135,7 @@ class VLLMEngine:
 
     # ---- one chunk --------------------------------------------------------------------------
     def _prompt_ids(self, i: int, r: BudgetRequest) -> list[int]:
-        ids = self.tokenizer.encode(r.prompt, add_special_tokens=False)
-        if not ids:
-            raise ValueError(f"request {i}: the prompt is empty")
-        if len(ids) >= self.max_context:
-            raise ValueError(
-                f"request {i}: the prompt is {len(ids)} tokens, but the context (max_model_len) is "
-                f"{self.max_context} tokens; raise --max-model-len or shorten the prompt"
-            )
-        return ids
+        return encode_prompt(self.tokenizer, i, r.prompt, self.max_context, "the context (--max-model-len)")
 
     def _new_state(self, r: BudgetRequest, ids: list[int]) -> _State:
         s = _State(req=r, ids=list(ids), prompt_tokens=len(ids))

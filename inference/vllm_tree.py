@@ -29,7 +29,7 @@ import torch
 
 from common.chat_format import FormatArgs
 from inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from inference.tree import Expansion, Node
+from inference.tree import Expansion, Node, root_nodes
 from inference.vllm_engine import engine_context, shutdown_llm
 
 STEP_UNSUPPORTED = (
@@ -64,13 +64,7 @@ class VLLMTree:
 
     # ---- the TreeDecoder surface ------------------------------------------------------------
     def roots(self, prompts: list[str]) -> list[Node]:
-        nodes = []
-        for i, p in enumerate(prompts):
-            ids = self.tokenizer.encode(p, add_special_tokens=False)
-            if not ids or len(ids) >= self.max_context:
-                raise ValueError(f"prompt {i}: {len(ids)} tokens; it must be 1..{self.max_context - 1}")
-            nodes.append(Node(ids=ids, prompt_tokens=len(ids), state_at=len(ids) - 1))
-        return nodes
+        return root_nodes(self.tokenizer, prompts, self.max_context)  # nothing to prefill: vLLM caches prefixes
 
     def expand(self, parents: list[Node], spec: Expansion, seeds: list[int]) -> list[Node]:
         if spec.until == "step":

@@ -81,7 +81,7 @@ def test_a_request_at_the_context_ends_alone(engines):
 def test_a_prompt_longer_than_the_context_is_refused_naming_both_lengths(engines):
     vllm, _, tok = engines
     huge = render_prompt(tok, FMT, "count: " + " ".join(str(n) for n in range(400)))
-    with pytest.raises(ValueError, match=rf"request 1: the prompt is \d+ tokens, but the context \(max_model_len\) is {VLLM_CONTEXT}"):
+    with pytest.raises(ValueError, match=rf"request 1: the prompt is \d+ tokens, but the context \(--max-model-len\) is {VLLM_CONTEXT}"):
         vllm.generate([BudgetRequest(render_prompt(tok, FMT, "hi")), BudgetRequest(huge)])
 
 
