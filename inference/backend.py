@@ -11,6 +11,7 @@ vLLM `LLM` with the settings this toolkit relies on, and handles what stops a fi
   of memory that a 24 GiB machine does not have free;
 - on a CPU the OpenMP threads are bound to every core this process may use
   (`VLLM_CPU_OMP_THREADS_BIND`), where vLLM would otherwise keep one core of two for its front end;
+- vLLM's log goes to stderr (`VLLM_LOGGING_STREAM`, unless set), so stdout carries only results;
 - the dtype follows the HF engine's rule (`inference.models.pick_dtype`: auto = float32 on CPU,
   bfloat16 on CUDA), so the two backends decode the same numbers from the same recipe.
 
@@ -129,6 +130,8 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str):
 
     on_cuda = torch.cuda.is_available()
     dtype = str(pick_dtype(dtype_name, "cuda" if on_cuda else "cpu")).removeprefix("torch.")
+    # vLLM logs to stdout unless told otherwise: keep stdout for results (`chat --json`, piped output).
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     if not on_cuda:
         for key, value in cpu_environment().items():
             os.environ.setdefault(key, value)

@@ -73,7 +73,9 @@ def test_chat_one_shot_matches_hf(shared_vllm, capsys):
     for backend in ("hf", "vllm"):
         assert main(["--prompt", "What is 7 + 5?", "--json", "--min-thinking-tokens", "12", "--max-thinking-tokens", "32",
                   "--max-answer-tokens", "12", "--dtype", "float32", "--backend", backend]) == 0  # fmt: skip
-        out[backend] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 1, lines[:3]  # `--json` prints one object and nothing else (vLLM logs to stderr)
+        out[backend] = json.loads(lines[0])
         out[backend].pop("seconds")
     assert out["hf"] == out["vllm"] and out["vllm"]["num_forced"] >= 1
 
