@@ -9,6 +9,7 @@ baseline that `make model` converts away.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -29,8 +30,11 @@ def _process(code: str):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed fresh-process loads per case")
+    args = parser.parse_args()
     cases = [Case("gguf (baseline)", _process(LOAD_GGUF)), Case("converted", _process(LOAD_CONVERTED))]
-    compare(cases, baseline="gguf (baseline)", repeats=3, warmup=1)
+    compare(cases, baseline="gguf (baseline)", repeats=args.repeats, warmup=1)
     print("Cold-start load of smollm2-135m (fresh process: imports + model + tokenizer)\n")
     print(table(cases, baseline="gguf (baseline)"))
 

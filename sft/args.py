@@ -29,7 +29,7 @@ class SFTArgs:
     max_steps: int = field(
         default=-1, metadata={"help": "Stop after this many optimizer steps (-1: epochs decide)."}
     )
-    warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps warming up (s1: 5%)."})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps warming up (s1: 0.05)."})
     lr_scheduler_type: str = field(
         default="cosine", metadata={"help": "Schedule after warm-up (s1: cosine to 0)."}
     )
