@@ -161,3 +161,34 @@ def test_ibpo_sampling_matches_hf(shared_vllm, tmp_path, embedded_fp32):
     key = lambda r: (r["id"], r["j"])  # noqa: E731  (written per question as each completes: order differs)
     assert len(rows["hf"]) == 6 and sorted(rows["hf"], key=key) == sorted(rows["vllm"], key=key)
 
+
+
+def test_generate_on_vllm_resumes_after_a_kill(tmp_path):
+    """SIGKILL `inference.generate --backend vllm` once its first chunk is written; the rerun decodes only
+    what is missing, and the file ends with every row once, as an uninterrupted HF run has them."""
+    import os
+    import signal
+    import time
+
+    questions = _bench(tmp_path, 6)
+    # One request a chunk, each ~2 s of decoding: the kill lands while later chunks are still to come.
+    flags = ["--input", str(questions), "--min-thinking-tokens", "48", "--max-thinking-tokens", "64",
+             "--max-answer-tokens", "12", "--dtype", "float32", "--batch-size", "1", "--kv-cache-gib", "1"]  # fmt: skip
+    out = tmp_path / "vllm.jsonl"
+    cmd = [sys.executable, "-m", "inference.generate", *flags, "--output", str(out), "--backend", "vllm"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not (out.exists() and out.read_text().count("\n") >= 2):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)  # the engine's worker processes too
+    proc.wait()
+    written = out.read_text().count("\n")
+    assert 2 <= written < 6  # whole rows only: a row is written in one append
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and f"wrote {6 - written} results" in done.stdout, done.stdout + done.stderr[-1000:]
+    ref = tmp_path / "hf.jsonl"
+    subprocess.run([sys.executable, "-m", "inference.generate", *flags, "--output", str(ref)], check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+    got, want = (sorted(_drop(_jsonl(p), "seconds"), key=lambda r: r["id"]) for p in (out, ref))
+    assert [r["id"] for r in got] == [f"q{i}" for i in range(6)] and got == want
