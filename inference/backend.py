@@ -95,10 +95,14 @@ def require_vllm() -> None:
         raise ValueError(f"--backend vllm: {INSTALL_HINT}")
 
 
+def usable_cores() -> list[int]:
+    """The CPU cores this process may run on."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
 def cpu_environment() -> dict[str, str]:
     """Environment defaults that let vLLM start and use every core on a CPU (set only where unset)."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    return {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores))}
+    return {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, usable_cores()))}
 
 
 def llm_kwargs(args: BackendArgs, dtype: str, on_cuda: bool) -> dict:

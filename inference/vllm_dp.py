@@ -1,6 +1,6 @@
 """Data parallelism for vLLM's offline engine: N replicas in N processes behind one `LLM.generate`.
 
-    llm = DataParallelLLM(source, llm_kwargs, replicas=4, tensor_parallel_size=2)   # 8 GPUs
+    llm = DataParallelLLM(source, {**llm_kwargs, "tensor_parallel_size": 2}, replicas=4, on_cuda=True)  # 8 GPUs
     outputs = llm.generate(prompts, params, use_tqdm=False)   # split over the replicas, in order
     llm.shutdown()
 
@@ -35,7 +35,9 @@ def device_slices(replicas: int, tp: int, on_cuda: bool) -> list[dict[str, str]]
                 f"{len(gpus)} are visible"
             )
         return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[r * tp : (r + 1) * tp])} for r in range(replicas)]
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    from inference.backend import usable_cores
+
+    cores = usable_cores()
     if len(cores) < replicas:
         raise ValueError(f"--data-parallel-size {replicas} needs at least {replicas} cores; {len(cores)} are usable")
     share = len(cores) // replicas
@@ -63,7 +65,9 @@ def _worker(source: str, kwargs: dict, env: dict, inbox, outbox) -> None:
                 stop_reason=o.outputs[0].stop_reason)]) for o in outs]))  # fmt: skip
         except Exception as e:  # noqa: BLE001
             outbox.put(("error", f"{type(e).__name__}: {e}"))
-    llm.llm_engine.engine_core.shutdown()
+    from inference.vllm_engine import shutdown_llm
+
+    shutdown_llm(llm)
 
 
 class DataParallelLLM:
