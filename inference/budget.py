@@ -25,6 +25,7 @@ prompt, forced ones and delimiters included: the compute that was spent.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
 
 STOP_END_OF_TURN = "end_of_turn"
@@ -56,28 +57,32 @@ class BudgetRequest:
 
 def validate_budgets(
     min_thinking: int, max_thinking: int, num_ignore: int, max_answer: int,
-    ignore_strings: list[str], t_think: float, t_answer: float, top_p: float,
+    ignore_strings: list[str], t_think: float, t_answer: float, top_p: float, flag=None,
 ) -> None:  # fmt: skip
-    """Raise ValueError naming the flag for budgets no decoder can honour."""
+    """Raise ValueError naming the setting for budgets no decoder can honour.
+
+    `flag(name)` spells a setting's name in the message (default: the CLI flag, `--min-thinking-tokens`;
+    the vLLM processor names the request field instead)."""
+    flag = flag or (lambda name: "--" + name.replace("_", "-"))
     if min_thinking < 0:
-        raise ValueError(f"--min-thinking-tokens must be >= 0, got {min_thinking}")
+        raise ValueError(f"{flag('min_thinking_tokens')} must be >= 0, got {min_thinking}")
     if max_thinking < 0:
-        raise ValueError(f"--max-thinking-tokens must be >= 0, got {max_thinking}")
+        raise ValueError(f"{flag('max_thinking_tokens')} must be >= 0, got {max_thinking}")
     if min_thinking > max_thinking:
         raise ValueError(
-            f"--min-thinking-tokens ({min_thinking}) is larger than --max-thinking-tokens ({max_thinking})"
+            f"{flag('min_thinking_tokens')} ({min_thinking}) is larger than {flag('max_thinking_tokens')} ({max_thinking})"
         )
     if num_ignore < 0:
-        raise ValueError(f"--num-ignore must be >= 0, got {num_ignore}")
+        raise ValueError(f"{flag('num_ignore')} must be >= 0, got {num_ignore}")
     if max_answer <= 0:
-        raise ValueError(f"--max-answer-tokens must be > 0, got {max_answer}")
+        raise ValueError(f"{flag('max_answer_tokens')} must be > 0, got {max_answer}")
     if not ignore_strings or not all(ignore_strings):
-        raise ValueError("--ignore-string must be a non-empty string")
-    for flag, t in (("--temperature / thinking_temperature", t_think), ("answer_temperature", t_answer)):
+        raise ValueError(f"{flag('ignore_string')} must be a non-empty string")
+    for name, t in (("temperature", t_think), ("answer_temperature", t_answer)):
         if t < 0:
-            raise ValueError(f"{flag} must be >= 0, got {t}")
+            raise ValueError(f"{flag(name)} must be >= 0, got {t}")
     if not 0 < top_p <= 1:
-        raise ValueError(f"--top-p must be in (0, 1], got {top_p}")
+        raise ValueError(f"{flag('top_p')} must be in (0, 1], got {top_p}")
 
 
 @dataclass
@@ -139,13 +144,17 @@ class TokenDelimiters:
         )
 
 
-def encode_prompt(tokenizer, index: int, prompt: str, max_context: int, context: str = "the model's context") -> list[int]:
+def encode_prompt(
+    tokenizer, index: int, prompt: str, max_context: int, context: str = "the model's context"
+) -> list[int]:
     """A request's prompt ids, or a ValueError naming the request and, when it does not fit, both lengths."""
     ids = tokenizer.encode(prompt, add_special_tokens=False)
     if not ids:
         raise ValueError(f"request {index}: the prompt is empty")
     if len(ids) >= max_context:
-        raise ValueError(f"request {index}: the prompt is {len(ids)} tokens, but {context} is {max_context} tokens")
+        raise ValueError(
+            f"request {index}: the prompt is {len(ids)} tokens, but {context} is {max_context} tokens"
+        )
     return ids
 
 
@@ -166,6 +175,9 @@ class DecodeState:
     hit_max: bool = False
     think_end_reason: str = "not_reached"
     stop_reason: str = ""
+    pending: deque = field(
+        default_factory=deque
+    )  # appended tokens (sampled or forced) not yet fed to the model
 
 
 def build_result(tokenizer, state: DecodeState, seconds: float) -> BudgetResult:
@@ -179,3 +191,85 @@ def build_result(tokenizer, state: DecodeState, seconds: float) -> BudgetResult:
         hit_max=state.hit_max, think_end_reason=state.think_end_reason, stop_reason=state.stop_reason,
         seconds=round(seconds, 4),
     )  # fmt: skip
+
+
+class BudgetRules:
+    """The rules above as one token-level state machine, shared by the HF engine and the vLLM logits processor.
+
+    A backend calls `begin(state)` once, then `accept(state, token)` with each token it *sampled*;
+    `accept` appends what the rules say (the token, an ignore string in place of a stop token, the
+    think-end delimiter, the final-answer prefix) to `state.pending`, and the backend feeds
+    `state.pending` to the model one token per step, sampling again only when it is empty. Both
+    return what was appended as (kind, ids) pairs; kind is thinking, forced, delimiter,
+    answer_prefix or answer.
+    """
+
+    def __init__(self, tokenizer, delims: TokenDelimiters):
+        self.tokenizer, self.delims = tokenizer, delims
+        self._ignore_cache: dict[str, list[int]] = {}
+
+    def begin(self, s: DecodeState) -> list[tuple[str, list[int]]]:
+        """A request with no thinking budget at all closes its thinking before the first sample."""
+        return self.force_end(s, hit_max=True) if s.req.max_thinking_tokens == 0 else []
+
+    def accept(self, s: DecodeState, token: int) -> list[tuple[str, list[int]]]:
+        """Apply the budget rules to one sampled token."""
+        req = s.req
+        if s.phase == THINK:
+            if token not in self.delims.think_stop_ids:
+                return self._append(s, [token], THINK)
+            ignore = self.ignore_ids(req, s.num_forced)
+            if should_suppress(req, len(s.thinking_ids), s.num_forced, len(ignore)):
+                s.num_forced += 1  # the stop token is discarded; the ignore string takes its place
+                return self._append(s, ignore, "forced")
+            if token == self.delims.think_end_ids[0]:
+                s.think_end_reason = "delimiter"
+                return self._append(s, self.delims.think_end_ids, "delimiter")
+            s.think_end_reason = "end_of_turn"
+            return self.force_end(s, hit_max=False)
+        s.generated += 1
+        if token in self.delims.eos_ids:  # end of turn: nothing left to feed
+            s.phase, s.stop_reason = DONE, STOP_END_OF_TURN
+            return []
+        s.answer_ids.append(token)
+        s.answer_sampled += 1
+        s.pending.append(token)
+        if s.answer_sampled >= req.max_answer_tokens:
+            s.phase, s.stop_reason = DONE, STOP_MAX_ANSWER
+        return [(ANSWER, [token])]
+
+    def force_end(self, s: DecodeState, hit_max: bool) -> list[tuple[str, list[int]]]:
+        """Close thinking with the delimiter and the final-answer prefix; switch to the answer phase."""
+        if hit_max:
+            s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
+        events = self._append(s, self.delims.think_end_ids, "delimiter")
+        prefix = getattr(
+            s, "final_prefix_ids", None
+        )  # a request's own prefix (the vLLM processor allows one)
+        prefix = self.delims.final_prefix_ids if prefix is None else prefix
+        if prefix:
+            events += self._append(s, prefix, "answer_prefix")
+        return events
+
+    def ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
+        from common.chat_format import delimiter_ids
+
+        text = ignore_string(req, n)
+        if text not in self._ignore_cache:
+            self._ignore_cache[text] = delimiter_ids(self.tokenizer, text, "ignore string")
+        return self._ignore_cache[text]
+
+    def _append(self, s: DecodeState, ids: list[int], kind: str) -> list[tuple[str, list[int]]]:
+        """Queue tokens to feed; thinking and forced tokens count toward the thinking budget."""
+        s.pending.extend(ids)
+        s.generated += len(ids)
+        events = [(kind, list(ids))]
+        if kind == "delimiter":
+            s.phase = ANSWER
+        elif kind == "answer_prefix":
+            s.answer_ids.extend(ids)
+        else:  # thinking or forced ignore string
+            s.thinking_ids.extend(ids)
+            if len(s.thinking_ids) >= s.req.max_thinking_tokens:
+                events += self.force_end(s, hit_max=True)
+        return events

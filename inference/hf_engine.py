@@ -17,28 +17,23 @@ so it stops costing compute. Prompts are sorted by length and run in batches of 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
-from common.chat_format import FormatArgs, delimiter_ids
+from common.chat_format import FormatArgs
 from inference.budget import (
-    ANSWER,
     DONE,
     STOP_CONTEXT,
-    STOP_END_OF_TURN,
-    STOP_MAX_ANSWER,
     THINK,
     BudgetRequest,
     BudgetResult,
+    BudgetRules,
     DecodeState,
     TokenDelimiters,
     build_result,
     encode_prompt,
-    ignore_string,
-    should_suppress,
 )
 from inference.kv_cache import GrowingCache
 from inference.sampling import make_generator, sample_row
@@ -58,7 +53,6 @@ class _Seq(DecodeState):
     index: int
     prompt_ids: list[int]
     generator: torch.Generator
-    pending: deque = field(default_factory=deque)  # appended tokens (sampled or forced) still to feed
     sample_next: bool = True  # the logits of this step belong to a sampled position
     feed: int = -1  # the token fed at the next step
     started: float = 0.0
@@ -81,7 +75,7 @@ class HFEngine:
         self.pad_id = (
             tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.delims.eos_ids)
         )
-        self._ignore_cache: dict[str, list[int]] = {}
+        self.rules = BudgetRules(tokenizer, self.delims)
 
     # ---- public API -------------------------------------------------------------------------
     def close(self) -> None:
@@ -112,8 +106,7 @@ class HFEngine:
     def _new_seq(self, index: int, req: BudgetRequest) -> _Seq:
         ids = encode_prompt(self.tokenizer, index, req.prompt, self.max_context)
         seq = _Seq(index=index, req=req, prompt_ids=ids, generator=make_generator(req.seed))
-        if req.max_thinking_tokens == 0:  # no thinking at all: close the block before the first sample
-            self._force_end(seq, hit_max=True)
+        if self.rules.begin(seq):  # no thinking at all: the block is closed before the first sample
             seq.sample_next = False
         return seq
 
@@ -174,67 +167,11 @@ class HFEngine:
             token = greedy if temperature == 0 and greedy is not None else sample_row(
                 logits, temperature, s.req.top_p, s.generator
             )  # fmt: skip
-            events = self._accept(s, token)
+            events = [TokenEvent(s.index, kind, ids) for kind, ids in self.rules.accept(s, token)]
         if s.phase != DONE:
             s.feed = s.pending.popleft()
             s.sample_next = not s.pending
         return events
-
-    def _accept(self, s: _Seq, token: int) -> list[TokenEvent]:
-        """Apply the budget rules to one sampled token; returns what was appended."""
-        req = s.req
-        if s.phase == THINK:
-            if token not in self.delims.think_stop_ids:
-                return self._append(s, [token], THINK)
-            ignore = self._ignore_ids(req, s.num_forced)
-            if should_suppress(req, len(s.thinking_ids), s.num_forced, len(ignore)):
-                s.num_forced += 1  # the stop token is discarded; the ignore string takes its place
-                return self._append(s, ignore, "forced")
-            if token == self.delims.think_end_ids[0]:
-                s.think_end_reason = "delimiter"
-                return self._append(s, self.delims.think_end_ids, "delimiter")
-            s.think_end_reason = "end_of_turn"
-            return self._force_end(s, hit_max=False)
-        s.generated += 1
-        if token in self.delims.eos_ids:  # end of turn: nothing left to feed
-            s.phase, s.stop_reason = DONE, STOP_END_OF_TURN
-            return []
-        s.answer_ids.append(token)
-        s.answer_sampled += 1
-        s.pending.append(token)
-        if s.answer_sampled >= req.max_answer_tokens:
-            s.phase, s.stop_reason = DONE, STOP_MAX_ANSWER
-        return [TokenEvent(s.index, ANSWER, [token])]
-
-    def _append(self, s: _Seq, ids: list[int], kind: str) -> list[TokenEvent]:
-        """Queue tokens to feed; thinking and forced tokens count toward the thinking budget."""
-        s.pending.extend(ids)
-        s.generated += len(ids)
-        events = [TokenEvent(s.index, kind, list(ids))]
-        if kind == "delimiter":
-            s.phase = ANSWER
-        elif kind == "answer_prefix":
-            s.answer_ids.extend(ids)
-        else:  # thinking or forced ignore string
-            s.thinking_ids.extend(ids)
-            if len(s.thinking_ids) >= s.req.max_thinking_tokens:
-                events += self._force_end(s, hit_max=True)
-        return events
-
-    def _force_end(self, s: _Seq, hit_max: bool) -> list[TokenEvent]:
-        """Close thinking with the delimiter and the final-answer prefix; switch to the answer phase."""
-        if hit_max:
-            s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        events = self._append(s, self.delims.think_end_ids, "delimiter")
-        if self.delims.final_prefix_ids:
-            events += self._append(s, self.delims.final_prefix_ids, "answer_prefix")
-        return events
-
-    def _ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
-        text = ignore_string(req, n)
-        if text not in self._ignore_cache:
-            self._ignore_cache[text] = delimiter_ids(self.tokenizer, text, "ignore string")
-        return self._ignore_cache[text]
 
 
 def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

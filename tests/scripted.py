@@ -72,3 +72,58 @@ def count_generate_calls(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(HFEngine, "generate", counting)
     return asked
+
+
+class FakeSamplerLLM:
+    """vLLM's engine loop around the budget-forcing processor core (`inference.forcing.ForcingBatch`):
+    all requests in one batch, one token per request per step from the script's logits, the
+    processor's `apply` between the logits and the (greedy) choice, stop ids and max_tokens ending a
+    request, and a finished request's row refilled by the last row as vLLM condenses its batch. Each
+    request's first step is sampled twice and the first sample thrown away, as a chunked prefill does."""
+
+    def __init__(self, script: list[int], prompt_len: int, tokenizer, fmt, records_dir: str, vocab_size: int):
+        from inference.budget import BudgetRules, TokenDelimiters
+        from inference.forcing import ForcingBatch
+
+        self.script, self.prompt_len, self.vocab_size = script, prompt_len, vocab_size
+        self.batch = ForcingBatch(BudgetRules(tokenizer, TokenDelimiters.build(tokenizer, fmt)), records_dir)
+        self.steps = 0
+        self.finished_at: dict[int, int] = {}  # request -> the step that emitted its last token
+
+    def _logits(self, prompt_len: int, out: list[int]) -> torch.Tensor:
+        row = torch.zeros(self.vocab_size)
+        row[_at(self.script, prompt_len + len(out) - self.prompt_len)] = 1.0
+        return row
+
+    def generate(self, prompts, sampling_params, use_tqdm=True):
+        for p in sampling_params:
+            p.all_stop_token_ids = set(p.stop_token_ids)
+        live = [(i, list(p["prompt_token_ids"]), []) for i, p in enumerate(prompts)]  # row -> request
+        outputs: list = [None] * len(prompts)
+        for row, (i, prompt, out) in enumerate(live):
+            self.batch.add(row, sampling_params[i], prompt, out)
+        fresh = set(range(len(live)))
+        while live:
+            self.batch.fold()
+            logits = torch.stack([self._logits(len(prompt), out) for _, prompt, out in live])
+            if fresh:  # a partial prefill: sampled, then thrown away
+                self.batch.apply(logits.clone())
+                fresh.clear()
+            chosen = self.batch.apply(logits).argmax(-1).tolist()
+            self.steps += 1
+            done = []
+            for row, (i, _, out) in enumerate(live):
+                out.append(chosen[row])
+                params = sampling_params[i]
+                if chosen[row] in params.all_stop_token_ids or len(out) >= params.max_tokens:
+                    outputs[i] = SimpleNamespace(outputs=[SimpleNamespace(token_ids=out)])
+                    self.finished_at[i] = self.steps
+                    done.append(row)
+            for row in sorted(done, reverse=True):  # vLLM condenses: the last row fills the hole
+                self.batch.remove(row)
+                last = len(live) - 1
+                if row != last:
+                    self.batch.move(last, row, swap=False)
+                    live[row] = live[last]
+                live.pop()
+        return outputs
