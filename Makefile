@@ -17,7 +17,7 @@ ARGS       ?=
 BENCHMARKS ?= ../shared/benchmarks
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat all test test-slow lint bench clean
+.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow lint bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -90,6 +90,10 @@ ibpo: train strategies
 
 chat: model
 	$(PY) -m inference.chat --config $(RECIPES)/chat.yaml $(ARGS)
+
+# The OpenAI-compatible budget-forcing server (vLLM's own, with the processor; inference/serve.py).
+serve: model setup-vllm
+	$(PY) -m inference.serve --config $(RECIPES)/serve.yaml $(ARGS)
 
 all: setup model data train eval ibpo
 

@@ -102,3 +102,28 @@ def test_vllm_results_come_back_per_chunk(tokenizer):
     engine.generate([BudgetRequest(prompt, max_thinking_tokens=4, max_answer_tokens=2)] * 5, on_result=on_result)
     # chunks of 2, 2, 1; each chunk is two rounds (thinking, answer); results leave after their chunk
     assert seen == [(0, 4), (1, 4), (2, 8), (3, 8), (4, 10)]
+
+
+@pytest.mark.parametrize("system_prompt", [None, "You are Qwen, created by Alibaba Cloud."])
+def test_the_servers_chat_template_renders_prompts_as_the_offline_engines_do(tokenizer, system_prompt):
+    from inference.serve import chat_template
+
+    fmt = FormatArgs(system_prompt=system_prompt)
+    msgs = [{"role": "user", "content": "What is 2 + 2?"}]
+    served = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True,
+                                           chat_template=chat_template(tokenizer, fmt))  # fmt: skip
+    assert served == render_prompt(tokenizer, fmt, "What is 2 + 2?")
+
+
+def test_the_server_command_loads_the_processor_and_the_parser():
+    from inference.serve import ServeArgs, server_command
+
+    argv = server_command("/models/m", "/tmp/t.jinja", ServeArgs(port=8123), BackendArgs(max_model_len=4096),
+                          "float32", on_cuda=False, extra=["--api-key", "k"])  # fmt: skip
+    line = " ".join(argv)
+    assert "-m vllm.entrypoints.openai.api_server --model /models/m --host 127.0.0.1 --port 8123" in line
+    assert "--logits-processors inference.vllm_processor:BudgetForcingProcessor --no-async-scheduling" in line
+    assert "--reasoning-parser-plugin inference.vllm_reasoning --reasoning-parser thinkscale" in line
+    assert "--kv-cache-memory-bytes 2147483648" in line and "--max-model-len 4096" in line
+    assert "--generation-config vllm" in line and "--chat-template /tmp/t.jinja" in line
+    assert argv[-2:] == ["--api-key", "k"]
