@@ -55,7 +55,6 @@ from dataclasses import dataclass, field
 import torch
 
 from inference.budget import (
-    ANSWER,
     DONE,
     STOP_CONTEXT,
     THINK,
@@ -334,16 +333,9 @@ class ForcingBatch:
 
 
 def record_of(s: DecodeState) -> dict:
-    """What the offline engine needs to rebuild a BudgetResult (see `state_from_record`)."""
+    """The final DecodeState fields the offline engine copies into its own state to build the BudgetResult."""
     return {
         "thinking_ids": list(s.thinking_ids), "answer_ids": list(s.answer_ids), "answer_sampled": s.answer_sampled,
         "generated": s.generated, "num_forced": s.num_forced, "hit_max": s.hit_max,
         "think_end_reason": s.think_end_reason, "stop_reason": s.stop_reason,
     }  # fmt: skip
-
-
-def state_from_record(req: BudgetRequest, record: dict) -> DecodeState:
-    return DecodeState(req=req, phase=DONE, **record)
-
-
-__all__ = ["ANSWER", "ForcingBatch", "RowState", "budget_request", "record_of", "state_from_record"]
