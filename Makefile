@@ -13,7 +13,15 @@ TORCH_CPU_SPEC ?= $(TORCH_SPEC)+cpu
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 EXTRAS     ?= dev
 RECIPES    ?= recipes/smollm2-135m
+# Flags for one stage only (a prerequisite never sees another stage's flags), e.g.
+# `make train TRAIN_ARGS="--restart"`, `make study STUDY_ARGS="--backend vllm"`. ARGS: chat and serve.
 ARGS       ?=
+DATA_ARGS  ?=
+TRAIN_ARGS ?=
+STUDY_ARGS ?=
+VERIFIER_ARGS ?=
+STRATEGIES_ARGS ?=
+IBPO_ARGS  ?=
 BENCHMARKS ?= ../shared/benchmarks
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
@@ -62,30 +70,30 @@ model: setup
 # workplace; point BENCHMARKS at your own copies elsewhere).
 data: model
 	$(PY) -m data.curate --config $(RECIPES)/data.yaml \
-		$(if $(BENCH_FILES),--decontaminate-against $(BENCH_FILES)) $(ARGS)
+		$(if $(BENCH_FILES),--decontaminate-against $(BENCH_FILES)) $(DATA_ARGS)
 
 train: data
-	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(ARGS)
+	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(TRAIN_ARGS)
 
 # `make eval` = s1's scaling study (budget forcing and the other length controls), then the
 # strategy study (voting, verifier search, compute-optimal choice) with its verifier.
 eval: study strategies
 
 study: train
-	$(PY) -m eval.run --config $(RECIPES)/eval.yaml $(ARGS)
+	$(PY) -m eval.run --config $(RECIPES)/eval.yaml $(STUDY_ARGS)
 
 verifier: train
-	$(PY) -m eval.verifier.train --config $(RECIPES)/verifier.yaml $(ARGS)
+	$(PY) -m eval.verifier.train --config $(RECIPES)/verifier.yaml $(VERIFIER_ARGS)
 
 strategies: verifier
-	$(PY) -m eval.strategies.run --config $(RECIPES)/strategies.yaml $(ARGS)
+	$(PY) -m eval.strategies.run --config $(RECIPES)/strategies.yaml $(STRATEGIES_ARGS)
 
 # Budget-aware training: ASV-SFT data and model, IBPO rounds, then the comparison (which reads the
 # strategy study's majority-voting records, hence the dependency).
 ibpo: train strategies
 	$(PY) -m data.asv --config $(RECIPES)/asv_data.yaml
 	$(PY) -m sft.train --config $(RECIPES)/asv_sft.yaml
-	$(PY) -m ibpo.run --config $(RECIPES)/ibpo.yaml $(ARGS)
+	$(PY) -m ibpo.run --config $(RECIPES)/ibpo.yaml $(IBPO_ARGS)
 	$(PY) -m ibpo.evaluate --config $(RECIPES)/ibpo_eval.yaml
 
 chat: model

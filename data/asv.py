@@ -24,6 +24,7 @@ from fractions import Fraction
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
 from common.io import atomic_write_json, atomic_write_jsonl
+from common.lock import run_lock
 from common.paths import stage_dir
 from common.trials import join_trials
 from data.builtin.pool import GENERATORS, LEVELS, _row, normalise_question, split_of
@@ -108,19 +109,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model_args, fmt_args, args = parse_config([ModelArgs, FormatArgs, ASVDataArgs], argv)
     out = stage_dir("data", args.name, args.output_root)
-    rows = build_rows(args)
-    tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
-    rows, info = render_rows(rows, tokenizer, fmt_args, args.block_size, over_length="drop")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_jsonl(out / "train.jsonl", rows)
-    report = {"rows": len(rows), **info, "by_trials": dict(Counter(r["meta"]["trials"] for r in rows)),
-              "extended": sum(r["meta"]["extended"] for r in rows), "tokens": sum(r["num_tokens"] for r in rows)}  # fmt: skip
-    atomic_write_json(out / "report.json", report)
-    save_config(out / "config.yaml", model_args, fmt_args, args)
-    print(
-        f"{len(rows)} rows ({report['extended']} with SV traces, {report['tokens']} tokens): {out / 'train.jsonl'}"
-    )
-    return 0
+    with run_lock(out, "ASV data"):
+        rows = build_rows(args)
+        tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
+        rows, info = render_rows(rows, tokenizer, fmt_args, args.block_size, over_length="drop")
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_jsonl(out / "train.jsonl", rows)
+        report = {"rows": len(rows), **info, "by_trials": dict(Counter(r["meta"]["trials"] for r in rows)),
+                  "extended": sum(r["meta"]["extended"] for r in rows), "tokens": sum(r["num_tokens"] for r in rows)}  # fmt: skip
+        atomic_write_json(out / "report.json", report)
+        save_config(out / "config.yaml", model_args, fmt_args, args)
+        print(
+            f"{len(rows)} rows ({report['extended']} with SV traces, {report['tokens']} tokens): {out / 'train.jsonl'}"
+        )
+        return 0
 
 
 if __name__ == "__main__":

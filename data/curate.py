@@ -23,6 +23,7 @@ from pathlib import Path
 from common.chat_format import FormatArgs
 from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_write_json
+from common.lock import run_lock
 from common.paths import stage_dir
 from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
 from data.domains import label_domains
@@ -60,6 +61,19 @@ class CurateArgs:
         default=False, metadata={"help": "Replace an existing run made with another recipe."}
     )
 
+    def __post_init__(self) -> None:
+        # Checked before anything runs: the difficulty pass alone takes minutes.
+        if self.num_samples < 1:
+            raise ValueError(f"--num-samples must be >= 1, got {self.num_samples}")
+        if self.block_size < 1:
+            raise ValueError(f"--block-size must be >= 1, got {self.block_size}")
+        if self.rank_base < 1.0:
+            raise ValueError(f"--rank-base must be >= 1, got {self.rank_base}")
+        if self.domain_classifier not in ("keyword", "model"):
+            raise ValueError(f"--domain-classifier must be keyword or model, got {self.domain_classifier!r}")
+        if self.over_length not in ("report", "drop", "error"):
+            raise ValueError(f"--over-length must be report, drop or error, got {self.over_length!r}")
+
 
 def _fingerprint(*parts) -> str:
     """A short hash of settings (and of input files' size and mtime), naming a stage's cache."""
@@ -95,61 +109,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs], argv
     )
     out = stage_dir("data", run.name, run.output_root)
-    if (out / "config.yaml").exists():
-        changed = recipe_differences(
-            out / "config.yaml", model_args, fmt, src, qual, diff, run, backend,
-            ignore=("overwrite", *BACKEND_FIELDS),  # another engine for the same recipe: the same run
-        )
-        if not changed:
-            print(f"{out}: up to date with this recipe; nothing to do")
-            return 0
-        if not run.overwrite:
-            raise ValueError(f"{out} was made with another recipe (differs in: {', '.join(changed)}); "
-                             "pass --overwrite or choose another --name")  # fmt: skip
-    cache = out / "cache"
-    tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
+    with run_lock(out, "curation"):
+        if (out / "config.yaml").exists():
+            changed = recipe_differences(
+                out / "config.yaml", model_args, fmt, src, qual, diff, run, backend,
+                ignore=("overwrite", *BACKEND_FIELDS),  # another engine for the same recipe: the same run
+            )
+            if not changed:
+                print(f"{out}: up to date with this recipe; nothing to do")
+                return 0
+            if not run.overwrite:
+                raise ValueError(f"{out} was made with another recipe (differs in: {', '.join(changed)}); "
+                                 "pass --overwrite or choose another --name")  # fmt: skip
+        cache = out / "cache"
+        tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
 
-    # Sources → quality.
-    rows, test, skipped = load_sources(src, run.seed)
-    stages = [("loaded", len(rows))]
-    _nonempty(rows, "source", f"--sources {src.sources} yielded no rows")
-    rows, quality = _quality(rows, test, src, qual, run.seed, cache)
-    stages.append(("quality", len(rows)))
-    _nonempty(rows, "quality", f"every row was dropped ({quality['dropped']})")
+        # Sources → quality.
+        rows, test, skipped = load_sources(src, run.seed)
+        stages = [("loaded", len(rows))]
+        _nonempty(rows, "source", f"--sources {src.sources} yielded no rows")
+        rows, quality = _quality(rows, test, src, qual, run.seed, cache)
+        stages.append(("quality", len(rows)))
+        _nonempty(rows, "quality", f"every row was dropped ({quality['dropped']})")
 
-    # Difficulty: drop what the base models solve; the trace length is the second signal.
-    rows, solved_by = difficulty_filter(rows, diff, fmt, model_args, cache, backend)
-    stages.append(("difficulty", len(rows)))
-    _nonempty(rows, "difficulty", f"the difficulty models solved every question ({solved_by})")
-    count_trace_tokens(rows, tokenizer)
+        # Difficulty: drop what the base models solve; the trace length is the second signal.
+        rows, solved_by = difficulty_filter(rows, diff, fmt, model_args, cache, backend)
+        stages.append(("difficulty", len(rows)))
+        _nonempty(rows, "difficulty", f"the difficulty models solved every question ({solved_by})")
+        count_trace_tokens(rows, tokenizer)
 
-    # Diversity: domains, then s1's selection.
-    labeler = None
-    if run.domain_classifier == "model":
-        from data.domains_model import model_labeler
+        # Diversity: domains, then s1's selection.
+        labeler = None
+        if run.domain_classifier == "model":
+            from data.domains_model import model_labeler
 
-        labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
-    domain_counts = label_domains(rows, run.domain_classifier, labeler)
-    chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base)
-    if len(chosen) < run.num_samples:
-        log.warning("the pool ran short: %d rows left after the difficulty stage, %d asked for (--num-samples)",
-                    len(chosen), run.num_samples)  # fmt: skip
-    stages.append(("diversity", len(chosen)))
+            labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
+        domain_counts = label_domains(rows, run.domain_classifier, labeler)
+        chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base)
+        if len(chosen) < run.num_samples:
+            log.warning("the pool ran short: %d rows left after the difficulty stage, %d asked for (--num-samples)",
+                        len(chosen), run.num_samples)  # fmt: skip
+        stages.append(("diversity", len(chosen)))
 
-    # Format: the s1 chat format with the target model's template.
-    chosen, length_info = render_rows(chosen, tokenizer, fmt, run.block_size, run.over_length)
-    stages.append(("format", len(chosen)))
-    _nonempty(chosen, "format", f"every row was longer than --block-size {run.block_size}")
+        # Format: the s1 chat format with the target model's template.
+        chosen, length_info = render_rows(chosen, tokenizer, fmt, run.block_size, run.over_length)
+        stages.append(("format", len(chosen)))
+        _nonempty(chosen, "format", f"every row was longer than --block-size {run.block_size}")
 
-    extras = {"dropped": quality["dropped"], "dropped_examples": quality["examples"], "solved_by": solved_by,
-              "domain_labels": domain_counts, "malformed_lines_skipped": len(skipped),
-              "malformed_lines": skipped[:20], "num_samples_asked": run.num_samples,
-              "short_by": max(0, run.num_samples - len(chosen)), "length": length_info,
-              "test_rows": len(test)}  # fmt: skip
-    report = write_outputs(out, chosen, test, stages, extras)
-    save_config(out / "config.yaml", model_args, fmt, src, qual, diff, run, backend)  # last: marks the run complete
-    print(f"{out}: {len(chosen)} train rows, {len(test)} test rows; counts {report['counts']}")
-    return 0
+        extras = {"dropped": quality["dropped"], "dropped_examples": quality["examples"], "solved_by": solved_by,
+                  "domain_labels": domain_counts, "malformed_lines_skipped": len(skipped),
+                  "malformed_lines": skipped[:20], "num_samples_asked": run.num_samples,
+                  "short_by": max(0, run.num_samples - len(chosen)), "length": length_info,
+                  "test_rows": len(test)}  # fmt: skip
+        report = write_outputs(out, chosen, test, stages, extras)
+        save_config(out / "config.yaml", model_args, fmt, src, qual, diff, run, backend)  # last: marks the run complete
+        print(f"{out}: {len(chosen)} train rows, {len(test)} test rows; counts {report['counts']}")
+        return 0
 
 
 if __name__ == "__main__":

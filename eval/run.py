@@ -24,6 +24,7 @@ from tqdm import tqdm
 from common.chat_format import FormatArgs
 from common.config import config_dict, parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from common.lock import run_lock
 from common.paths import stage_dir
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.methods import METHODS, Context
@@ -112,73 +113,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     items = load_benchmark(bench, ev.output_root)
     out = stage_dir("eval", run_name(model_args, bench, ev, fmt, backend), ev.output_root)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
-    path = out / "samples.jsonl"
-    samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
-    done = {(s["label"], str(s["budget"]), s["id"]) for s in samples}
+    with run_lock(out, "the s1 study"):
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
+        path = out / "samples.jsonl"
+        samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
+        done = {(s["label"], str(s["budget"]), s["id"]) for s in samples}
 
-    plan = [(model_args.model, m) for m in ev.methods]
-    if ev.baseline_model:
-        plan.append((ev.baseline_model, "budget_forcing"))
-    compare_ids = None
-    if ev.compare_limit and ev.compare_limit < len(items):
-        import random
+        plan = [(model_args.model, m) for m in ev.methods]
+        if ev.baseline_model:
+            plan.append((ev.baseline_model, "budget_forcing"))
+        compare_ids = None
+        if ev.compare_limit and ev.compare_limit < len(items):
+            import random
 
-        compare_ids = set(
-            random.Random(bench.subset_seed + 1).sample([it.id for it in items], ev.compare_limit)
-        )
-    engines: dict[str, tuple] = {}
-    wanted: set[tuple] = set()  # this plan's samples; others in the file (an older plan's) are left out
-    with JsonlAppender(path) as sink:
-        for model, method in plan:
-            label = method if model == model_args.model else f"{method} [{model}]"
-            pool = (
-                items
-                if method == "budget_forcing" or compare_ids is None
-                else [i for i in items if i.id in compare_ids]
+            compare_ids = set(
+                random.Random(bench.subset_seed + 1).sample([it.id for it in items], ev.compare_limit)
             )
-            for point in sweep_points(method, ev):
-                wanted |= {(label, str(point), it.id) for it in pool}
-                todo = [it for it in pool if (label, str(point), it.id) not in done]
-                if not todo:
-                    continue
-                if model not in engines:
-                    for other in engines.values():  # one model in memory at a time (a vLLM engine holds its KV cache)
-                        other[0].close()
-                    engines.clear()
-                    engines[model] = build_engine(model_args.for_model(model), fmt, backend, ev.batch_size)
-                engine, tok = engines[model]
-                bar = tqdm(total=len(todo), desc=f"{label} @ {point}", unit="q")
-                right = [0]
+        engines: dict[str, tuple] = {}
+        wanted: set[tuple] = set()  # this plan's samples; others in the file (an older plan's) are left out
+        with JsonlAppender(path) as sink:
+            for model, method in plan:
+                label = method if model == model_args.model else f"{method} [{model}]"
+                pool = (
+                    items
+                    if method == "budget_forcing" or compare_ids is None
+                    else [i for i in items if i.id in compare_ids]
+                )
+                for point in sweep_points(method, ev):
+                    wanted |= {(label, str(point), it.id) for it in pool}
+                    todo = [it for it in pool if (label, str(point), it.id) not in done]
+                    if not todo:
+                        continue
+                    if model not in engines:
+                        for other in engines.values():  # one model in memory at a time (a vLLM engine holds its KV cache)
+                            other[0].close()
+                        engines.clear()
+                        engines[model] = build_engine(model_args.for_model(model), fmt, backend, ev.batch_size)
+                    engine, tok = engines[model]
+                    bar = tqdm(total=len(todo), desc=f"{label} @ {point}", unit="q")
+                    right = [0]
 
-                def on_result(sample, bar=bar, right=right, label=label):
-                    # Written as each sample finishes: an interrupted point resumes where it stopped.
-                    sample["label"] = label
-                    sink.write(sample)
-                    samples.append(sample)
-                    right[0] += sample["correct"]
-                    bar.update(1)
-                    bar.set_postfix(acc=f"{right[0] / bar.n:.1%}")
+                    def on_result(sample, bar=bar, right=right, label=label):
+                        # Written as each sample finishes: an interrupted point resumes where it stopped.
+                        sample["label"] = label
+                        sink.write(sample)
+                        samples.append(sample)
+                        right[0] += sample["correct"]
+                        bar.update(1)
+                        bar.set_postfix(acc=f"{right[0] / bar.n:.1%}")
 
-                ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, ev.wait_max_thinking,
-                              ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
-                              ev.seed, on_result)  # fmt: skip
-                METHODS[method](ctx, todo, point)
-                bar.close()
-    for engine, _ in engines.values():
-        engine.close()
+                    ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, ev.wait_max_thinking,
+                                  ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
+                                  ev.seed, on_result)  # fmt: skip
+                    METHODS[method](ctx, todo, point)
+                    bar.close()
+        for engine, _ in engines.values():
+            engine.close()
 
-    title = f"{model_args.model} on {bench.benchmark} ({len(items)} questions)"
-    metrics = method_metrics(
-        [s for s in samples if (s["label"], str(s["budget"]), s["id"]) in wanted], ev.budgets
-    )
-    atomic_write_json(out / "metrics.json", {"title": title, "methods": metrics})
-    atomic_write_text(out / "summary.md", summary_markdown(metrics, title))
-    scaling_plot(metrics, out / "scaling.png", title)
-    print(summary_markdown(metrics, title))
-    print(f"written: {out}")
-    return 0
+        title = f"{model_args.model} on {bench.benchmark} ({len(items)} questions)"
+        metrics = method_metrics(
+            [s for s in samples if (s["label"], str(s["budget"]), s["id"]) in wanted], ev.budgets
+        )
+        atomic_write_json(out / "metrics.json", {"title": title, "methods": metrics})
+        atomic_write_text(out / "summary.md", summary_markdown(metrics, title))
+        scaling_plot(metrics, out / "scaling.png", title)
+        print(summary_markdown(metrics, title))
+        print(f"written: {out}")
+        return 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from common.lock import run_lock
 from common.paths import stage_dir
 from common.plots import pyplot, save_figure
 from common.trials import is_extended
@@ -92,42 +93,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     ids, majority = _majority(args.majority_from)
     items = [it for it in load_benchmark(bench, args.output_root) if ids is None or it.id in ids]
     out = stage_dir("ibpo", args.name, args.output_root)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", base, fmt, bench, args, backend)
-    path = out / "samples.jsonl"
-    rows = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
-    done = {(r["label"], r["id"]) for r in rows}
-    with JsonlAppender(path) as sink:
-        for entry in args.models:
-            label, model = entry.split("=", 1)
-            todo = [it for it in items if (label, it.id) not in done]
-            if not todo:
-                continue
-            engine, tok = build_engine(base.for_model(model), fmt, backend, args.batch_size)
-            reqs = [BudgetRequest(render_prompt(tok, fmt, it.question), max_thinking_tokens=args.max_thinking_tokens,
-                                  max_answer_tokens=args.max_answer_tokens) for it in todo]  # fmt: skip
+    with run_lock(out, "the IBPO evaluation"):
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(out / "config.yaml", base, fmt, bench, args, backend)
+        path = out / "samples.jsonl"
+        rows = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
+        done = {(r["label"], r["id"]) for r in rows}
+        with JsonlAppender(path) as sink:
+            for entry in args.models:
+                label, model = entry.split("=", 1)
+                todo = [it for it in items if (label, it.id) not in done]
+                if not todo:
+                    continue
+                engine, tok = build_engine(base.for_model(model), fmt, backend, args.batch_size)
+                reqs = [BudgetRequest(render_prompt(tok, fmt, it.question), max_thinking_tokens=args.max_thinking_tokens,
+                                      max_answer_tokens=args.max_answer_tokens) for it in todo]  # fmt: skip
 
-            def write(i: int, r, label=label, todo=todo) -> None:
-                it = todo[i]
-                g = grade(r.answer or "", it.gold, it.choices)
-                row = {"label": label, "id": it.id, "level": it.level, "correct": g.correct, "extracted": g.extracted,
-                       "generated_tokens": r.generated_tokens, "thinking_tokens": r.thinking_tokens,
-                       "extended": is_extended(r.thinking), "thinking": r.thinking, "answer": r.answer}  # fmt: skip
-                sink.write(row)
-                rows.append(row)
+                def write(i: int, r, label=label, todo=todo) -> None:
+                    it = todo[i]
+                    g = grade(r.answer or "", it.gold, it.choices)
+                    row = {"label": label, "id": it.id, "level": it.level, "correct": g.correct, "extracted": g.extracted,
+                           "generated_tokens": r.generated_tokens, "thinking_tokens": r.thinking_tokens,
+                           "extended": is_extended(r.thinking), "thinking": r.thinking, "answer": r.answer}  # fmt: skip
+                    sink.write(row)
+                    rows.append(row)
 
-            engine.generate(reqs, on_result=write)
-            engine.close()
-    labels = [m.split("=", 1)[0] for m in args.models]
-    metrics = {label: model_metrics([r for r in rows if r["label"] == label]) for label in labels}
-    atomic_write_json(
-        out / "metrics.json", {"models": metrics, "majority": majority, "questions": len(items)}
-    )
-    text = summary(metrics, majority, len(items))
-    atomic_write_text(out / "summary.md", text)
-    plot(metrics, majority, out / "ibpo.png")
-    print(text)
-    return 0
+                engine.generate(reqs, on_result=write)
+                engine.close()
+        labels = [m.split("=", 1)[0] for m in args.models]
+        metrics = {label: model_metrics([r for r in rows if r["label"] == label]) for label in labels}
+        atomic_write_json(
+            out / "metrics.json", {"models": metrics, "majority": majority, "questions": len(items)}
+        )
+        text = summary(metrics, majority, len(items))
+        atomic_write_text(out / "summary.md", text)
+        plot(metrics, majority, out / "ibpo.png")
+        print(text)
+        return 0
 
 
 def summary(metrics: dict, majority: dict, n: int) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
 from common.io import atomic_write_json, atomic_write_jsonl
+from common.lock import run_lock
 from common.paths import stage_dir
 from eval.benchmarks import Item, load_train_questions
 from ibpo.args import IBPOArgs
@@ -80,20 +81,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     base, fmt, args, backend = parse_config([ModelArgs, FormatArgs, IBPOArgs, BackendArgs], argv)
     items = load_questions(args)
     out = stage_dir("ibpo", args.name, args.output_root)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", base, fmt, args, backend)
-    final = {}
-    for q in args.budgets:
-        model = args.start_model
-        for r in range(1, args.rounds + 1):
-            model = run_round(model, base, fmt, args, q, r, items, out / f"q{q:g}" / f"round-{r}", backend)
-            sel = json.loads((out / f"q{q:g}" / f"round-{r}" / "state.json").read_text())["selection"]
-            print(f"q={q:g} round {r}: {sel['right']}/{sel['responses']} right, {sel['extended']} extended; "
-                  f"chose {sel['chosen']} ({sel['chosen_extended']} extended) -> {model}")  # fmt: skip
-        final[f"{q:g}"] = model
-    atomic_write_json(out / "models.json", final)
-    print(f"written: {out} (models: {out / 'models.json'})")
-    return 0
+    with run_lock(out, "IBPO"):
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(out / "config.yaml", base, fmt, args, backend)
+        final = {}
+        for q in args.budgets:
+            model = args.start_model
+            for r in range(1, args.rounds + 1):
+                model = run_round(model, base, fmt, args, q, r, items, out / f"q{q:g}" / f"round-{r}", backend)
+                sel = json.loads((out / f"q{q:g}" / f"round-{r}" / "state.json").read_text())["selection"]
+                print(f"q={q:g} round {r}: {sel['right']}/{sel['responses']} right, {sel['extended']} extended; "
+                      f"chose {sel['chosen']} ({sel['chosen_extended']} extended) -> {model}")  # fmt: skip
+            final[f"{q:g}"] = model
+        atomic_write_json(out / "models.json", final)
+        print(f"written: {out} (models: {out / 'models.json'})")
+        return 0
 
 
 if __name__ == "__main__":

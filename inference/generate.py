@@ -22,6 +22,7 @@ from pathlib import Path
 from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, read_jsonl
+from common.lock import run_lock
 from inference.backend import BackendArgs
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs
@@ -62,11 +63,17 @@ def pending_rows(args: GenerateArgs) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tqdm import tqdm
-
     model_args, fmt, budget, args, backend = parse_config(
         [ModelArgs, FormatArgs, BudgetArgs, GenerateArgs, BackendArgs], argv
     )
+    output = Path(args.output)
+    with run_lock(output.parent, f"generation into {output.name}", name=f".{output.name}.lock"):
+        return _generate(model_args, fmt, budget, args, backend)
+
+
+def _generate(model_args, fmt, budget, args, backend) -> int:
+    from tqdm import tqdm
+
     rows = pending_rows(args)
     save_config(f"{args.output}.config.yaml", model_args, fmt, budget, args, backend)
     if not rows:

@@ -58,7 +58,14 @@ class SFTArgs:
         default=None,
         metadata={"help": "torchrun path: Trainer FSDP config JSON (recipes/accelerate/fsdp_trainer.json)."},
     )
-    resume: bool = field(default=False, metadata={"help": "Continue from the last complete checkpoint."})
+    resume: bool = field(
+        default=True,
+        metadata={"help": "Continue an interrupted run from its newest complete checkpoint (the default)."},
+    )
+    restart: bool = field(
+        default=False,
+        metadata={"help": "Start over: delete this run's checkpoints, log and final/ first (resume is the default)."},
+    )
     seed: int = field(
         default=0, metadata={"help": "Seed of initialisation-free randomness: data order, dropout."}
     )

@@ -6,13 +6,16 @@
 Loss only on the assistant turn (sft/tokenize.py), examples packed into blocks with per-example
 position ids (sft/packing.py), transformers' Trainer with accelerate (FSDP from the accelerate
 config), the global batch kept by gradient accumulation. Writes outputs/sft/<name>/: checkpoint-N/
-(every --save-steps, the last --save-total-limit kept, each marked COMPLETE when whole),
+(every --save-steps, the last --save-total-limit kept, each marked COMPLETE when whole; a rerun of
+the same recipe resumes from the newest complete one, `--restart` starts over, and another recipe
+under the same name is refused),
 train_log.jsonl, loss.png, config.yaml, data_info.json and final/ — a model folder the chat and the
 inference engine load directly (`--model outputs/sft/<name>/final`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from common.chat_format import FormatArgs
 from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_dir, atomic_write_json
+from common.lock import run_lock
 from common.paths import stage_dir
 from inference.models import ModelArgs, load_model, pick_device
 from sft.args import SFTArgs
@@ -59,28 +63,57 @@ def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool, use_cpu:
     )  # fmt: skip
 
 
-def _same_recipe(out, *configs) -> bool:
+HOW_NOT_WHAT = ("resume", "restart", "max_steps", "output_root")  # how or where a run is reached, not what it trains
+
+
+def _recipe_changes(out, *configs) -> list[str] | None:
+    """Fields in which this recipe differs from the one the run folder was started with (None: no run yet)."""
     saved = out / "config.yaml"
-    # resume / max_steps say how a run was reached, not what it trained
-    return saved.exists() and not recipe_differences(saved, *configs, ignore=("resume", "max_steps"))
+    return recipe_differences(saved, *configs, ignore=HOW_NOT_WHAT) if saved.exists() else None
+
+
+def _is_rank_zero() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _clear_run(out) -> None:
+    """--restart: remove what an earlier run under this name wrote (rank 0 only)."""
+    import shutil
+
+    for path in [*out.glob("checkpoint-*"), out / "final"]:
+        shutil.rmtree(path, ignore_errors=True)
+    for name in ("train_log.jsonl", "loss.png", "config.yaml", "data_info.json"):
+        (out / name).unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    model_args, fmt, args = parse_config([ModelArgs, FormatArgs, SFTArgs], argv)
+    out = stage_dir("sft", args.name, args.output_root)
+    # Several processes (torchrun) run this together: rank 0 holds the folder's lock and does the
+    # clearing; every rank takes the same decisions from the same files.
+    with run_lock(out, "training") if _is_rank_zero() else contextlib.nullcontext():
+        return _train(out, model_args, fmt, args)
+
+
+def _train(out, model_args, fmt, args) -> int:
     import torch
     from transformers import Trainer
 
-    model_args, fmt, args = parse_config([ModelArgs, FormatArgs, SFTArgs], argv)
-    out = stage_dir("sft", args.name, args.output_root)
-    if (out / "final").exists():
-        if _same_recipe(out, model_args, fmt, args):
-            print(f"{out}/final: up to date with this recipe; nothing to do")
-            return 0
+    changes = None if args.restart else _recipe_changes(out, model_args, fmt, args)
+    if changes:
         raise ValueError(
-            f"{out}/final was trained with another recipe; choose another --name (or delete {out})"
+            f"{out} holds a run of another recipe (differs in: {', '.join(changes)}); "
+            "choose another --name, or pass --restart to delete it and start over"
         )
-    resume_from = last_complete_checkpoint(out) if args.resume else None
-    if args.resume and resume_from is None and out.exists():
-        log.info("--resume: no complete checkpoint in %s; starting from step 0", out)
+    if args.restart:
+        if _is_rank_zero():
+            _clear_run(out)
+    elif (out / "final").exists() and changes == []:
+        print(f"{out}/final: up to date with this recipe; nothing to do")
+        return 0
+    resume_from = last_complete_checkpoint(out) if args.resume and not args.restart else None
+    if resume_from is not None:
+        log.info("resuming from %s (--restart starts over)", resume_from)
 
     model, tokenizer = load_model(model_args, for_training=True)
     # With a KV cache in the forward pass transformers does not read packed position ids as sequence

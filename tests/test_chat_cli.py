@@ -62,3 +62,11 @@ def test_generate_cli_names_bad_rows(tiny_model_dir, tmp_path, capsys):
     src.write_text('{"question": "ok"}\n{"text": "no question"}\n')
     assert run(generate.main, ["--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "row 2 has no non-empty 'question' field" in capsys.readouterr().err
+
+
+def test_generate_cli_refuses_an_empty_input(tmp_path, capsys):
+    """The issue's case: an empty input file used to exit 0 silently."""
+    src = tmp_path / "q.jsonl"
+    src.write_text("")
+    assert run(generate.main, ["--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert f"--input {src}: the file holds no rows" in capsys.readouterr().err

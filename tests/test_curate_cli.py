@@ -88,3 +88,18 @@ def test_empty_pool_names_the_stage(tmp_path, tiny_model_dir):
         match=r"the quality stage left no rows: every row was dropped \(\{'missing_reasoning': 1\}\)",
     ):
         main(argv(tiny_model_dir, tmp_path, "--sources", str(src)))
+
+
+@pytest.mark.parametrize(
+    "flags, needle",
+    [(["--num-samples", "0"], "--num-samples must be >= 1, got 0"),
+     (["--rank-base", "0.5"], "--rank-base must be >= 1"),
+     (["--domain-classifier", "llm"], "--domain-classifier must be keyword or model")],
+)  # fmt: skip
+def test_impossible_settings_fail_before_any_work(tmp_path, flags, needle, monkeypatch):
+    """The issue's case: `--num-samples 0` used to start the 1200-question difficulty pass first."""
+    import data.curate
+
+    monkeypatch.setattr(data.curate, "stage_dir", lambda *a: pytest.fail("work started"))
+    with pytest.raises(ValueError, match=needle):
+        data.curate.main(["--output-root", str(tmp_path), *flags])

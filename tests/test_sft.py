@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from common.chat_format import FormatArgs, render_example
-from common.io import atomic_write_jsonl
+from common.io import atomic_write_jsonl, read_jsonl
 from sft.args import SFTArgs
 from sft.callbacks import MARKER, last_complete_checkpoint
 from sft.packing import PackedCollator, pack, single
@@ -111,8 +111,20 @@ def test_resume_equals_the_uninterrupted_run(full_run, tiny_model_dir, train_fil
     assert last_complete_checkpoint(out) is None
     (out / "checkpoint-2" / MARKER).write_text("step 2\n")  # ...until it is marked complete
     assert last_complete_checkpoint(out) == out / "checkpoint-2"
-    assert main(argv(tiny_model_dir, train_file, tmp_path, "--max-steps", "4", "--resume")) == 0
+    # no flag: resuming is the default
+    assert main(argv(tiny_model_dir, train_file, tmp_path, "--max-steps", "4")) == 0
     torch.testing.assert_close(torch.tensor(losses(out)), torch.tensor(losses(full_run)), rtol=0, atol=1e-4)
+
+
+def test_restart_starts_over_and_another_recipe_is_refused_mid_run(full_run, tiny_model_dir, train_file, tmp_path):
+    out = tmp_path / "sft" / "t"
+    shutil.copytree(full_run, out)
+    shutil.rmtree(out / "final")  # an interrupted run: checkpoints, no final/
+    with pytest.raises(ValueError, match=r"holds a run of another recipe \(differs in: learning_rate\).*--restart"):
+        main(argv(tiny_model_dir, train_file, tmp_path, "--max-steps", "4", "--learning-rate", "0.5"))
+    assert main(argv(tiny_model_dir, train_file, tmp_path, "--max-steps", "2", "--restart")) == 0
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]  # the old ones are gone
+    assert [r["step"] for r in read_jsonl(out / "train_log.jsonl")] == [1, 2]
 
 
 def test_final_model_loads_in_the_engine(full_run):
@@ -132,7 +144,7 @@ def test_finished_run_is_reused_and_another_recipe_refused(full_run, tiny_model_
     root = full_run.parent.parent
     assert main(argv(tiny_model_dir, train_file, root, "--max-steps", "4")) == 0
     assert "up to date" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="trained with another recipe; choose another --name"):
+    with pytest.raises(ValueError, match="holds a run of another recipe .*; choose another --name"):
         main(argv(tiny_model_dir, train_file, root, "--learning-rate", "0.5"))
 
 

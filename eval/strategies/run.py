@@ -24,6 +24,7 @@ from tqdm import tqdm
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from common.lock import run_lock
 from common.paths import stage_dir
 from eval.benchmarks import BenchmarkArgs, Item, load_benchmark
 from eval.strategies import report
@@ -59,61 +60,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     name = (args.name or tag.strip("-")[-64:]) + backend_suffix(backend)
     out = stage_dir("strategies", name, args.output_root)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
-    rec_path, sam_path = out / "records.jsonl", out / "samples.jsonl"
-    records = read_jsonl(rec_path, allow_torn_tail=True) if rec_path.exists() else []
-    samples = {s["id"]: s for s in read_jsonl(sam_path, allow_torn_tail=True)} if sam_path.exists() else {}
-    done = {(r["key"], r["id"]) for r in records}
-    ctx = None
-    with JsonlAppender(rec_path) as rec_sink, JsonlAppender(sam_path) as sam_sink:
-        for strategy, setting in settings(args):
-            key = setting_key(strategy, setting)
-            for part, pool in (("val", val), ("test", test)):
-                todo = [it for it in pool if (key, it.id) not in done]
-                if not todo:
-                    continue
-                if ctx is None:
-                    policy = load_policy(model_args, fmt, pset, args.batch_size, backend,
-                                         states=str(args.verifier).startswith("value_head:"))  # fmt: skip
-                    verifier = build_verifier(args.verifier, policy)
-                    atomic_write_json(
-                        out / "policy.json", {"model": model_args.model, "params": policy.params}
-                    )
-                    ctx = Context(
-                        policy, verifier, args, samples, lambda q, e: sam_sink.write({"id": q, **e})
-                    )
-                bar = tqdm(total=len(todo), desc=f"{key} [{part}]", unit="q")
-                for start in range(0, len(todo), args.question_chunk):
-                    chunk = todo[start : start + args.question_chunk]
-                    for r in STRATEGIES[strategy](ctx, chunk, setting):
-                        r.update(key=key, split=part)
-                        rec_sink.write(r)
-                        records.append(r)
-                    bar.update(len(chunk))
-                bar.close()
+    with run_lock(out, "the strategy study"):
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
+        rec_path, sam_path = out / "records.jsonl", out / "samples.jsonl"
+        records = read_jsonl(rec_path, allow_torn_tail=True) if rec_path.exists() else []
+        samples = {s["id"]: s for s in read_jsonl(sam_path, allow_torn_tail=True)} if sam_path.exists() else {}
+        done = {(r["key"], r["id"]) for r in records}
+        ctx = None
+        with JsonlAppender(rec_path) as rec_sink, JsonlAppender(sam_path) as sam_sink:
+            for strategy, setting in settings(args):
+                key = setting_key(strategy, setting)
+                for part, pool in (("val", val), ("test", test)):
+                    todo = [it for it in pool if (key, it.id) not in done]
+                    if not todo:
+                        continue
+                    if ctx is None:
+                        policy = load_policy(model_args, fmt, pset, args.batch_size, backend,
+                                             states=str(args.verifier).startswith("value_head:"))  # fmt: skip
+                        verifier = build_verifier(args.verifier, policy)
+                        atomic_write_json(
+                            out / "policy.json", {"model": model_args.model, "params": policy.params}
+                        )
+                        ctx = Context(
+                            policy, verifier, args, samples, lambda q, e: sam_sink.write({"id": q, **e})
+                        )
+                    bar = tqdm(total=len(todo), desc=f"{key} [{part}]", unit="q")
+                    for start in range(0, len(todo), args.question_chunk):
+                        chunk = todo[start : start + args.question_chunk]
+                        for r in STRATEGIES[strategy](ctx, chunk, setting):
+                            r.update(key=key, split=part)
+                            rec_sink.write(r)
+                            records.append(r)
+                        bar.update(len(chunk))
+                    bar.close()
 
-    wanted = {setting_key(s, st) for s, st in settings(args)}
-    ids = {"val": {it.id for it in val}, "test": {it.id for it in test}}
-    mine = [r for r in records if r["key"] in wanted]
-    val_recs = [r for r in mine if r["id"] in ids["val"]]
-    test_recs = [r for r in mine if r["id"] in ids["test"]]
-    policy_params = ctx.policy.params if ctx else _saved_params(out / "policy.json")
-    verifier_params = ctx.verifier.params if ctx and ctx.verifier else 0.0
-    rows = report.label_rows(test_recs, policy_params, verifier_params)
-    aurocs = {part: report.verifier_auroc(samples, ids[part]) for part in ("val", "test")}
-    optimal = report.compute_optimal(val_recs, test_recs, samples)
-    title = f"{model_args.model} on {bench.benchmark}: {len(val)} validation / {len(test)} test questions"
-    atomic_write_json(out / "metrics.json", {"title": title, "policy_params": policy_params, "labels": rows,
-                                             "verifier": aurocs, "compute_optimal": optimal})  # fmt: skip
-    text = report.markdown(title, rows, aurocs, optimal)
-    atomic_write_text(out / "summary.md", text)
-    report.plot(rows, optimal, out / "strategies.png", title)
-    print(text)
-    print(f"written: {out}")
-    if ctx is not None:
-        ctx.policy.tree.close()
-    return 0
+        wanted = {setting_key(s, st) for s, st in settings(args)}
+        ids = {"val": {it.id for it in val}, "test": {it.id for it in test}}
+        mine = [r for r in records if r["key"] in wanted]
+        val_recs = [r for r in mine if r["id"] in ids["val"]]
+        test_recs = [r for r in mine if r["id"] in ids["test"]]
+        policy_params = ctx.policy.params if ctx else _saved_params(out / "policy.json")
+        verifier_params = ctx.verifier.params if ctx and ctx.verifier else 0.0
+        rows = report.label_rows(test_recs, policy_params, verifier_params)
+        aurocs = {part: report.verifier_auroc(samples, ids[part]) for part in ("val", "test")}
+        optimal = report.compute_optimal(val_recs, test_recs, samples)
+        title = f"{model_args.model} on {bench.benchmark}: {len(val)} validation / {len(test)} test questions"
+        atomic_write_json(out / "metrics.json", {"title": title, "policy_params": policy_params, "labels": rows,
+                                                 "verifier": aurocs, "compute_optimal": optimal})  # fmt: skip
+        text = report.markdown(title, rows, aurocs, optimal)
+        atomic_write_text(out / "summary.md", text)
+        report.plot(rows, optimal, out / "strategies.png", title)
+        print(text)
+        print(f"written: {out}")
+        if ctx is not None:
+            ctx.policy.tree.close()
+        return 0
 
 
 def _saved_params(path) -> float:

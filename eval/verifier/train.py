@@ -28,6 +28,7 @@ import torch
 from common.chat_format import FormatArgs
 from common.config import config_dict, parse_config, run_cli, save_config
 from common.io import atomic_write_bytes
+from common.lock import run_lock
 from common.paths import output_root, stage_dir
 from eval.benchmarks import Item, load_train_questions
 from eval.strategies.compute import Compute
@@ -206,16 +207,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     items = load_questions(args)
     out = stage_dir("verifier", args.name, args.output_root)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(out / "config.yaml", model_args, fmt, pset, args, backend)
-    paths = sampled_paths(model_args, fmt, pset, args, items, out, backend)
-    head, info = fit_and_measure(paths, len(items), args)
-    info = {"model": model_args.model, "step_delimiter": pset.step_delimiter, "questions": len(items),
-            "samples_per_question": args.samples, **info}  # fmt: skip
-    head.save(out, info)
-    print(f"value head (l2 {info['l2']}): outcome AUROC {info['outcome_auroc']:.3f}, step AUROC {info['step_auroc']:.3f} "
-          f"on {info['heldout_paths']} held-out solutions ({info['heldout_correct']} correct); written {out}")  # fmt: skip
-    return 0
+    with run_lock(out, "verifier training"):
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(out / "config.yaml", model_args, fmt, pset, args, backend)
+        paths = sampled_paths(model_args, fmt, pset, args, items, out, backend)
+        head, info = fit_and_measure(paths, len(items), args)
+        info = {"model": model_args.model, "step_delimiter": pset.step_delimiter, "questions": len(items),
+                "samples_per_question": args.samples, **info}  # fmt: skip
+        head.save(out, info)
+        print(f"value head (l2 {info['l2']}): outcome AUROC {info['outcome_auroc']:.3f}, step AUROC {info['step_auroc']:.3f} "
+              f"on {info['heldout_paths']} held-out solutions ({info['heldout_correct']} correct); written {out}")  # fmt: skip
+        return 0
 
 
 if __name__ == "__main__":
