@@ -25,7 +25,7 @@ IBPO_ARGS  ?=
 BENCHMARKS ?= ../shared/benchmarks
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow lint bench clean
+.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench clean
 
 setup: $(VENV)/.setup-done
 
@@ -114,6 +114,11 @@ test-slow: setup
 # The vLLM backend against a real vLLM engine on this machine's CPU (CI runs it on every change).
 test-vllm: setup-vllm model
 	$(PY) -m pytest -m vllm
+
+# Kill real stages (curation, training, the s1 study, the strategy study) with SIGKILL at chosen
+# writes, rerun them, and compare with uninterrupted runs (tests/test_faults.py; CI runs it).
+faults: setup model
+	$(PY) -m pytest -m faults tests/test_faults.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from common.faults import armed, fault_point
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -39,6 +41,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be as readable as any file
+        fault_point("atomic_write")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -73,11 +76,13 @@ def atomic_dir(path: str | Path, replace: bool = False) -> Iterator[Path]:
         if path.exists():
             if not replace:
                 raise FileExistsError(f"{path} already exists; not overwriting it")
+            fault_point("atomic_dir")
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
+            fault_point("atomic_dir")
             os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -140,7 +145,13 @@ class JsonlAppender:
             atomic_write_text(self.path, keep.decode("utf-8"))
 
     def write(self, row: dict) -> None:
-        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        line = json.dumps(row, ensure_ascii=False) + "\n"
+        if armed("jsonl_write"):  # a crash test: die with half the line on disk
+            self._f.write(line[: len(line) // 2])
+            self._f.flush()
+            fault_point("jsonl_write")
+            line = line[len(line) // 2 :]
+        self._f.write(line)
         self._f.flush()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from common.faults import fault_point
 from common.io import JsonlAppender, atomic_write_text, read_jsonl
 
 MARKER = "COMPLETE"
@@ -61,6 +62,7 @@ class TrainLog(TrainerCallback):
         if state.is_world_process_zero:
             ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if ckpt.is_dir():
+                fault_point("checkpoint")  # saved but not yet marked: what a crash mid-save leaves
                 atomic_write_text(ckpt / MARKER, f"step {state.global_step}\n")
 
 
