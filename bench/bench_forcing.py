@@ -19,7 +19,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bench.bench_vllm import FINETUNED, tokens
+from bench.bench_vllm import FINETUNED, equal_fields, tokens
 from bench.harness import Case, compare, table
 from common.chat_format import FormatArgs, render_prompt
 from inference.budget import BudgetRequest
@@ -72,7 +72,7 @@ def main() -> None:
             engine = VLLMEngine(counted, tokenizer, fmt, extra_eos=source_eos_ids(source), chunk_size=len(reqs),
                                 mode=mode, records_dir=records, max_context=1024)  # fmt: skip
             got = engine.generate(reqs)
-            same = sum(a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0} for a, b in zip(got, want, strict=True))
+            same = equal_fields(got, want)
             print(f"num_ignore {n}, vllm {mode}: {counted.calls} generate call(s); "
                   f"{same}/{len(reqs)} results equal the HF engine's field by field")  # fmt: skip
             engines[mode] = engine

@@ -39,6 +39,11 @@ def tokens(results) -> int:
     return sum(r.generated_tokens for r in results)
 
 
+def equal_fields(got, want) -> int:
+    """How many results equal the reference's field by field (wall-clock seconds aside)."""
+    return sum(a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0} for a, b in zip(got, want, strict=True))
+
+
 def vllm_phase(name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeats) -> tuple[list[Case], float]:
     from inference.backend import BackendArgs, start_vllm
     from inference.models import source_eos_ids
@@ -50,7 +55,7 @@ def vllm_phase(name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeat
     startup = time.perf_counter() - start
     engine = VLLMEngine(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), chunk_size=len(reqs))
     got = engine.generate(reqs)
-    same = sum(a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0} for a, b in zip(got, want, strict=True))
+    same = equal_fields(got, want)
     print(f"{name}: start-up {startup:.1f} s; {same}/{len(reqs)} results equal the HF engine's field by field")
     work = tokens(want)
     cases = compare([Case("hf engine", lambda: hf.generate(reqs), work), Case(name, lambda: engine.generate(reqs), work)],

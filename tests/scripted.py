@@ -127,3 +127,20 @@ class FakeSamplerLLM:
                     live[row] = live[last]
                 live.pop()
         return outputs
+
+
+def run_in_sampler(script: list[int], prompt_len: int, tokenizer, fmt, requests) -> tuple[list, FakeSamplerLLM]:
+    """Run `requests` through VLLMEngine in sampler mode on FakeSamplerLLM; (results, the fake LLM).
+    Every record the processor core wrote must have been read and removed."""
+    import os
+    import tempfile
+
+    from inference.vllm_engine import VLLMEngine
+
+    with tempfile.TemporaryDirectory() as records:
+        llm = FakeSamplerLLM(script, prompt_len, tokenizer, fmt, records, len(tokenizer))
+        engine = VLLMEngine(llm, tokenizer, fmt, sampling_params_cls=FakeSamplingParams, mode="sampler",
+                            records_dir=records, max_context=4096)  # fmt: skip
+        results = engine.generate(requests)
+        assert os.listdir(records) == []
+    return results, llm

@@ -1,7 +1,5 @@
 """Budget-forcing semantics, pinned to exact tokens on a scripted model, on both backends."""
 
-import os
-import tempfile
 from dataclasses import asdict
 
 import pytest
@@ -10,7 +8,7 @@ from common.chat_format import FormatArgs, render_prompt
 from inference.budget import BudgetRequest
 from inference.hf_engine import HFEngine
 from inference.vllm_engine import VLLMEngine
-from tests.scripted import FakeLLM, FakeSamplerLLM, FakeSamplingParams, ScriptedLM
+from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM, run_in_sampler
 
 FMT = FormatArgs()
 
@@ -32,12 +30,7 @@ def run_both(tokenizer, ids, script, **budget):
     n = len(tokenizer.encode(req.prompt, add_special_tokens=False))
     hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate([req])[0]
     rounds = VLLMEngine(FakeLLM(script, n), tokenizer, FMT, sampling_params_cls=FakeSamplingParams)
-    with tempfile.TemporaryDirectory() as records:
-        llm = FakeSamplerLLM(script, n, tokenizer, FMT, records, len(tokenizer))
-        sampler = VLLMEngine(llm, tokenizer, FMT, sampling_params_cls=FakeSamplingParams, mode="sampler",
-                             records_dir=records, max_context=4096)  # fmt: skip
-        in_sampler = sampler.generate([req])[0]
-        assert os.listdir(records) == []  # every record read and removed
+    in_sampler = run_in_sampler(script, n, tokenizer, FMT, [req])[0][0]
     strip = lambda r: {k: v for k, v in asdict(r).items() if k != "seconds"}  # noqa: E731
     assert strip(hf) == strip(rounds.generate([req])[0]) == strip(in_sampler)
     return hf

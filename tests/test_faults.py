@@ -103,10 +103,10 @@ def test_training_survives_kills(tiny_model_dir, tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from tests.test_lock import _write_data
+    from tests.test_sft_distributed import write_train_file
 
     data = tmp_path / "train.jsonl"
-    _write_data(data)
+    write_train_file(data)
 
     def argv(root):
         return ["sft.train", "--model", str(tiny_model_dir), "--dataset", str(data), "--output-root", str(root),

@@ -2,7 +2,6 @@
 without vLLM: s1's sampling distribution (chi-square), exact agreement with the HF engine under
 seeded sampling and with mixed budgets in one batch, and the request settings it refuses."""
 
-import tempfile
 from dataclasses import asdict
 
 import pytest
@@ -12,8 +11,7 @@ from common.chat_format import FormatArgs, render_prompt
 from inference.budget import BudgetRequest, BudgetRules, TokenDelimiters
 from inference.forcing import ForcingBatch, budget_request
 from inference.hf_engine import HFEngine
-from inference.vllm_engine import VLLMEngine
-from tests.scripted import FakeSamplerLLM, FakeSamplingParams, ScriptedLM
+from tests.scripted import FakeSamplingParams, ScriptedLM, run_in_sampler
 
 FMT = FormatArgs()
 # chi-square critical values at alpha = 0.001, by degrees of freedom
@@ -96,11 +94,7 @@ def test_seeded_sampling_in_the_sampler_equals_the_hf_engine(tokenizer):
         for seed in (1, 2, 3)
     ]  # fmt: skip
     hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate(reqs)
-    with tempfile.TemporaryDirectory() as records:
-        llm = FakeSamplerLLM(script, n, tokenizer, FMT, records, len(tokenizer))
-        engine = VLLMEngine(llm, tokenizer, FMT, sampling_params_cls=FakeSamplingParams, mode="sampler",
-                            records_dir=records, max_context=4096)  # fmt: skip
-        ours = engine.generate(reqs)
+    ours, _ = run_in_sampler(script, n, tokenizer, FMT, reqs)
     assert [strip(r) for r in ours] == [strip(r) for r in hf]
     assert len({r.thinking for r in ours}) == 3  # the seeds differ, so do the samples
 
@@ -118,11 +112,7 @@ def test_mixed_budgets_in_one_batch_and_no_waiting_on_the_long_one(tokenizer):
     ]  # fmt: skip
     reqs = [BudgetRequest(prompt, **b) for b in budgets]
     hf = [HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate([r])[0] for r in reqs]
-    with tempfile.TemporaryDirectory() as records:
-        llm = FakeSamplerLLM(script, n, tokenizer, FMT, records, len(tokenizer))
-        engine = VLLMEngine(llm, tokenizer, FMT, sampling_params_cls=FakeSamplingParams, mode="sampler",
-                            records_dir=records, max_context=4096)  # fmt: skip
-        ours = engine.generate(reqs)
+    ours, llm = run_in_sampler(script, n, tokenizer, FMT, reqs)
     assert [strip(r) for r in ours] == [strip(r) for r in hf]
     assert ours[1].num_forced == 6 and ours[0].num_forced == 0
     # every request ended at the step its own tokens need (one more to stop after a spent answer

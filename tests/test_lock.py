@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.lock import LOCK_NAME, run_lock
+from tests.test_sft_distributed import write_train_file
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
@@ -49,7 +50,7 @@ def test_training_killed_after_a_checkpoint_resumes_by_itself(tiny_model_dir, tm
     continues from it (no flag) and ends with the uninterrupted run's losses."""
 
     data = tmp_path / "train.jsonl"
-    _write_data(data)
+    write_train_file(data)
     cmd = [sys.executable, "-m", "sft.train", "--model", str(tiny_model_dir), "--dataset", str(data),
            "--block-size", "600", "--learning-rate", "1e-3", "--global-batch-size", "2", "--micro-batch-size", "1",
            "--warmup-ratio", "0", "--logging-steps", "1", "--save-steps", "2", "--max-steps", "6"]  # fmt: skip
@@ -75,15 +76,3 @@ def test_training_killed_after_a_checkpoint_resumes_by_itself(tiny_model_dir, tm
 
     assert losses(out) == pytest.approx(losses(tmp_path / "a" / "sft" / "t"), abs=1e-4)
     assert (out / "final" / "config.json").exists()
-
-
-def _write_data(path: Path) -> None:
-    from common.chat_format import FormatArgs
-    from common.io import atomic_write_jsonl
-    from data.builtin.pool import build_pool
-    from data.render import render_rows
-    from inference.models import load_tokenizer
-
-    rows, _ = build_pool(seed=0, train_per_level=1, test_per_level=0, domains=["arithmetic", "geometry"])
-    rows, _ = render_rows(rows, load_tokenizer("smollm2-135m"), FormatArgs(), block_size=1024)
-    atomic_write_jsonl(path, rows)

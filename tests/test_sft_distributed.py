@@ -28,18 +28,23 @@ def _launch(launcher, model_dir, data, root, *extra):
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def data_file(tokenizer, tmp_path_factory):
+def write_train_file(path: Path, tokenizer=None) -> Path:
+    """A tiny s1-format training set (two built-in domains, one question per level) at `path`."""
     from common.chat_format import FormatArgs
     from common.io import atomic_write_jsonl
     from data.builtin.pool import build_pool
     from data.render import render_rows
+    from inference.models import load_tokenizer
 
     rows, _ = build_pool(seed=0, train_per_level=1, test_per_level=0, domains=["arithmetic", "geometry"])
-    rows, _ = render_rows(rows, tokenizer, FormatArgs(), block_size=1024)
-    path = tmp_path_factory.mktemp("dist") / "train.jsonl"
+    rows, _ = render_rows(rows, tokenizer or load_tokenizer("smollm2-135m"), FormatArgs(), block_size=1024)
     atomic_write_jsonl(path, rows)
     return path
+
+
+@pytest.fixture(scope="module")
+def data_file(tokenizer, tmp_path_factory):
+    return write_train_file(tmp_path_factory.mktemp("dist") / "train.jsonl", tokenizer)
 
 
 def test_two_cpu_processes(tiny_model_dir, data_file, tmp_path):

@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 import pytest
 
+from bench.bench_forcing import CountingLLM
 from common.chat_format import FormatArgs, render_prompt
 from inference.budget import BudgetRequest
 from inference.hf_engine import HFEngine
@@ -203,7 +204,7 @@ def test_six_forced_waits_do_not_hold_back_the_others(real_llm, embedded_fp32):
     hf = HFEngine(model, tok, FMT, max_context=VLLM_CONTEXT).generate(reqs)
     calls = {}
     for mode in ("sampler", "rounds"):
-        llm = _CountingLLM(real_llm[1])
+        llm = CountingLLM(real_llm[1])
         got = VLLMEngine(
             llm, tok, FMT, mode=mode, records_dir=real_llm[2], max_context=VLLM_CONTEXT
         ).generate(reqs)
@@ -212,11 +213,3 @@ def test_six_forced_waits_do_not_hold_back_the_others(real_llm, embedded_fp32):
     assert hf[0].num_forced == 6
     assert calls == {"sampler": 1, "rounds": 8}
 
-
-class _CountingLLM:
-    def __init__(self, llm):
-        self.llm, self.calls = llm, 0
-
-    def generate(self, *args, **kwargs):
-        self.calls += 1
-        return self.llm.generate(*args, **kwargs)
