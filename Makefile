@@ -33,7 +33,7 @@ $(VENV)/.setup-done: pyproject.toml
 	$(PYTHON_SYS) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1; then \
-		echo "CUDA found: installing the default torch build"; $(PIP) install -q "torch>=2.4"; \
+		echo "CUDA found: installing the default torch build"; $(PIP) install -q "torch>=2.13"; \
 	else \
 		echo "no CUDA: installing the CPU build of torch ($(TORCH_SPEC))"; \
 		$(PIP) install -q "$(TORCH_CPU_SPEC)" \

@@ -8,6 +8,7 @@ down for a CPU. The global batch stays fixed whatever the number of processes: g
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -38,8 +39,19 @@ class SFTArgs:
     adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2 (s1: 0.95)."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
     global_batch_size: int = field(
-        default=16, metadata={"help": "Blocks per optimizer step, all processes (s1: 16)."}
+        default=16,
+        metadata={"help": "Blocks per optimizer step, all processes (s1: 16; with packing false a block is one example)."},
     )
+    loss_weighting: str = field(
+        default="token",
+        metadata={"help": "token: mean over the step's learned tokens; example: each example's mean token "
+                  "loss counts once (s1: one example per GPU, gradients averaged)."},
+    )  # fmt: skip
+    save_optimizer: bool = field(
+        default=True,
+        metadata={"help": "Checkpoints hold optimizer state (exact resume). false: model-only (sharded under "
+                  "FSDP) restart points; Adam's moments restart (s1 saves none; ~8 bytes/param per save)."},
+    )  # fmt: skip
     micro_batch_size: int = field(default=1, metadata={"help": "Blocks per process per forward pass."})
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "Recompute activations (saves memory)."}
@@ -74,6 +86,8 @@ class SFTArgs:
         for name in ("block_size", "global_batch_size", "micro_batch_size", "logging_steps", "save_steps"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        if self.loss_weighting not in ("token", "example"):
+            raise ValueError(f"--loss-weighting must be token or example, got {self.loss_weighting!r}")
         if self.over_length not in ("drop", "error"):
             raise ValueError(f"--over-length must be drop or error, got {self.over_length!r}")
         if self.learning_rate <= 0:
@@ -90,3 +104,13 @@ class SFTArgs:
                 f"= {world_size} x {self.micro_batch_size} = {per_step}"
             )
         return self.global_batch_size // per_step
+
+    def schedule(self, blocks: int, world_size: int) -> dict:
+        """Optimizer steps as the Trainer will take them: each process gets ceil(blocks / processes)
+        micro-batches (accelerate evens them out), a step takes `accumulation` of them, and a partial
+        last step still counts."""
+        accumulation = self.accumulation_steps(world_size)
+        per_process = math.ceil(blocks / (world_size * self.micro_batch_size))
+        per_epoch = math.ceil(per_process / accumulation)
+        total = self.max_steps if self.max_steps > 0 else math.ceil(per_epoch * self.num_train_epochs)
+        return {"steps_per_epoch": per_epoch, "total_steps": total}

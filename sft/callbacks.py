@@ -1,4 +1,4 @@
-"""Trainer callbacks: train_log.jsonl with tokens/s, a completion marker on each checkpoint, loss.png.
+"""Trainer callbacks: train_log.jsonl with tokens/s, a completion marker on each checkpoint, memory.json, loss.png.
 
 A checkpoint folder counts only once `COMPLETE` is written inside it, after the Trainer has saved the
 model, optimizer, scheduler, RNG and trainer state; `last_complete_checkpoint` ignores anything a
@@ -64,6 +64,39 @@ class TrainLog(TrainerCallback):
             if ckpt.is_dir():
                 fault_point("checkpoint")  # saved but not yet marked: what a crash mid-save leaves
                 atomic_write_text(ckpt / MARKER, f"step {state.global_step}\n")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, MiB (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class MemoryLog(TrainerCallback):
+    """Peak resident memory per process: after the model is loaded and sharded, and at the end.
+
+    memory.json lists one entry per rank; it is what `python -m sft.plan` is checked against on CPU,
+    and it shows ram-efficient loading at work (rank 0 alone reads the weights)."""
+
+    def __init__(self, before_load: float):
+        self.before_load, self.after_load, self.held = before_load, None, None
+
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        self.after_load = peak_rss_mib()
+        # Parameters this process holds: its shards under FSDP (DTensor), the whole model otherwise.
+        self.held = sum(getattr(p, "_local_tensor", p).numel() for p in model.parameters()) if model else None
+
+    def gather(self) -> list[dict]:
+        import torch.distributed as dist
+
+        mine = {"parameters_held": self.held, "peak_rss_before_load_mib": self.before_load,
+                "peak_rss_after_load_mib": self.after_load, "peak_rss_mib": peak_rss_mib()}  # fmt: skip
+        if not (dist.is_available() and dist.is_initialized()):
+            return [mine]
+        every = [None] * dist.get_world_size()
+        dist.all_gather_object(every, mine)
+        return every
 
 
 def plot_loss(log_path: Path, png: Path) -> None:

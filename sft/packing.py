@@ -74,19 +74,31 @@ class PackedCollator:
     """Stack blocks into a batch. One block: no padding at all. Several: right-padded to the longest,
     with an attention mask, because a padded row cannot be told apart from a packed one by positions."""
 
-    def __init__(self, pad_id: int = 0):
-        self.pad_id = pad_id
+    def __init__(self, pad_id: int = 0, example_weights: bool = False):
+        self.pad_id, self.example_weights = pad_id, example_weights
 
     def __call__(self, blocks: list) -> dict[str, torch.Tensor]:
         blocks = [b if isinstance(b, Block) else Block(**b) for b in blocks]
+        batch = self._collate(blocks)
+        if self.example_weights:  # sft/trainer.py: each example's mean loss counts once
+            from sft.trainer import WEIGHTS, example_weights
+
+            n = batch["input_ids"].shape[1]
+            rows = blocks if len(blocks) > 1 and all(x.num_examples == 1 for x in blocks) else [_joined(blocks)]
+            batch[WEIGHTS] = torch.tensor([
+                example_weights(b.labels, [i for i, p in enumerate(b.position_ids) if p == 0]) + [0.0] * (n - len(b))
+                for b in rows
+            ])  # fmt: skip
+        return batch
+
+    def _collate(self, blocks: list[Block]) -> dict[str, torch.Tensor]:
         if len(blocks) == 1:
             b = blocks[0]
             return {"input_ids": torch.tensor([b.input_ids]), "labels": torch.tensor([b.labels]),
                     "position_ids": torch.tensor([b.position_ids])}  # fmt: skip
         if any(b.num_examples > 1 for b in blocks):
             # Several packed blocks in one micro-batch: concatenate them into one row (still no padding).
-            return self([Block(sum((b.input_ids for b in blocks), []), sum((b.labels for b in blocks), []),
-                               sum((b.position_ids for b in blocks), []), sum(b.num_examples for b in blocks))])  # fmt: skip
+            return self._collate([_joined(blocks)])
         n = max(len(b) for b in blocks)
         pad = [n - len(b) for b in blocks]
         return {
@@ -98,3 +110,9 @@ class PackedCollator:
                 [[1] * len(b) + [0] * p for b, p in zip(blocks, pad, strict=True)]
             ),
         }
+
+
+def _joined(blocks: list[Block]) -> Block:
+    """Blocks concatenated into one row (position ids keep each example's boundaries)."""
+    return Block(sum((b.input_ids for b in blocks), []), sum((b.labels for b in blocks), []),
+                 sum((b.position_ids for b in blocks), []), sum(b.num_examples for b in blocks))  # fmt: skip

@@ -16,6 +16,7 @@ inference engine load directly (`--model outputs/sft/<name>/final`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -26,11 +27,13 @@ from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_dir, atomic_write_json
 from common.lock import run_lock
 from common.paths import stage_dir
-from inference.models import ModelArgs, load_model, pick_device
+from inference.models import ModelArgs, pick_device, pick_dtype
 from sft.args import SFTArgs
-from sft.callbacks import TrainLog, last_complete_checkpoint, plot_loss
+from sft.callbacks import MemoryLog, TrainLog, last_complete_checkpoint, peak_rss_mib, plot_loss
 from sft.dataset import build_blocks
+from sft.fsdp import fsdp_options, load_training_model, prepare_loading
 from sft.packing import PackedCollator
+from sft.trainer import has_optimizer_state, trainer_class
 
 log = logging.getLogger("sft.train")
 
@@ -82,7 +85,7 @@ def _clear_run(out) -> None:
 
     for path in [*out.glob("checkpoint-*"), out / "final"]:
         shutil.rmtree(path, ignore_errors=True)
-    for name in ("train_log.jsonl", "loss.png", "config.yaml", "data_info.json"):
+    for name in ("train_log.jsonl", "loss.png", "config.yaml", "data_info.json", "memory.json"):
         (out / name).unlink(missing_ok=True)
 
 
@@ -97,7 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(out, model_args, fmt, args) -> int:
     import torch
-    from transformers import Trainer
 
     changes = None if args.restart else _recipe_changes(out, model_args, fmt, args)
     if changes:
@@ -115,24 +117,37 @@ def _train(out, model_args, fmt, args) -> int:
     if resume_from is not None:
         log.info("resuming from %s (--restart starts over)", resume_from)
 
-    model, tokenizer = load_model(model_args, for_training=True)
+    device = pick_device(model_args.device)
+    on_cpu = device == "cpu"
+    options = fsdp_options(args.fsdp, args.fsdp_config)
+    prepare_loading(options, on_cpu)  # the process group first: ram-efficient loading needs it
+    # bf16 training keeps fp32 master weights (bf16 compute by autocast, or FSDP's mixed precision):
+    # pure bf16 weights lose most lr-1e-5 updates to rounding. final/ is written back in bf16.
+    bf16 = pick_dtype(model_args.dtype, device) == torch.bfloat16
+    master = dataclasses.replace(model_args, dtype="float32") if bf16 else model_args
+    memory = MemoryLog(before_load=peak_rss_mib())
+    model, tokenizer = load_training_model(master, options)
     # With a KV cache in the forward pass transformers does not read packed position ids as sequence
     # boundaries, and examples in a block would attend to each other: no cache in training.
     model.config.use_cache = False
     blocks, data_info = build_blocks(args, tokenizer)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    bf16 = next(model.parameters()).dtype == torch.bfloat16
-    on_cpu = pick_device(model_args.device) == "cpu"
     targs = training_arguments(args, out, world_size, bf16, use_cpu=on_cpu)
-    data_info.update(processes=world_size, gradient_accumulation=targs.gradient_accumulation_steps)
+    data_info.update(processes=world_size, gradient_accumulation=targs.gradient_accumulation_steps,
+                     examples_per_step=round(args.global_batch_size * data_info["examples"] / data_info["blocks"], 2),
+                     loss_weighting=args.loss_weighting, **args.schedule(len(blocks), world_size))  # fmt: skip
     log.info("data: %s", data_info)
+    if resume_from is not None and not has_optimizer_state(resume_from):
+        log.warning("%s is a model-only checkpoint (save_optimizer: false): Adam restarts", resume_from)
 
-    trainer = Trainer(
+    trainer = trainer_class()(
         model=model, args=targs, train_dataset=[b.__dict__ for b in blocks],
-        data_collator=PackedCollator(tokenizer.pad_token_id or 0),
+        data_collator=PackedCollator(tokenizer.pad_token_id or 0, example_weights=args.loss_weighting == "example"),
+        loss_weighting=args.loss_weighting, save_optimizer=args.save_optimizer,
     )  # fmt: skip
     # First in line, so the progress bar's log lines already carry tokens_per_s.
     trainer.callback_handler.callbacks.insert(0, TrainLog(out / "train_log.jsonl"))
+    trainer.add_callback(memory)
     if trainer.is_world_process_zero():
         save_config(out / "config.yaml", model_args, fmt, args)
         atomic_write_json(out / "data_info.json", data_info)
@@ -142,7 +157,11 @@ def _train(out, model_args, fmt, args) -> int:
         plot_loss(out / "train_log.jsonl", out / "loss.png")
     trainer.accelerator.wait_for_everyone()
     state_dict = trainer.accelerator.get_state_dict(trainer.model)  # gathers FSDP shards on rank 0
+    memory_by_rank = memory.gather()
     if trainer.is_world_process_zero():
+        atomic_write_json(out / "memory.json", memory_by_rank)
+        if bf16:
+            state_dict = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state_dict.items()}
         with atomic_dir(out / "final", replace=True) as tmp:
             trainer.accelerator.unwrap_model(trainer.model).save_pretrained(tmp, state_dict=state_dict)
             tokenizer.save_pretrained(tmp)
