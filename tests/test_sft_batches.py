@@ -85,3 +85,14 @@ def test_example_weighting_is_the_mean_of_per_example_means(peaked_model_dir, to
     torch.testing.assert_close(torch.tensor(unpacked[0]), means.mean(), rtol=0, atol=1e-4)
     torch.testing.assert_close(torch.tensor(packed[0]), means.mean(), rtol=0, atol=1e-4)
     torch.testing.assert_close(torch.tensor(tokens[0]), per_token, rtol=0, atol=1e-4)
+
+
+def test_bf16_recipe_trains_fp32_master_weights_and_writes_bf16_final(tiny_model_dir, data_file, tmp_path):
+    from safetensors import safe_open
+
+    _run(tiny_model_dir, data_file, tmp_path, "b", "--dtype", "bfloat16", "--global-batch-size", "2",
+         "--max-steps", "2", "--save-steps", "2")  # fmt: skip
+    out = tmp_path / "sft" / "b"
+    dtypes = lambda f: {safe_open(f, "pt").get_slice(k).get_dtype() for k in safe_open(f, "pt").keys()}  # noqa: E731
+    assert dtypes(out / "checkpoint-2" / "model.safetensors") == {"F32"}  # the master weights
+    assert dtypes(out / "final" / "model.safetensors") == {"BF16"}
