@@ -93,6 +93,10 @@ def test_bf16_recipe_trains_fp32_master_weights_and_writes_bf16_final(tiny_model
     _run(tiny_model_dir, data_file, tmp_path, "b", "--dtype", "bfloat16", "--global-batch-size", "2",
          "--max-steps", "2", "--save-steps", "2")  # fmt: skip
     out = tmp_path / "sft" / "b"
-    dtypes = lambda f: {safe_open(f, "pt").get_slice(k).get_dtype() for k in safe_open(f, "pt").keys()}  # noqa: E731
+
+    def dtypes(path):
+        with safe_open(path, "pt") as f:
+            return {f.get_slice(k).get_dtype() for k in f.keys()}  # noqa: SIM118 (a safetensors handle)
+
     assert dtypes(out / "checkpoint-2" / "model.safetensors") == {"F32"}  # the master weights
     assert dtypes(out / "final" / "model.safetensors") == {"BF16"}
