@@ -9,7 +9,8 @@ a finished folder is moved into place, and before a training checkpoint is marke
 killed run must really die by SIGKILL (a point that is never reached fails the test), then the same
 command again must finish and leave the outputs of the uninterrupted run: equal rows and metrics
 (wall-clock fields aside; greedy decoding), for training equal losses (abs 1e-4) and final weights
-(abs 1e-5). Covered: curation, training, the s1 study, the strategy study.
+(abs 1e-5). Covered: curation, training, the s1 study, the verifier, the strategy study, IBPO
+(the last two grade with tests/fault_hooks: the tiny model is never right).
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMED = ("seconds", "elapsed", "time", "tokens_per_s", "duration", "created")
 
 
-def _env(fault: str | None = None) -> dict:
-    env = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+HOOKS = ROOT / "tests" / "fault_hooks"  # the even-gold grader for the verifier and IBPO (see its docstring)
+
+
+def _env(fault: str | None = None, even_grader: bool = False) -> dict:
+    path = f"{ROOT}:{HOOKS}" if even_grader else str(ROOT)
+    env = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
            "HOME": os.environ.get("HOME", "/root")}  # fmt: skip
     if fault:
         env["THINKSCALE_FAULT"] = fault
@@ -37,7 +42,8 @@ def _env(fault: str | None = None) -> dict:
 
 
 def _run(argv: list[str], fault: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(fault), capture_output=True,
+    even = argv[0] in ("eval.verifier.train", "ibpo.run")
+    return subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(fault, even), capture_output=True,
                           text=True, timeout=900)  # fmt: skip
 
 
@@ -160,3 +166,57 @@ def test_the_strategy_study_survives_kills(tiny_model_dir, tmp_path):
         return {"records": records, "metrics": _json(out / "metrics.json")}
 
     _kill_and_rerun(argv, outputs, ["jsonl_write:2", "jsonl_write:9", "atomic_write:2"], tmp_path)
+
+
+def _questions(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / "train-questions.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 1?", "gold": str(i + 1),
+                                        "level": 1 + i % 2}) + "\n" for i in range(n)))  # fmt: skip
+    return path
+
+
+def test_the_verifier_survives_kills(tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    questions = _questions(tmp_path, 6)
+
+    def argv(root):
+        return ["eval.verifier.train", "--model", str(tiny_model_dir), "--train-file", str(questions),
+                "--output-root", str(root), "--name", "v", "--questions", "6", "--samples", "2", "--holdout", "0.5",
+                "--max-thinking-tokens", "8", "--max-answer-tokens", "3", "--max-step-tokens", "4",
+                "--step-delimiter", "\n"]  # fmt: skip
+
+    def outputs(root):
+        out = root / "verifier" / "v"
+        head = {k: v.tolist() for k, v in load_file(str(out / "head.safetensors")).items()}
+        return {"head": head, "info": _json(out / "verifier.json")}
+
+    # 1: config.yaml; 2: the sampled states (a cached chunk); 3: the head; 4: verifier.json
+    _kill_and_rerun(argv, outputs, ["atomic_write:2", "atomic_write:3", "atomic_write:4"], tmp_path)
+
+
+def test_ibpo_survives_kills(tiny_model_dir, tmp_path):
+    questions = _questions(tmp_path, 4)
+    sft = tmp_path / "sft.yaml"
+    sft.write_text("block_size: 256\nlearning_rate: 1.0e-4\nmax_steps: 4\nglobal_batch_size: 2\n"
+                   "micro_batch_size: 1\nsave_steps: 2\nlogging_steps: 1\nwarmup_ratio: 0.0\n")  # fmt: skip
+
+    def argv(root):
+        return ["ibpo.run", "--start-model", str(tiny_model_dir), "--questions-from", str(questions),
+                "--questions", "4", "--samples", "2", "--budgets", "0.5", "--rounds", "1", "--per-question", "2",
+                "--ilp-batch", "2", "--max-thinking-tokens", "6", "--max-answer-tokens", "3",
+                "--temperature", "0", "--sft-config", str(sft), "--output-root", str(root), "--name", "t"]  # fmt: skip
+
+    def outputs(root):
+        import torch
+        from safetensors.torch import load_file
+
+        run = root / "ibpo" / "t" / "q0.5" / "round-1"
+        state = json.loads((run / "state.json").read_text())
+        weights = load_file(str(root / "sft" / "t-q0.5-r1" / "final" / "model.safetensors"))
+        return {"samples": sorted(_rows(Path(state["samples"])), key=json.dumps),
+                "selection": _json(run / "selection.json"), "train": _rows(run / "train.jsonl"),
+                "weights": {k: torch.round(v.float(), decimals=4).tolist() for k, v in weights.items()}}  # fmt: skip
+
+    # samples appended (jsonl), the round's files (atomic), a training checkpoint, the final model folder
+    _kill_and_rerun(argv, outputs, ["jsonl_write:3", "atomic_write:2", "checkpoint:1", "atomic_dir:1"], tmp_path)

@@ -215,8 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         info = {"model": model_args.model, "step_delimiter": pset.step_delimiter, "questions": len(items),
                 "samples_per_question": args.samples, **info}  # fmt: skip
         head.save(out, info)
-        print(f"value head (l2 {info['l2']}): outcome AUROC {info['outcome_auroc']:.3f}, step AUROC {info['step_auroc']:.3f} "
-              f"on {info['heldout_paths']} held-out solutions ({info['heldout_correct']} correct); written {out}")  # fmt: skip
+        # AUROC needs both right and wrong held-out solutions; a small or lopsided hold-out has none.
+        fmt_auroc = lambda v: "n/a (held-out solutions of one kind)" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"value head (l2 {info['l2']}): outcome AUROC {fmt_auroc(info['outcome_auroc'])}, step AUROC "
+              f"{fmt_auroc(info['step_auroc'])} on {info['heldout_paths']} held-out solutions "
+              f"({info['heldout_correct']} correct); written {out}")  # fmt: skip
         return 0
 
 
