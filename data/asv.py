@@ -26,7 +26,9 @@ from common.config import parse_config, run_cli, save_config
 from common.io import atomic_write_json, atomic_write_jsonl
 from common.lock import run_lock
 from common.paths import stage_dir
+from common.restart import RestartArgs, clear_run
 from common.trials import join_trials
+from common.validate import at_least
 from data.builtin.pool import GENERATORS, LEVELS, _row, normalise_question, split_of
 from data.builtin.problem import Problem, Step, fmt
 from data.builtin.traces import TraceStyle, write_trace
@@ -52,6 +54,7 @@ class ASVDataArgs:
             raise ValueError(f"--per-level and --agree must be positive, got {self.per_level}, {self.agree}")
         if not 0 <= self.wrong_trial_rate <= 1:
             raise ValueError(f"--wrong-trial-rate must be in [0, 1], got {self.wrong_trial_rate}")
+        at_least(self, 1, "easy_max_level", "block_size")
 
 
 def wrong_trial(problem: Problem, rng: random.Random, style: TraceStyle) -> str | None:
@@ -107,9 +110,11 @@ def build_rows(args: ASVDataArgs) -> list[dict]:
 def main(argv: Sequence[str] | None = None) -> int:
     from inference.models import load_tokenizer, resolve_model
 
-    model_args, fmt_args, args = parse_config([ModelArgs, FormatArgs, ASVDataArgs], argv)
+    model_args, fmt_args, args, again = parse_config([ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv)
     out = stage_dir("data", args.name, args.output_root)
     with run_lock(out, "ASV data"):
+        if again.restart:
+            clear_run(out)
         rows = build_rows(args)
         tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
         rows, info = render_rows(rows, tokenizer, fmt_args, args.block_size, over_length="drop")

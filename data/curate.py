@@ -25,6 +25,7 @@ from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_write_json
 from common.lock import run_lock
 from common.paths import stage_dir
+from common.restart import RestartArgs, clear_run
 from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
 from data.domains import label_domains
 from data.outputs import write_outputs
@@ -105,11 +106,13 @@ def _quality(rows, test, src: SourceArgs, qual: QualityArgs, seed: int, cache: P
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, src, qual, diff, run, backend = parse_config(
-        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs], argv
+    model_args, fmt, src, qual, diff, run, backend, again = parse_config(
+        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs, RestartArgs], argv
     )
     out = stage_dir("data", run.name, run.output_root)
     with run_lock(out, "curation"):
+        if again.restart:
+            clear_run(out)
         if (out / "config.yaml").exists():
             changed = recipe_differences(
                 out / "config.yaml", model_args, fmt, src, qual, diff, run, backend,

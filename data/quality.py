@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from common.validate import within
 from data.decontaminate import EvalIndex
 from data.dedup import deduplicate
 
@@ -47,6 +48,7 @@ class QualityArgs:
     def __post_init__(self) -> None:
         if self.ngram < 1:
             raise ValueError(f"--ngram must be >= 1, got {self.ngram}")
+        within(self, 0.0, 1.0, "near_dup_threshold")
 
 
 def row_problem(row: dict) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.io import read_jsonl
+from common.validate import at_least, within
 
 
 @dataclass
@@ -68,6 +69,9 @@ class SourceArgs:
             raise ValueError(f"--on-error must be raise or skip, got {self.on_error!r}")
         if self.trace_family not in ("deepseek", "gemini"):
             raise ValueError(f"--trace-family must be deepseek or gemini, got {self.trace_family!r}")
+        at_least(self, 1, "builtin_train_per_level")
+        at_least(self, 0, "builtin_test_per_level")
+        within(self, 0.0, 1.0, "verify_rate", "slip_rate")
 
 
 def _text(value) -> str | None:

@@ -26,6 +26,8 @@ from common.config import config_dict, parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from common.lock import run_lock
 from common.paths import stage_dir
+from common.restart import RestartArgs, clear_run
+from common.validate import at_least
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.methods import METHODS, Context
 from eval.report import method_metrics, scaling_plot, summary_markdown
@@ -80,6 +82,10 @@ class EvalArgs:
             raise ValueError(f"--budgets must be positive token counts, got {self.budgets}")
         if any(k < 0 for k in self.wait_counts):
             raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
+        at_least(self, 1, "max_answer_tokens", "wait_max_thinking", "unforced_max_thinking", "tokens_per_step",
+                 "max_tries", "batch_size")  # fmt: skip
+        if self.sample_temperature <= 0:
+            raise ValueError(f"--sample-temperature must be > 0 (rejection sampling samples), got {self.sample_temperature}")
 
 
 def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs,
@@ -108,12 +114,14 @@ def sweep_points(method: str, ev: EvalArgs) -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, bench, ev, backend = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], argv
+    model_args, fmt, bench, ev, backend, again = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs, RestartArgs], argv
     )
     items = load_benchmark(bench, ev.output_root)
     out = stage_dir("eval", run_name(model_args, bench, ev, fmt, backend), ev.output_root)
     with run_lock(out, "the s1 study"):
+        if again.restart:
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
         path = out / "samples.jsonl"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from common.validate import at_least
 from ibpo.groups import GROUP_BY
 
 
@@ -38,6 +40,10 @@ class IBPOArgs:
             raise ValueError("--start-model is required (the ASV-SFT model, e.g. outputs/sft/<name>/final)")
         if not self.sft_config:
             raise ValueError("--sft-config is required (the SFT recipe each round trains with)")
+        if not Path(self.sft_config).is_file():
+            raise FileNotFoundError(f"--sft-config {self.sft_config}: no such file")
+        at_least(self, 0, "max_thinking_tokens", "temperature")
+        at_least(self, 1, "max_answer_tokens", "batch_size", "long_tokens")
         if self.group_by not in GROUP_BY:
             raise ValueError(f"--group-by must be one of {GROUP_BY}, got {self.group_by!r}")
         if not self.budgets or any(not 0 <= q <= 1 for q in self.budgets):

@@ -25,6 +25,7 @@ from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_
 from common.lock import run_lock
 from common.paths import stage_dir
 from common.plots import pyplot, save_figure
+from common.restart import RestartArgs, clear_run
 from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.grade import grade
@@ -87,13 +88,15 @@ def model_metrics(rows: list[dict]) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     from inference.engine_args import build_engine
 
-    base, fmt, bench, args, backend = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs, BackendArgs], argv
+    base, fmt, bench, args, backend, again = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs, BackendArgs, RestartArgs], argv
     )
     ids, majority = _majority(args.majority_from)
     items = [it for it in load_benchmark(bench, args.output_root) if ids is None or it.id in ids]
     out = stage_dir("ibpo", args.name, args.output_root)
     with run_lock(out, "the IBPO evaluation"):
+        if again.restart:
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", base, fmt, bench, args, backend)
         path = out / "samples.jsonl"

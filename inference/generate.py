@@ -23,6 +23,7 @@ from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, read_jsonl
 from common.lock import run_lock
+from common.restart import RestartArgs
 from inference.backend import BackendArgs
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs
@@ -39,6 +40,8 @@ class GenerateArgs:
     def __post_init__(self) -> None:
         if not self.input:
             raise ValueError("--input is required (a JSON-lines file of questions)")
+        if not Path(self.input).is_file():
+            raise FileNotFoundError(f"--input {self.input}: no such file")
         if not self.output:
             raise ValueError("--output is required (a JSON-lines file for the results)")
 
@@ -63,11 +66,14 @@ def pending_rows(args: GenerateArgs) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, budget, args, backend = parse_config(
-        [ModelArgs, FormatArgs, BudgetArgs, GenerateArgs, BackendArgs], argv
+    model_args, fmt, budget, args, backend, again = parse_config(
+        [ModelArgs, FormatArgs, BudgetArgs, GenerateArgs, BackendArgs, RestartArgs], argv
     )
     output = Path(args.output)
     with run_lock(output.parent, f"generation into {output.name}", name=f".{output.name}.lock"):
+        if again.restart and output.exists():  # only the output file: its folder may hold anything
+            output.unlink()
+            print(f"--restart: removed {output}")
         return _generate(model_args, fmt, budget, args, backend)
 
 

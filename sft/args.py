@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from common.validate import at_least, within
+
 
 @dataclass
 class SFTArgs:
@@ -94,6 +96,13 @@ class SFTArgs:
             raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"--max-steps must be -1 (epochs decide) or >= 1, got {self.max_steps}")
+        if self.num_train_epochs <= 0:
+            raise ValueError(f"--num-train-epochs must be > 0, got {self.num_train_epochs}")
+        at_least(self, 0, "weight_decay", "max_grad_norm")
+        at_least(self, 1, "save_total_limit")
+        within(self, 0.0, 1.0, "adam_beta1", "adam_beta2", high_open=True)
 
     def accumulation_steps(self, world_size: int) -> int:
         """Gradient accumulation that keeps the global batch at `global_batch_size`."""

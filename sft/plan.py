@@ -58,6 +58,8 @@ class PlanArgs:
             raise ValueError(f"--gpus must be >= 1, got {self.gpus}")
         if self.gpu_memory <= 0:
             raise ValueError(f"--gpu-memory must be > 0 GiB, got {self.gpu_memory}")
+        if self.overhead_gib < 0 and self.overhead_gib != -1:
+            raise ValueError(f"--overhead-gib must be >= 0 (or -1: the default), got {self.overhead_gib}")
         if self.target not in ("gpu", "cpu"):
             raise ValueError(f"--target must be gpu or cpu, got {self.target!r}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.validate import at_least, within
+
 
 @dataclass
 class StrategyArgs:
@@ -54,6 +56,11 @@ class StrategyArgs:
             raise ValueError(f"--asv-judges: unknown {bad}; known: self, verifier")
         if self.beam_agg not in AGGREGATES:
             raise ValueError(f"--beam-agg must be one of {AGGREGATES}, got {self.beam_agg!r}")
+        at_least(self, 1, "beam_width")  # before the divisibility check below divides by it
+        at_least(self, 0, "lookahead")
+        within(self, 0.0, 1.0, "asv_threshold")
+        if self.rebase_temperature <= 0:
+            raise ValueError(f"--rebase-temperature must be > 0, got {self.rebase_temperature}")
         if any(n % self.beam_width for n in self.beam_n):
             raise ValueError(
                 f"--beam-n {self.beam_n}: each must be divisible by --beam-width {self.beam_width}"

@@ -26,6 +26,7 @@ from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from common.lock import run_lock
 from common.paths import stage_dir
+from common.restart import RestartArgs, clear_run
 from eval.benchmarks import BenchmarkArgs, Item, load_benchmark
 from eval.strategies import report
 from eval.strategies.args import StrategyArgs
@@ -48,8 +49,8 @@ def split(items: list[Item], args: StrategyArgs) -> tuple[list[Item], list[Item]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, bench, pset, args, backend = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs], argv
+    model_args, fmt, bench, pset, args, backend, again = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs, RestartArgs], argv
     )
     stepwise = [s for s in args.strategies if s in STEPWISE]
     if backend.is_vllm and stepwise:
@@ -61,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = (args.name or tag.strip("-")[-64:]) + backend_suffix(backend)
     out = stage_dir("strategies", name, args.output_root)
     with run_lock(out, "the strategy study"):
+        if again.restart:
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
         rec_path, sam_path = out / "records.jsonl", out / "samples.jsonl"

@@ -30,6 +30,8 @@ from common.config import config_dict, parse_config, run_cli, save_config
 from common.io import atomic_write_bytes
 from common.lock import run_lock
 from common.paths import output_root, stage_dir
+from common.restart import RestartArgs, clear_run
+from common.validate import at_least
 from eval.benchmarks import Item, load_train_questions
 from eval.strategies.compute import Compute
 from eval.strategies.policy import Policy, PolicySettings, load_policy
@@ -64,6 +66,7 @@ class VerifierArgs:
     def __post_init__(self) -> None:
         if not 0 < self.holdout < 1:
             raise ValueError(f"--holdout must be in (0, 1), got {self.holdout}")
+        at_least(self, 1, "batch_size")
         if self.questions < 2 or self.samples < 1:
             raise ValueError(
                 f"--questions must be >= 2 and --samples >= 1, got {self.questions}, {self.samples}"
@@ -202,12 +205,14 @@ def sampled_paths(model_args, fmt, pset, args: VerifierArgs, items: list[Item], 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, pset, args, backend = parse_config(
-        [ModelArgs, FormatArgs, PolicySettings, VerifierArgs, BackendArgs], argv
+    model_args, fmt, pset, args, backend, again = parse_config(
+        [ModelArgs, FormatArgs, PolicySettings, VerifierArgs, BackendArgs, RestartArgs], argv
     )
     items = load_questions(args)
     out = stage_dir("verifier", args.name, args.output_root)
     with run_lock(out, "verifier training"):
+        if again.restart:  # the sampled states too: they are this run's outputs
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, pset, args, backend)
         paths = sampled_paths(model_args, fmt, pset, args, items, out, backend)
