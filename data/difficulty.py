@@ -4,7 +4,7 @@
 
 Each model in `--difficulty-models` answers every question through the budget-forcing batch decoder
 at a short thinking budget (s1 used Qwen2.5-7B/32B; the offline default is the embedded model), the
-answer is graded against the row's gold answer with `eval.grade`, and a question any model solves is
+answer is graded against the row's gold answer with `grading.grade`, and a question any model solves is
 dropped. Results are appended per question to `cache/difficulty-<model>-<settings>.jsonl`, so an
 interrupted run resumes where it stopped and a re-run reuses them. The second difficulty signal,
 the teacher trace's length in tokens of the target tokenizer, is stored in `row["trace_tokens"]`.
@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from common.chat_format import FormatArgs, render_prompt
 from common.io import JsonlAppender, read_jsonl
-from eval.grade import grade
+from grading.grade import grade
 from inference.backend import BackendArgs
 from inference.engine_args import BudgetArgs, build_engine
 from inference.models import ModelArgs

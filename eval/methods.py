@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from common.chat_format import FormatArgs, render_prompt
 from eval.benchmarks import Item
-from eval.grade import grade
+from grading.grade import grade
 from inference.budget import BudgetRequest, BudgetResult
 
 SHORT_PROMPT = "Think briefly: as few steps as you can."

@@ -28,8 +28,8 @@ from common.plots import pyplot, save_figure
 from common.restart import RestartArgs, clear_run
 from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
-from eval.grade import grade
 from eval.strategies.optimal import accuracy_and_tokens
+from grading.grade import grade
 from inference.backend import BackendArgs
 from inference.budget import BudgetRequest
 from inference.models import ModelArgs

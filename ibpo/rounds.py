@@ -12,7 +12,7 @@ import time
 from common.chat_format import render_example, render_prompt
 from common.io import JsonlAppender, read_jsonl
 from eval.benchmarks import Item
-from eval.grade import grade
+from grading.grade import grade
 from ibpo.groups import length_group
 from ibpo.select import select
 from inference.budget import BudgetRequest

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from eval.extract import extract_answer, last_boxed
-from eval.grade import gold_answer, grade, is_equivalent
-from eval.grade import main as grade_main
+from grading.extract import extract_answer, last_boxed
+from grading.grade import gold_answer, grade, is_equivalent
+from grading.grade import main as grade_main
 from tests.benchfiles import BENCH, needs_bench
 
 

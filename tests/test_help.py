@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "data", "sft", "inference", "eval", "ibpo", "bench")
+PACKAGES = ("common", "data", "sft", "inference", "eval", "ibpo", "grading", "bench")
 
 
 def entry_points() -> list[str]:

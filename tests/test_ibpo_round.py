@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.grade import Graded
+from grading.grade import Graded
 
 
 def _sft_recipe(tmp_path):
@@ -52,7 +52,7 @@ def test_one_ibpo_round_end_to_end(tiny_model_dir, tmp_path, monkeypatch):
 def test_asv_data_mixes_single_trials_and_sv_traces(tmp_path):
     from common.trials import split_trials
     from data.asv import main
-    from eval.extract import extract_answer
+    from grading.extract import extract_answer
 
     assert (
         main(["--name", "a", "--output-root", str(tmp_path), "--per-level", "2", "--wrong-trial-rate", "0.5"])

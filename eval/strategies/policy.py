@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 
 from common.chat_format import FormatArgs, render_prompt
 from eval.benchmarks import Item
-from eval.extract import extract_answer
-from eval.grade import gold_answer, is_equivalent
 from eval.strategies.compute import Compute
+from grading.extract import extract_answer
+from grading.grade import gold_answer, is_equivalent
 from inference.tree import Expansion, Node, TreeDecoder
 
 
