@@ -6,7 +6,8 @@
 Reads the model's config only (no weights). The terms, per device, for FSDP full shard over N devices
 (what sft.train runs; 1 device: no sharding), in GiB:
 
-- states: fp32 master weights, fp32 gradients and Adam's two moments, 16 bytes/parameter, / N;
+- parameters, gradients, optimizer: fp32 master weights (4 bytes/parameter), fp32 gradients (4) and
+  Adam's two moments (8), / N;
 - gathered: the unsharded compute copy of the root unit (embeddings, output layer, final norm, which
   FSDP keeps gathered from forward to backward) plus two decoder layers (the current and the prefetched);
 - activations at one block of `block_size` tokens: with checkpointing each layer keeps its input
@@ -102,7 +103,9 @@ def estimate(shape: Shape, tokens: int, plan: PlanArgs) -> dict[str, float]:
     overhead = plan.overhead_gib if plan.overhead_gib >= 0 else (1.0 if plan.target == "gpu" else CPU_OVERHEAD)
     sharded = plan.gpus > 1
     terms = {
-        "states": 16 * shape.params / plan.gpus,
+        "parameters": 4 * shape.params / plan.gpus,  # fp32 master weights
+        "gradients": 4 * shape.params / plan.gpus,
+        "optimizer": 8 * shape.params / plan.gpus,  # Adam's two moments
         "gathered": compute * (shape.root_params + 2 * shape.layer_params) if sharded else 0.0,
         "activations": tokens * shape.layers * kept * compute,
         "logits": max(logits, recompute),
@@ -134,11 +137,16 @@ def largest_block(shape: Shape, plan: PlanArgs) -> int:
 
 
 def report(name: str, shape: Shape, tokens: int, plan: PlanArgs) -> str:
+    from dataclasses import replace
+
     est = estimate(shape, tokens, plan)
+    other = estimate(shape, tokens, replace(plan, activation_checkpointing=not plan.activation_checkpointing))
     verdict = "fits" if est["total"] <= plan.gpu_memory else "does NOT fit"
     lines = [f"{name}: {shape.params / 1e9:.2f}B parameters, block {tokens} tokens, {plan.gpus} x "
              f"{plan.gpu_memory:g} GiB ({plan.target}), activation checkpointing {'on' if plan.activation_checkpointing else 'off'}"]  # fmt: skip
     lines += [f"  {k:<12}{v:8.2f} GiB" for k, v in est.items()]
+    lines.append(f"  (activation checkpointing {'off' if plan.activation_checkpointing else 'on'}: activations "
+                 f"{other['activations']:.2f} GiB, total {other['total']:.2f} GiB)")  # fmt: skip
     lines.append(f"  -> {verdict} ({est['total']:.1f} of {plan.gpu_memory:g} GiB per device)")
     lines.append(f"  largest block on {plan.gpus} devices: {largest_block(shape, plan)} tokens")
     need = smallest_gpus(shape, tokens, plan)
