@@ -26,13 +26,15 @@ from common.io import atomic_write_json
 from common.lock import run_lock
 from common.paths import stage_dir
 from common.restart import RestartArgs, clear_run
+from common.validate import at_least
 from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
 from data.domains import label_domains
 from data.outputs import write_outputs
 from data.quality import QualityArgs, quality_filter
 from data.render import render_rows
-from data.select import s1_select
+from data.select import S1Steps, s1_select
 from data.sources import SourceArgs, load_sources
+from grading.grade import grade
 from inference.backend import BACKEND_FIELDS, BackendArgs
 from inference.models import ModelArgs, load_tokenizer, resolve_model
 
@@ -54,6 +56,26 @@ class CurateArgs:
     rank_base: float = field(
         default=2.0, metadata={"help": "Selection weight base^-rank by trace length (s1: 2)."}
     )
+    keep_whole_sources: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Sources kept whole before the draw, where the trace answers right (s1: "
+                  "Idavidrein/gpqa qq8933/AIME_1983_2024)."},
+    )  # fmt: skip
+    keep_long_sources: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Sources whose right traces over --keep-long-min-tokens are kept (s1: qfq/openaimath)."},
+    )
+    keep_long_min_tokens: int = field(default=5600, metadata={"help": "--keep-long-sources threshold (s1: 5600)."})
+    benchmark_after: int = field(
+        default=0, metadata={"help": "After this many rows, draw domains benchmark-weighted (s1: 700; 0: never)."}
+    )
+    benchmark_sources: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Sources whose domain mix weights the late draws (s1: qq8933/AIME_1983_2024 Idavidrein/gpqa)."},
+    )
+    benchmark_shares: list[float] = field(
+        default_factory=list, metadata={"help": "Each benchmark source's total weight, relative (s1: 1 0.5)."}
+    )
     block_size: int = field(default=32768, metadata={"help": "Training block size, in tokens (s1: 32768)."})
     over_length: str = field(
         default="report", metadata={"help": "Rows over --block-size: report, drop or error."}
@@ -74,6 +96,16 @@ class CurateArgs:
             raise ValueError(f"--domain-classifier must be keyword or model, got {self.domain_classifier!r}")
         if self.over_length not in ("report", "drop", "error"):
             raise ValueError(f"--over-length must be report, drop or error, got {self.over_length!r}")
+        at_least(self, 0, "benchmark_after", "keep_long_min_tokens")
+        if len(self.benchmark_shares) != len(self.benchmark_sources) or any(x <= 0 for x in self.benchmark_shares):
+            raise ValueError(f"--benchmark-shares must give one positive share per --benchmark-sources entry, got "
+                             f"{self.benchmark_shares} for {self.benchmark_sources}")  # fmt: skip
+        if self.benchmark_after and not self.benchmark_sources:
+            raise ValueError("--benchmark-after needs --benchmark-sources (whose domains weight the draws)")
+
+    def steps(self) -> S1Steps:
+        return S1Steps(self.keep_whole_sources, self.keep_long_sources, self.keep_long_min_tokens,
+                       self.benchmark_after, self.benchmark_sources, self.benchmark_shares)  # fmt: skip
 
 
 def _fingerprint(*parts) -> str:
@@ -148,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
         domain_counts = label_domains(rows, run.domain_classifier, labeler)
-        chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base)
+        chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base, run.steps(),
+                           is_right=lambda r: grade(r["answer"], r["gold"]).correct)  # fmt: skip
         if len(chosen) < run.num_samples:
             log.warning("the pool ran short: %d rows left after the difficulty stage, %d asked for (--num-samples)",
                         len(chosen), run.num_samples)  # fmt: skip
