@@ -3,8 +3,10 @@
     kept, solved_by = difficulty_filter(rows, args, fmt, device_args, cache_dir)
 
 Each model in `--difficulty-models` answers every question through the budget-forcing batch decoder
-at a short thinking budget (s1 used Qwen2.5-7B/32B; the offline default is the embedded model), the
-answer is graded against the row's gold answer with `grading.grade`, and a question any model solves is
+(s1 used Qwen2.5-7B/32B; the offline default is the embedded model): in the s1 think format at a
+short thinking budget (`--difficulty-mode think`, the CPU probe), or in the model's own chat format
+with one long generation, as s1 ran it (`native`: s1's bulk_inference.py, 32768 tokens, temperature
+0.05, the whole response graded). The answer is graded against the row's gold answer with `grading.grade`, and a question any model solves is
 dropped. Results are appended per question to `cache/difficulty-<model>-<settings>.jsonl`, so an
 interrupted run resumes where it stopped and a re-run reuses them. The second difficulty signal,
 the teacher trace's length in tokens of the target tokenizer, is stored in `row["trace_tokens"]`.
@@ -45,17 +47,43 @@ class DifficultyArgs:
         default=32, metadata={"help": "Answer budget of the difficulty models."}
     )
     difficulty_batch_size: int = field(default=32, metadata={"help": "Questions decoded together."})
+    difficulty_mode: str = field(
+        default="think",
+        metadata={"help": "think: the s1 think format at a short budget (the CPU probe); native: each model "
+                  "answers in its own chat format, one long generation, graded whole (as s1 ran Qwen2.5-7B/32B)."},
+    )  # fmt: skip
+    difficulty_temperature: float = field(
+        default=0.0, metadata={"help": "Sampling temperature of the difficulty models (s1: 0.05)."}
+    )
 
     def budget(self) -> BudgetArgs:
         return BudgetArgs(
             max_thinking_tokens=self.difficulty_max_thinking_tokens, max_answer_tokens=self.difficulty_max_answer_tokens,
-            batch_size=self.difficulty_batch_size,
+            batch_size=self.difficulty_batch_size, temperature=self.difficulty_temperature,
         )  # fmt: skip
 
     def __post_init__(self) -> None:
         if [m.lower() for m in self.difficulty_models] == ["none"]:
             self.difficulty_models = []
+        if self.difficulty_mode not in ("think", "native"):
+            raise ValueError(f"--difficulty-mode must be think or native, got {self.difficulty_mode!r}")
         self.budget()  # validates the budgets with the decoder's own messages
+
+
+def native_prompt(tokenizer, question: str) -> str:
+    """The model's own chat format: one user turn and the assistant header (s1's bulk_inference.py);
+    the template adds its default system prompt, if it has one."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                         add_generation_prompt=True)  # fmt: skip
+
+
+def graded_text(result, mode: str) -> str:
+    """What is graded. native: the whole response — the model never writes the think delimiter, so
+    it all arrives as "thinking" and ends at its end of turn. think: the answer (the thinking when
+    no answer came)."""
+    if mode == "native":
+        return "\n".join(t for t in (result.thinking, result.answer) if t)
+    return result.answer or result.thinking
 
 
 def count_trace_tokens(rows: list[dict], tokenizer, batch: int = 512) -> None:
@@ -69,6 +97,8 @@ def count_trace_tokens(rows: list[dict], tokenizer, batch: int = 512) -> None:
 
 def _cache_path(cache_dir: Path, model: str, args: DifficultyArgs, fmt: FormatArgs) -> Path:
     settings = f"{args.difficulty_max_thinking_tokens}|{args.difficulty_max_answer_tokens}|{fmt}"
+    if args.difficulty_mode != "think" or args.difficulty_temperature:  # earlier caches keep their names
+        settings += f"|{args.difficulty_mode}|{args.difficulty_temperature}"
     tag = hashlib.blake2b(settings.encode(), digest_size=4).hexdigest()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model)[-60:]
     return cache_dir / f"difficulty-{slug}-{tag}.jsonl"
@@ -85,7 +115,9 @@ def solve_with(
         margs = base.for_model(model)
         budget = args.budget()
         engine, tokenizer = build_engine(margs, fmt, backend, budget.batch_size)
-        requests = [budget.request(render_prompt(tokenizer, fmt, r["question"])) for r in todo]
+        render = (lambda q: native_prompt(tokenizer, q)) if args.difficulty_mode == "native" else (
+            lambda q: render_prompt(tokenizer, fmt, q))  # fmt: skip
+        requests = [budget.request(render(r["question"])) for r in todo]
         bar = tqdm(total=len(todo), desc=f"difficulty {model}", unit="q")
         solved = sum(1 for r in done.values() if r["correct"])
         with JsonlAppender(path) as out:
@@ -93,7 +125,7 @@ def solve_with(
             def on_result(i: int, result) -> None:
                 nonlocal solved
                 row = todo[i]
-                g = grade(result.answer or result.thinking, row["gold"])
+                g = grade(graded_text(result, args.difficulty_mode), row["gold"])
                 record = {"id": row["id"], "correct": g.correct, "extracted": g.extracted,
                           "answer": result.answer, "thinking_tokens": result.thinking_tokens}  # fmt: skip
                 out.write(record)

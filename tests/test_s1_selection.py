@@ -85,3 +85,13 @@ def test_the_s1_recipe_selects_as_s1_did():
     assert steps == S1Steps([GPQA, AIME], ["qfq/openaimath"], 5600, 700, [AIME, GPQA], [1.0, 0.5])
     assert (recipe["num_samples"], recipe["rank_base"]) == (1000, 2.0)
     assert recipe["sources"] == ["simplescaling/data_ablation_full59K"]
+
+
+def test_the_s1_recipe_runs_the_difficulty_stage_as_s1_did():
+    from common.config import load_recipe
+
+    recipe = load_recipe("recipes/qwen2.5-32b/data-s1k.yaml")
+    # s1's data/bulk_inference.py: Qwen2.5-7B- and 32B-Instruct, own chat template, 32768 tokens, T 0.05
+    assert recipe["difficulty_models"] == ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-32B-Instruct"]
+    assert (recipe["difficulty_mode"], recipe["difficulty_max_thinking_tokens"], recipe["difficulty_temperature"]) == (
+        "native", 32768, 0.05)  # fmt: skip
