@@ -1,9 +1,8 @@
 """`--restart`: start a stage over on purpose. Resuming is every stage's default.
 
     again, = ...parse_config([..., RestartArgs], argv)[-1:]
-    with run_lock(out, "curation"):
-        if again.restart:
-            clear_run(out)          # everything the run wrote, except the lock this process holds
+    with claimed_run(out, "curation", again.restart):   # the lock, then (restart) the old outputs gone
+        ...
 
 Only what the stage itself wrote under its run folder (and the extra paths the stage names, such as
 IBPO's per-round fine-tuning runs) is removed; each removal is printed.
@@ -12,11 +11,12 @@ IBPO's per-round fine-tuning runs) is removed; each removal is printed.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.lock import LOCK_NAME
+from common.lock import LOCK_NAME, run_lock
 
 
 @dataclass
@@ -39,3 +39,13 @@ def clear_run(folder: Path, extra: Iterable[Path] = ()) -> list[Path]:
             p.unlink()
         print(f"--restart: removed {p}")
     return gone
+
+
+@contextmanager
+def claimed_run(folder: Path, what: str, restart: bool, extra: Iterable[Path] = ()) -> Iterator[None]:
+    """`run_lock(folder, what)`; with `restart`, the run's own outputs (and `extra`) removed first,
+    under the lock, so a running process's files are never deleted."""
+    with run_lock(folder, what):
+        if restart:
+            clear_run(folder, extra)
+        yield

@@ -24,9 +24,8 @@ from fractions import Fraction
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
 from common.io import atomic_write_json, atomic_write_jsonl
-from common.lock import run_lock
 from common.paths import stage_dir
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from common.trials import join_trials
 from common.validate import at_least
 from data.builtin.pool import GENERATORS, LEVELS, _row, normalise_question, split_of
@@ -112,9 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model_args, fmt_args, args, again = parse_config([ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv)
     out = stage_dir("data", args.name, args.output_root)
-    with run_lock(out, "ASV data"):
-        if again.restart:
-            clear_run(out)
+    with claimed_run(out, "ASV data", again.restart):
         rows = build_rows(args)
         tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
         rows, info = render_rows(rows, tokenizer, fmt_args, args.block_size, over_length="drop")

@@ -23,9 +23,8 @@ from pathlib import Path
 from common.chat_format import FormatArgs
 from common.config import parse_config, recipe_differences, run_cli, save_config
 from common.io import atomic_write_json
-from common.lock import run_lock
 from common.paths import stage_dir
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from common.validate import at_least
 from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
 from data.domains import label_domains
@@ -142,9 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs, RestartArgs], argv
     )
     out = stage_dir("data", run.name, run.output_root)
-    with run_lock(out, "curation"):
-        if again.restart:
-            clear_run(out)
+    with claimed_run(out, "curation", again.restart):
         if (out / "config.yaml").exists():
             changed = recipe_differences(
                 out / "config.yaml", model_args, fmt, src, qual, diff, run, backend,

@@ -24,9 +24,8 @@ from tqdm import tqdm
 from common.chat_format import FormatArgs
 from common.config import config_dict, parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from common.lock import run_lock
 from common.paths import stage_dir
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from common.validate import at_least
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.methods import METHODS, Context
@@ -119,9 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     items = load_benchmark(bench, ev.output_root)
     out = stage_dir("eval", run_name(model_args, bench, ev, fmt, backend), ev.output_root)
-    with run_lock(out, "the s1 study"):
-        if again.restart:
-            clear_run(out)
+    with claimed_run(out, "the s1 study", again.restart):
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
         path = out / "samples.jsonl"

@@ -22,10 +22,9 @@ from pathlib import Path
 from common.chat_format import FormatArgs, render_prompt
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from common.lock import run_lock
 from common.paths import stage_dir
 from common.plots import pyplot, save_figure
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
 from eval.strategies.optimal import accuracy_and_tokens
@@ -94,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ids, majority = _majority(args.majority_from)
     items = [it for it in load_benchmark(bench, args.output_root) if ids is None or it.id in ids]
     out = stage_dir("ibpo", args.name, args.output_root)
-    with run_lock(out, "the IBPO evaluation"):
-        if again.restart:
-            clear_run(out)
+    with claimed_run(out, "the IBPO evaluation", again.restart):
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", base, fmt, bench, args, backend)
         path = out / "samples.jsonl"

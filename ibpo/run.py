@@ -23,9 +23,8 @@ from pathlib import Path
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
 from common.io import atomic_write_json, atomic_write_jsonl
-from common.lock import run_lock
 from common.paths import stage_dir
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from eval.benchmarks import Item, load_train_questions
 from ibpo.args import IBPOArgs
 from ibpo.rounds import choose, sample, train_rows
@@ -82,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     base, fmt, args, backend, again = parse_config([ModelArgs, FormatArgs, IBPOArgs, BackendArgs, RestartArgs], argv)
     items = load_questions(args)
     out = stage_dir("ibpo", args.name, args.output_root)
-    with run_lock(out, "IBPO"):
-        if again.restart:  # and every round's fine-tuning run, which a rerun would otherwise reuse
-            clear_run(out, stage_dir("sft", args.name, args.output_root).parent.glob(f"{args.name}-q*-r*"))
+    # restart: every round's fine-tuning run goes too, which a rerun would otherwise reuse
+    rounds = stage_dir("sft", args.name, args.output_root).parent.glob(f"{args.name}-q*-r*")
+    with claimed_run(out, "IBPO", again.restart, rounds):
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", base, fmt, args, backend)
         final = {}

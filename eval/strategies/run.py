@@ -24,9 +24,8 @@ from tqdm import tqdm
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from common.lock import run_lock
 from common.paths import stage_dir
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from eval.benchmarks import BenchmarkArgs, Item, load_benchmark
 from eval.strategies import report
 from eval.strategies.args import StrategyArgs
@@ -61,9 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     name = (args.name or tag.strip("-")[-64:]) + backend_suffix(backend)
     out = stage_dir("strategies", name, args.output_root)
-    with run_lock(out, "the strategy study"):
-        if again.restart:
-            clear_run(out)
+    with claimed_run(out, "the strategy study", again.restart):
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
         rec_path, sam_path = out / "records.jsonl", out / "samples.jsonl"

@@ -28,9 +28,8 @@ import torch
 from common.chat_format import FormatArgs
 from common.config import config_dict, parse_config, run_cli, save_config
 from common.io import atomic_write_bytes
-from common.lock import run_lock
 from common.paths import output_root, stage_dir
-from common.restart import RestartArgs, clear_run
+from common.restart import RestartArgs, claimed_run
 from common.validate import at_least
 from eval.benchmarks import Item, load_train_questions
 from eval.strategies.compute import Compute
@@ -210,9 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     items = load_questions(args)
     out = stage_dir("verifier", args.name, args.output_root)
-    with run_lock(out, "verifier training"):
-        if again.restart:  # the sampled states too: they are this run's outputs
-            clear_run(out)
+    with claimed_run(out, "verifier training", again.restart):  # restart: the sampled states go too
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, pset, args, backend)
         paths = sampled_paths(model_args, fmt, pset, args, items, out, backend)
