@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from common.chat_format import FormatArgs
 from common.config import parse_config, run_cli
@@ -122,8 +122,6 @@ def fits(shape: Shape, tokens: int, plan: PlanArgs) -> bool:
 
 def smallest_gpus(shape: Shape, tokens: int, plan: PlanArgs, most: int = 1024) -> int | None:
     """The fewest devices on which `tokens` fit (None: not even `most`; activations do not shard)."""
-    from dataclasses import replace
-
     return next((n for n in range(1, most + 1) if fits(shape, tokens, replace(plan, gpus=n))), None)
 
 
@@ -137,8 +135,6 @@ def largest_block(shape: Shape, plan: PlanArgs) -> int:
 
 
 def report(name: str, shape: Shape, tokens: int, plan: PlanArgs) -> str:
-    from dataclasses import replace
-
     est = estimate(shape, tokens, plan)
     other = estimate(shape, tokens, replace(plan, activation_checkpointing=not plan.activation_checkpointing))
     verdict = "fits" if est["total"] <= plan.gpu_memory else "does NOT fit"

@@ -33,7 +33,7 @@ from sft.callbacks import MemoryLog, TrainLog, last_complete_checkpoint, peak_rs
 from sft.dataset import build_blocks
 from sft.fsdp import fsdp_options, load_training_model, prepare_loading
 from sft.packing import PackedCollator
-from sft.trainer import has_optimizer_state, trainer_class
+from sft.trainer import trainer_class
 
 log = logging.getLogger("sft.train")
 
@@ -137,8 +137,6 @@ def _train(out, model_args, fmt, args) -> int:
                      examples_per_step=round(args.global_batch_size * data_info["examples"] / data_info["blocks"], 2),
                      loss_weighting=args.loss_weighting, **args.schedule(len(blocks), world_size))  # fmt: skip
     log.info("data: %s", data_info)
-    if resume_from is not None and not has_optimizer_state(resume_from):
-        log.warning("%s is a model-only checkpoint (save_optimizer: false): Adam restarts", resume_from)
 
     trainer = trainer_class()(
         model=model, args=targs, train_dataset=[b.__dict__ for b in blocks],
