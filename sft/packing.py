@@ -79,12 +79,13 @@ class PackedCollator:
 
     def __call__(self, blocks: list) -> dict[str, torch.Tensor]:
         blocks = [b if isinstance(b, Block) else Block(**b) for b in blocks]
-        batch = self._collate(blocks)
+        # One row per unpacked example (padded), or every block in one row when any is packed.
+        rows = blocks if len(blocks) > 1 and all(b.num_examples == 1 for b in blocks) else [_joined(blocks)]
+        batch = self._collate(rows)
         if self.example_weights:  # sft/trainer.py: each example's mean loss counts once
             from sft.trainer import WEIGHTS, example_weights
 
             n = batch["input_ids"].shape[1]
-            rows = blocks if len(blocks) > 1 and all(x.num_examples == 1 for x in blocks) else [_joined(blocks)]
             batch[WEIGHTS] = torch.tensor([
                 example_weights(b.labels, [i for i, p in enumerate(b.position_ids) if p == 0]) + [0.0] * (n - len(b))
                 for b in rows
@@ -92,13 +93,10 @@ class PackedCollator:
         return batch
 
     def _collate(self, blocks: list[Block]) -> dict[str, torch.Tensor]:
-        if len(blocks) == 1:
+        if len(blocks) == 1:  # no padding at all
             b = blocks[0]
             return {"input_ids": torch.tensor([b.input_ids]), "labels": torch.tensor([b.labels]),
                     "position_ids": torch.tensor([b.position_ids])}  # fmt: skip
-        if any(b.num_examples > 1 for b in blocks):
-            # Several packed blocks in one micro-batch: concatenate them into one row (still no padding).
-            return self._collate([_joined(blocks)])
         n = max(len(b) for b in blocks)
         pad = [n - len(b) for b in blocks]
         return {
