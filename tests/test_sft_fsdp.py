@@ -112,8 +112,10 @@ def test_ram_efficient_loading_reads_the_weights_on_rank_zero_only(wide_model_di
     grew = [r["peak_rss_after_load_mib"] - r["peak_rss_before_load_mib"] for r in ranks]
     model_mib = sum(f.stat().st_size for f in wide_model_dir.glob("*.safetensors")) / 2**20
     # Both ranks end up holding a half shard; rank 0 alone also held the whole model to broadcast it.
-    # Without ram-efficient loading both ranks read the weights and grow alike (measured: 1180 vs 1116 MiB).
-    assert grew[1] < grew[0] - 0.5 * model_mib, (grew, model_mib)
+    # Measured gaps with ram-efficient loading: 376 to 520 MiB (the broadcast's transient buffers move
+    # each rank's peak by 100-200 MiB from run to run); without it both ranks read the weights and
+    # grow alike (1180 vs 1116 MiB, a 64 MiB gap). A quarter of the model separates the two.
+    assert grew[1] < grew[0] - 0.25 * model_mib, (grew, model_mib)
 
 
 def test_model_only_sharded_checkpoints_restart_with_fresh_optimizer(fsdp_run, tiny_model_dir, data_file, tmp_path):
