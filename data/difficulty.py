@@ -79,11 +79,11 @@ def native_prompt(tokenizer, question: str) -> str:
 
 def graded_text(result, mode: str) -> str:
     """What is graded. native: the whole response — the model never writes the think delimiter, so
-    it all arrives as "thinking" and ends at its end of turn. think: the answer (the thinking when
-    no answer came)."""
+    it all arrives as "thinking" and ends at its end of turn. think: the answer only, as every study
+    grades (a probe that never reaches its answer has not solved the question)."""
     if mode == "native":
         return "\n".join(t for t in (result.thinking, result.answer) if t)
-    return result.answer or result.thinking
+    return result.answer
 
 
 def count_trace_tokens(rows: list[dict], tokenizer, batch: int = 512) -> None:

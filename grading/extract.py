@@ -8,7 +8,10 @@
 Order of preference, the one graders of this field use: the last `\\boxed{...}` / `\\fbox{...}` (braces
 matched, so nested fractions survive), then the text after the last "Final Answer:" or "Answer:"
 (first line, trailing period dropped), then the last number in the text. With `choices` (GPQA-style
-multiple choice) the answer is a single letter: "Answer: (B)", "\\boxed{B}", "the answer is B".
+multiple choice) the answer is a single letter, taken only where it is stated as the answer: a
+`\\boxed{B}`, a letter standing alone right after a marker ("Answer: (B)", "the answer is B.",
+"the correct option is C"), a bracketed "(C)", or a response that is just the letter. A letter
+inside prose never counts: "at point D" is not an answer, nor is the article in "Answer: A force".
 """
 
 from __future__ import annotations
@@ -51,16 +54,36 @@ def last_number(text: str) -> str | None:
     return found[-1].replace(",", "") if found else None
 
 
+# "Answer:", "the answer is", "correct option is", "choice:" ... followed by the stated letter.
+_CHOICE_MARKER_RE = re.compile(r"\b(?:answer|option|choice)\s*(?:[:：]|is\b:?)\s*", re.IGNORECASE)
+
+
+def _letter_alone(text: str, letters: str) -> str | None:
+    """The letter `text` starts with, when it stands alone: "B", "(B)", "B.", "**B**", "B) 4 N"; not
+    "A force" (an article) nor "Bx"."""
+    m = re.match(rf"[*\s$]*(?:\\text\{{)?\(?([{letters}])\)?\}}?[*$]*(?=$|[\s.,;:!)\]]|\))", text)
+    if not m:
+        return None
+    rest = text[m.end() :]
+    # "A force of 5 N": a capital followed by a lower-case word is prose, unless bracketed as "(A) force".
+    if not m.group(0).strip("*$ ").startswith("(") and re.match(r"\s+[a-z]", rest):
+        return None
+    return m.group(1)
+
+
 def extract_choice(text: str, choices: str = "ABCD") -> str | None:
-    """A multiple-choice letter: from \\boxed{}, an answer marker, or the last standalone letter."""
+    """The multiple-choice letter a response states as its answer (None when it states none)."""
     letters = re.escape(choices)
-    for candidate in (last_boxed(text), _after_answer_marker(text)):
-        if candidate:
-            m = re.search(rf"\(?\b([{letters}])\b\)?", candidate)
-            if m:
-                return m.group(1)
-    found = re.findall(rf"(?<![A-Za-z])\(?([{letters}])\)?(?![A-Za-z])", text)
-    return found[-1] if found else None
+    boxed = last_boxed(text)
+    if boxed is not None and (found := _letter_alone(boxed, letters)):
+        return found
+    for m in reversed(list(_CHOICE_MARKER_RE.finditer(text))):
+        if found := _letter_alone(text[m.end() :], letters):
+            return found
+    bracketed = re.findall(rf"\(([{letters}])\)", text)
+    if bracketed:
+        return bracketed[-1]
+    return _letter_alone(text.strip(), letters) if len(text.strip()) <= 12 else None
 
 
 def extract_answer(text: str, choices: str | None = None) -> str | None:

@@ -12,6 +12,12 @@ Gold answers may be bare ("18"), LaTeX ("\\frac{3}{4}"), a solution with a `\\bo
 GSM8K's "... #### 18". Equivalence is math-verify's (fractions, decimals, LaTeX, intervals, tuples,
 units stripped), tried on the LaTeX and the plain reading of each side; multiple-choice answers
 compare letters. No judge model.
+
+Two guards sit in front of math-verify, which on its own accepts both of these:
+- case: "E" is not "e", nor "2X" "2x" (variables and constants are case-sensitive); only words of two
+  or more letters ("Even", "even") compare without case;
+- equations: "x = 5" answers 5 (a single symbol on the left names the value), but "3x+1 = 7" does not
+  answer 7; an equation is compared whole only against a gold answer that is itself an equation.
 """
 
 from __future__ import annotations
@@ -46,7 +52,24 @@ def _normalise(s: str) -> str:
     s = s.strip().strip("$").strip()
     s = re.sub(r"\\text\{\s*([^{}]*)\}", r"\1", s)
     s = re.sub(r"\s+", "", s)
-    return s.rstrip(".").replace("\\!", "").replace("\\,", "").lower()
+    return s.rstrip(".").replace("\\!", "").replace("\\,", "")
+
+
+def _words_alike(a: str, b: str) -> bool:
+    # Words compare without case ("Even" / "even"); single letters and expressions never do.
+    return bool(re.fullmatch(r"[A-Za-z]{2,}", a)) and a.lower() == b.lower()
+
+
+# Single-letter identifiers outside LaTeX commands: "2X+y" -> X, y; "\\frac{a}{b}" -> a, b.
+def _symbols(s: str) -> list[str]:
+    bare = re.sub(r"\\[A-Za-z]+", " ", s)
+    return sorted(re.findall(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])", bare))
+
+
+def _case_clash(pred: str, gold: str) -> bool:
+    """The same letters up to case, in a different case: what math-verify would wrongly accept."""
+    p, g = _symbols(pred), _symbols(gold)
+    return p != g and [c.lower() for c in p] == [c.lower() for c in g]
 
 
 @lru_cache(maxsize=65536)
@@ -63,37 +86,53 @@ def _parsed(s: str) -> tuple:
     return tuple(parse(s, parsing_timeout=2))
 
 
-def _rhs(s: str) -> str:
-    # "x = 5" and "a+b = 12" are answers whose value is on the right of the last '='.
-    return s.rsplit("=", 1)[1] if "=" in s and "==" not in s else s
+_RELATION_RE = re.compile(r"(?<![<>!=])=(?!=)")
+_SYMBOL_RE = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*")
+
+
+def _value(pred: str, gold: str) -> str | None:
+    """What of `pred` is compared with `gold`: the value of "x = 5" (a single symbol on the left, a
+    chain "x = 2+3 = 5" ends in its value); None for an equation such as "3x+1 = 7", which states no
+    value. Against a gold equation the prediction is compared whole."""
+    if not _RELATION_RE.search(pred) or _RELATION_RE.search(gold):
+        return pred
+    parts = _RELATION_RE.split(pred)
+    return parts[-1] if _SYMBOL_RE.fullmatch(parts[0]) else None
 
 
 def is_equivalent(pred: str, gold: str) -> bool:
     """Whether two answer strings denote the same mathematical object."""
     if pred is None or gold is None:
         return False
-    if _normalise(pred) == _normalise(gold):
+    value = _value(pred, gold)
+    if value is None:
+        return False
+    p, g = _normalise(value), _normalise(gold)
+    if p == g or _words_alike(p, g):
         return True
+    if _case_clash(p, g):
+        return False
     from math_verify import verify
 
     gold_p = _parsed(gold)
-    if not gold_p:
+    pred_p = _parsed(value.strip())
+    return bool(gold_p and pred_p and verify(list(gold_p), list(pred_p), timeout_seconds=2))
+
+
+def matches(extracted: str | None, gold: str, choices: str | None = None) -> bool:
+    """Whether an extracted answer is right: the same letter for multiple choice (`choices`), else
+    `is_equivalent` to the gold answer (GSM8K's '####' and a solution's \\boxed{} are read first)."""
+    if extracted is None:
         return False
-    for candidate in dict.fromkeys((pred, _rhs(pred))):
-        pred_p = _parsed(candidate.strip())
-        if pred_p and verify(list(gold_p), list(pred_p), timeout_seconds=2):
-            return True
-    return False
+    if choices:
+        return extracted.strip().strip("()") == gold_answer(gold).strip().strip("()").upper()
+    return is_equivalent(extracted, gold_answer(gold))
 
 
 def grade(text: str, gold: str, choices: str | None = None) -> Graded:
     """Extract the answer from a model's text and compare it with the gold answer."""
     extracted = extract_answer(text, choices)
-    if extracted is None:
-        return Graded(None, False)
-    if choices:
-        return Graded(extracted, extracted.upper() == gold_answer(gold).strip().strip("()").upper())
-    return Graded(extracted, is_equivalent(extracted, gold_answer(gold)))
+    return Graded(extracted, matches(extracted, gold, choices))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,10 +35,33 @@ def test_unclosed_box_falls_back():
 
 
 @pytest.mark.parametrize(
-    ("text", "want"), [("Answer: (B)", "B"), ("\\boxed{C}", "C"), ("I think it is D.", "D"), ("none", None)]
-)
+    ("text", "want"),
+    [("Answer: (B)", "B"), ("\\boxed{C}", "C"), ("the answer is B.", "B"), ("**Answer:** **D**", "D"),
+     ("D", "D"), ("Answer: \\text{(B)}", "B"), ("none", None),
+     # A letter in prose is not an answer: the stated one wins, or there is none.
+     ("The correct option is C. Checking: at point D the field vanishes.", "C"),
+     ("Answer: A force of 5 N acts on it, so (C)", "C"),
+     ("Point B lies between A and D.", None), ("I think it is D.", None)],
+)  # fmt: skip
 def test_multiple_choice(text, want):
     assert extract_answer(text, choices="ABCD") == want
+
+
+# Each false-positive shape, with a right answer in the same shape beside it.
+@pytest.mark.parametrize(
+    ("text", "gold", "choices", "right"),
+    [("The correct option is C. Checking: at point D the field vanishes.", "C", "ABCD", True),
+     ("The correct option is C. Checking: at point D the field vanishes.", "D", "ABCD", False),
+     ("Answer: A force of 5 N acts on it, so (C)", "C", "ABCD", True),
+     ("Answer: A force of 5 N acts on it, so (C)", "A", "ABCD", False),
+     ("Answer: (c)", "C", "ABCD", False),  # choices are the capitals; "c" is no choice
+     ("\\boxed{E}", "e", None, False), ("\\boxed{e}", "e", None, True),
+     ("\\boxed{2X}", "2x", None, False), ("\\boxed{\\text{Even}}", "\\text{even}", None, True),
+     ("\\boxed{3x+1 = 7}", "7", None, False), ("\\boxed{x = 7}", "7", None, True),
+     ("\\boxed{a_1 = 2+5 = 7}", "7", None, True), ("\\boxed{y = 2x+3}", "y=3+2x", None, True)],
+)  # fmt: skip
+def test_grading_false_positives(text, gold, choices, right):
+    assert grade(text, gold, choices).correct is right
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from common.chat_format import FormatArgs, render_prompt
 from eval.benchmarks import Item
 from eval.strategies.compute import Compute
 from grading.extract import extract_answer
-from grading.grade import gold_answer, is_equivalent
+from grading.grade import matches
 from inference.tree import Expansion, Node, TreeDecoder
 
 
@@ -117,15 +117,12 @@ class Policy:
         return self.tree.text(node.answer_ids).strip()
 
     def is_right(self, answer: str | None, item: Item) -> bool:
-        if answer is None:
-            return False
-        if item.choices:
-            return answer.upper() == gold_answer(item.gold).strip().strip("()").upper()
-        return is_equivalent(answer, gold_answer(item.gold))
+        return matches(answer, item.gold, item.choices)
 
     def answer(self, node: Node, choices: str | None = None) -> str | None:
-        """The final answer of a finished path: from its answer, else from its thinking."""
-        return extract_answer(self.answer_text(node), choices) or extract_answer(self.thinking(node), choices)
+        """The final answer of a finished path, read from its answer text only: the s1 study's rule,
+        so a path that never answers scores as wrong in both studies."""
+        return extract_answer(self.answer_text(node), choices)
 
 
 def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_size: int, backend=None,
