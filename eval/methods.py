@@ -10,12 +10,15 @@
   the marker is the newline); no forcing; the sample records the steps used.
 - `class_conditional`: a "short" or a "long" thinking instruction; its bounds for Control are
   [0, middle budget] and [middle budget, largest budget].
-- `rejection_sampling`: sample (temperature `ctx.sample_temperature`) until the thinking fits the
-  budget, at most `ctx.max_tries` tries; the sample records its tries (the last try is kept when
-  none fits, and then it is out of control).
+- `rejection_sampling`: as s1 ran it, sample at temperature 1 (`ctx.sample_temperature`) until the
+  thinking fits the budget. `ctx.max_tries` is a safety limit, not part of the method: the sample
+  records its tries, and one that used every try without fitting is kept (out of control) and
+  counted in the report, so Control's failures can be told from the cap.
 - `token_conditional_bf`, `step_conditional_bf`: the stated budget plus budget forcing at it.
 
 Unforced methods think up to `ctx.unforced_max_thinking` tokens, a safety cap far above the budgets.
+Every method but rejection sampling decodes at `ctx.temperature` (0: greedy, s1's setting; above 0
+with several samples per question for pass@1 averaged over N, the run's `--samples-per-question`).
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ class Context:
     wait_max_thinking: int = 512
     unforced_max_thinking: int = 1024
     tokens_per_step: int = 16
-    sample_temperature: float = 0.7
-    max_tries: int = 8
+    sample_temperature: float = 1.0
+    max_tries: int = 64
     seed: int = 0
     on_result: Callable | None = None  # (sample) -> None, for progress bars
+    temperature: float = 0.0
 
 
 def bounds(method: str, point, budgets: list[int]) -> tuple[float | None, float | None]:
@@ -88,7 +92,8 @@ def _run(
 ) -> list[dict]:
     extra = instruction(method, point, ctx)
     reqs = [BudgetRequest(_prompt(ctx, it, extra), max_thinking_tokens=max_thinking, num_ignore=num_ignore,
-                          max_answer_tokens=ctx.max_answer_tokens, seed=ctx.seed) for it in items]  # fmt: skip
+                          max_answer_tokens=ctx.max_answer_tokens, thinking_temperature=ctx.temperature,
+                          answer_temperature=ctx.temperature, seed=ctx.seed) for it in items]  # fmt: skip
     out: list[dict | None] = [None] * len(items)
 
     def done(i: int, r: BudgetResult) -> None:

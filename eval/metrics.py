@@ -8,8 +8,11 @@ For runs a in A, each with the compute it used (mean thinking tokens) and its ac
 
 - Control = |{a : a_min <= a <= a_max}| / |A|: the share of runs whose thinking stayed within the
   budget they were given (a_min, a_max of that run; unset bounds are open).
-- Scaling = mean over pairs b > a of (f(b) - f(a)) / (b - a): the average slope of accuracy over
-  thinking tokens (s1's tables show it x100). Pairs are ordered by compute; ties are skipped.
+- Scaling = 1 / C(|A|, 2) * sum over pairs b > a of (f(b) - f(a)) / (b - a): s1's equation, the
+  sum over the pairs whose compute differs, divided by the number of all pairs (a pair of runs with
+  equal compute adds nothing to the sum but counts in the denominator, as in s1). f is a fraction
+  and compute is in tokens; reports show it x100 (accuracy points per thinking token), the "x100" of
+  s1's tables.
 - Performance = max_a f(a).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from math import comb
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Point:
 @dataclass(frozen=True)
 class S1Metrics:
     control: float
-    scaling: float | None  # None with fewer than two distinct compute values
+    scaling: float | None  # None with fewer than two runs
     performance: float
 
 
@@ -49,13 +53,16 @@ def control(points: list[Point]) -> float:
 
 
 def scaling(points: list[Point]) -> float | None:
-    """Mean slope of accuracy over thinking tokens across all pairs of runs with different compute."""
-    slopes = [
+    """s1's Scaling: the slopes of the pairs b > a summed, over the number of all pairs C(|A|, 2).
+    None for fewer than two runs (no pair)."""
+    if len(points) < 2:
+        return None
+    total = sum(
         (b.accuracy - a.accuracy) / (b.thinking - a.thinking)
         for a, b in combinations(sorted(points, key=lambda p: p.thinking), 2)
         if b.thinking != a.thinking
-    ]
-    return sum(slopes) / len(slopes) if slopes else None
+    )
+    return total / comb(len(points), 2)
 
 
 def s1_metrics(points: list[Point]) -> S1Metrics:

@@ -1,10 +1,13 @@
 """Turn an evaluation's samples into metrics.json, summary.md and scaling.png.
 
-Samples are grouped by (model label, method, sweep point); each point gets its accuracy, mean
-thinking tokens and the [lo, hi] it asked for, and each method gets s1's Control / Scaling /
-Performance over its points (`eval.metrics`), plus how often the format was followed (the thinking
-closed — by the model or by the decoder — and the answer held an extractable answer) and how often the
-model closed its thinking by itself.
+Samples are grouped by (model label, method, sweep point); each point gets its accuracy with a 95%
+interval (`eval.intervals`: Wilson for one sample per question; pass@1 averaged over N samples per
+question with the question bootstrap), mean thinking tokens and the [lo, hi] it asked for. Each
+method gets s1's Control / Scaling / Performance over its points (`eval.metrics`); Scaling carries a
+paired bootstrap interval over questions, and the gain from its least- to its most-thinking point a
+paired one too. Also: how often the format was followed (the thinking closed — by the model or by the
+decoder — and the answer held an extractable answer), how often the model closed its thinking by
+itself, and for rejection sampling the tries it took and how often the cap was hit without a fit.
 """
 
 from __future__ import annotations
@@ -13,53 +16,106 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.plots import pyplot, save_figure
+from eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean
 from eval.methods import bounds
-from eval.metrics import Point, s1_metrics
+from eval.metrics import Point, s1_metrics, scaling
 
 
 def _sort_key(point):
     return (0, point) if isinstance(point, int | float) else (1, {"short": 0, "long": 1}.get(point, 2))
 
 
+def _scaling_of(columns: list, bounds_: list) -> float | None:
+    # Bootstrap statistic: the first half of the columns are per-question accuracies per point, the
+    # second half per-question thinking tokens, in the same point order.
+    k = len(columns) // 2
+    return scaling([Point(float(columns[k + i].mean()), float(columns[i].mean()), *bounds_[i]) for i in range(k)])
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(x, digits)
+
+
 def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
+    """metrics.json's `methods`: per label, the points with their intervals and s1's metrics."""
     groups: dict[str, dict] = defaultdict(lambda: defaultdict(list))
     for s in samples:
         groups[s["label"]][s["budget"]].append(s)
     out = {}
     for label, by_point in groups.items():
         method = by_point[next(iter(by_point))][0]["method"]
-        points, rows = [], []
+        points, rows, accs, thinks, bounds_ = [], [], [], [], []
         for point in sorted(by_point, key=_sort_key):
             ss = by_point[point]
             lo, hi = bounds(method, point, budgets)
-            acc = sum(s["correct"] for s in ss) / len(ss)
+            by_q = per_question_mean(ss)
+            per_q = max(len(ss) // max(len(by_q), 1), 1)
+            acc = sum(by_q.values()) / len(by_q)
+            think_q = per_question_mean(ss, "thinking_tokens")
             think = sum(s["thinking_tokens"] for s in ss) / len(ss)
             points.append(Point(think, acc, lo, hi))
-            rows.append({"point": point, "n": len(ss), "accuracy": round(acc, 4), "mean_thinking_tokens": round(think, 1),
-                         "bounds": [lo, hi], "mean_tries": round(sum(s["tries"] for s in ss) / len(ss), 2),
-                         "closed_by_model": round(sum(s["think_end_reason"] == "delimiter" for s in ss) / len(ss), 4)})  # fmt: skip
+            accs.append(by_q)
+            thinks.append(think_q)
+            bounds_.append((lo, hi))
+            ci = mean_interval(by_q, per_q)
+            row = {"point": point, "n": len(by_q), "samples_per_question": per_q, "accuracy": round(acc, 4),
+                   "ci95": [round(ci[0], 4), round(ci[1], 4)], "mean_thinking_tokens": round(think, 1),
+                   "bounds": [lo, hi], "mean_tries": round(sum(s["tries"] for s in ss) / len(ss), 2),
+                   "closed_by_model": round(sum(s["think_end_reason"] == "delimiter" for s in ss) / len(ss), 4)}  # fmt: skip
+            if method == "rejection_sampling":
+                # The cap is a safety limit; a sample that used every try and still did not fit is
+                # counted, so Control's failures can be told from the cap.
+                row["max_tries"] = max(s["tries"] for s in ss)
+                row["unfit"] = round(sum(s["thinking_tokens"] > hi for s in ss) / len(ss), 4)
+            rows.append(row)
         m = s1_metrics(points)
         every = [s for ss in by_point.values() for s in ss]
+        scaling_ci = bootstrap(accs + thinks, lambda cols, b=bounds_: _scaling_of(cols, b)) if len(points) > 1 else None
+        by_compute = sorted(range(len(points)), key=lambda i: points[i].thinking)
+        gain = paired_gain(accs[by_compute[0]], accs[by_compute[-1]]) if len(points) > 1 else (None, None)
         out[label] = {"method": method, "control": round(m.control, 4),
-                      "scaling": None if m.scaling is None else round(m.scaling, 6),
+                      "scaling": _r(m.scaling, 6),
+                      "scaling_ci95": None if scaling_ci is None else [round(v, 6) for v in scaling_ci],
+                      "gain": _r(gain[0]), "gain_ci95": None if gain[1] is None else [round(v, 4) for v in gain[1]],
                       "performance": round(m.performance, 4),
+                      "performance_ci95": max(rows, key=lambda r: r["accuracy"])["ci95"],
                       "format_followed": round(sum(bool(s["answer"]) and s["extracted"] is not None for s in every) / len(every), 4),
                       "points": rows}  # fmt: skip
     return out
 
 
+def _pct_ci(ci) -> str:
+    return "" if ci is None else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
 def summary_markdown(metrics: dict, title: str) -> str:
-    lines = [f"# {title}", "", "| method | n | points: budget → accuracy (mean thinking tokens) | Control | Scaling ×100 | Performance | format |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    """summary.md: one row per method; accuracies in % with their 95% intervals in brackets."""
+    lines = [f"# {title}", "",
+             "Accuracy in % [95% interval]; Scaling ×100 (accuracy points per thinking token, s1's formula) "
+             "[95% paired bootstrap]; gain: the most- minus the least-thinking point, in points [paired 95%].", "",
+             "| method | n | points: budget → accuracy [95%] (mean thinking tokens) | Control | Scaling ×100 | gain | Performance | format |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, m in metrics.items():
         pts = "; ".join(
-            f"{p['point']} → {p['accuracy']:.1%} ({p['mean_thinking_tokens']:.0f})" for p in m["points"]
+            f"{p['point']} → {100 * p['accuracy']:.1f}{_pct_ci(p['ci95'])} ({p['mean_thinking_tokens']:.0f})"
+            for p in m["points"]
         )
         scaling = "n/a" if m["scaling"] is None else f"{100 * m['scaling']:.3f}"
+        if m.get("scaling_ci95"):
+            scaling += f" [{100 * m['scaling_ci95'][0]:.3f}, {100 * m['scaling_ci95'][1]:.3f}]"
+        gain = "n/a" if m.get("gain") is None else f"{100 * m['gain'] + 0.0:+.1f}{_pct_ci(m.get('gain_ci95'))}"
+        p0 = m["points"][0]
         n = max(p["n"] for p in m["points"])
+        n_text = f"{n}×{p0['samples_per_question']}" if p0.get("samples_per_question", 1) > 1 else f"{n}"
         lines.append(
-            f"| {label} | {n} | {pts} | {m['control']:.0%} | {scaling} | {m['performance']:.1%} | {m['format_followed']:.1%} |"
+            f"| {label} | {n_text} | {pts} | {m['control']:.0%} | {scaling} | {gain} | "
+            f"{100 * m['performance']:.1f}{_pct_ci(m.get('performance_ci95'))} | {m['format_followed']:.1%} |"
         )
+    rs = {label: m for label, m in metrics.items() if m["method"] == "rejection_sampling"}
+    for label, m in rs.items():
+        lines += ["", f"{label}: tries per question (mean / most) and share that used every try without "
+                  "fitting: " + "; ".join(f"{p['point']} → {p['mean_tries']:.2f} / {p['max_tries']} / {p['unfit']:.0%}"
+                                          for p in m["points"])]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -68,14 +124,13 @@ def scaling_plot(metrics: dict, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for label, m in metrics.items():
         pts = sorted(m["points"], key=lambda p: p["mean_thinking_tokens"])
-        ax.plot(
-            [p["mean_thinking_tokens"] for p in pts],
-            [100 * p["accuracy"] for p in pts],
-            marker="o",
-            label=label,
-        )
+        xs = [p["mean_thinking_tokens"] for p in pts]
+        (line,) = ax.plot(xs, [100 * p["accuracy"] for p in pts], marker="o", label=label)
+        if all(p.get("ci95") for p in pts):  # the 95% interval of each point, shaded
+            ax.fill_between(xs, [100 * p["ci95"][0] for p in pts], [100 * p["ci95"][1] for p in pts],
+                            color=line.get_color(), alpha=0.12, linewidth=0)  # fmt: skip
     ax.set_xlabel("average thinking tokens")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy (%), 95% intervals shaded")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -67,9 +67,21 @@ class EvalArgs:
     )
     tokens_per_step: int = field(default=16, metadata={"help": "step_conditional: tokens per stated step."})
     sample_temperature: float = field(
-        default=0.7, metadata={"help": "rejection_sampling: thinking temperature."}
+        default=1.0, metadata={"help": "rejection_sampling: thinking temperature (s1: 1)."}
     )
-    max_tries: int = field(default=8, metadata={"help": "rejection_sampling: most tries per question."})
+    max_tries: int = field(
+        default=64,
+        metadata={"help": "rejection_sampling: a safety limit on tries per question (s1 has none); "
+                  "samples that hit it are counted in the report."},
+    )  # fmt: skip
+    samples_per_question: int = field(
+        default=1,
+        metadata={"help": "Samples per question and point; above 1, accuracy is pass@1 averaged over them "
+                  "(needs --temperature > 0)."},
+    )  # fmt: skip
+    temperature: float = field(
+        default=0.0, metadata={"help": "Decoding temperature of every method but rejection_sampling (0: greedy, s1)."}
+    )
     batch_size: int = field(default=40, metadata={"help": "Requests decoded together."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
 
@@ -82,7 +94,11 @@ class EvalArgs:
         if any(k < 0 for k in self.wait_counts):
             raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
         at_least(self, 1, "max_answer_tokens", "wait_max_thinking", "unforced_max_thinking", "tokens_per_step",
-                 "max_tries", "batch_size")  # fmt: skip
+                 "max_tries", "batch_size", "samples_per_question")  # fmt: skip
+        if self.temperature < 0:
+            raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
+        if self.samples_per_question > 1 and self.temperature == 0:
+            raise ValueError("--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike")
         if self.sample_temperature <= 0:
             raise ValueError(f"--sample-temperature must be > 0 (rejection sampling samples), got {self.sample_temperature}")
 
@@ -112,6 +128,11 @@ def sweep_points(method: str, ev: EvalArgs) -> list:
     return list(ev.budgets)
 
 
+def _key(label: str, point, qid, sample: int) -> tuple:
+    """A sample's identity in samples.jsonl: what a resumed run skips."""
+    return label, str(point), qid, sample
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, bench, ev, backend, again = parse_config(
         [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs, RestartArgs], argv
@@ -123,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
         path = out / "samples.jsonl"
         samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
-        done = {(s["label"], str(s["budget"]), s["id"]) for s in samples}
+        done = {_key(s["label"], s["budget"], s["id"], s.get("sample", 0)) for s in samples}
 
         plan = [(model_args.model, m) for m in ev.methods]
         if ev.baseline_model:
@@ -145,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if method == "budget_forcing" or compare_ids is None
                     else [i for i in items if i.id in compare_ids]
                 )
-                for point in sweep_points(method, ev):
-                    wanted |= {(label, str(point), it.id) for it in pool}
-                    todo = [it for it in pool if (label, str(point), it.id) not in done]
+                for point, k in ((p, k) for p in sweep_points(method, ev) for k in range(ev.samples_per_question)):
+                    wanted |= {_key(label, point, it.id, k) for it in pool}
+                    todo = [it for it in pool if _key(label, point, it.id, k) not in done]
                     if not todo:
                         continue
                     if model not in engines:
@@ -156,12 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         engines.clear()
                         engines[model] = build_engine(model_args.for_model(model), fmt, backend, ev.batch_size)
                     engine, tok = engines[model]
-                    bar = tqdm(total=len(todo), desc=f"{label} @ {point}", unit="q")
+                    which = f" #{k}" if ev.samples_per_question > 1 else ""
+                    bar = tqdm(total=len(todo), desc=f"{label} @ {point}{which}", unit="q")
                     right = [0]
 
-                    def on_result(sample, bar=bar, right=right, label=label):
+                    def on_result(sample, bar=bar, right=right, label=label, k=k):
                         # Written as each sample finishes: an interrupted point resumes where it stopped.
-                        sample["label"] = label
+                        sample["label"], sample["sample"] = label, k
                         sink.write(sample)
                         samples.append(sample)
                         right[0] += sample["correct"]
@@ -170,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                     ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, ev.wait_max_thinking,
                                   ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
-                                  ev.seed, on_result)  # fmt: skip
+                                  ev.seed + 1_000_003 * k, on_result, ev.temperature)  # fmt: skip
                     METHODS[method](ctx, todo, point)
                     bar.close()
         for engine, _ in engines.values():
@@ -178,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         title = f"{model_args.model} on {bench.benchmark} ({len(items)} questions)"
         metrics = method_metrics(
-            [s for s in samples if (s["label"], str(s["budget"]), s["id"]) in wanted], ev.budgets
+            [s for s in samples if _key(s["label"], s["budget"], s["id"], s.get("sample", 0)) in wanted], ev.budgets
         )
         atomic_write_json(out / "metrics.json", {"title": title, "methods": metrics})
         atomic_write_text(out / "summary.md", summary_markdown(metrics, title))

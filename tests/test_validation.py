@@ -22,6 +22,8 @@ CASES = [  # (module, settings class, field, impossible value, text the error mu
     ("eval.run", "EvalArgs", "max_tries", 0, "--max-tries must be >= 1"),
     ("eval.run", "EvalArgs", "sample_temperature", 0.0, "--sample-temperature must be > 0"),
     ("eval.run", "EvalArgs", "budgets", [0], "--budgets must be positive"),
+    ("eval.run", "EvalArgs", "samples_per_question", 2, "--samples-per-question above 1 needs --temperature > 0"),
+    ("eval.run", "EvalArgs", "temperature", -0.5, "--temperature must be >= 0"),
     ("eval.strategies.args", "StrategyArgs", "beam_width", 0, "--beam-width must be >= 1"),
     ("eval.strategies.args", "StrategyArgs", "asv_threshold", 2.0, "--asv-threshold must be in"),
     ("eval.verifier.train", "VerifierArgs", "batch_size", 0, "--batch-size must be >= 1"),
