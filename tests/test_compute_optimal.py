@@ -36,6 +36,20 @@ def test_compute_optimal_picks_per_level_under_the_budget():
     assert best_label(recs, "wbon@", 100) == "wbon@4" and best_label(recs, "wbon@", 50) is None
 
 
+def test_every_test_question_counts_when_its_level_got_no_policy():
+    # Validation levels {2, 3, 4, 5}; test levels {1, 2, 3, 5}. The two right test answers sit in
+    # level 1, which validation never saw: dropping them reported 0.0 where the chosen strategy's
+    # true test accuracy is 0.2.
+    val_ids = [f"v{i}" for i in range(8)]
+    val = _records("only", 10, {"v0"}, val_ids)
+    policy = choose(val, {q: 2 + i % 4 for i, q in enumerate(val_ids)}, budgets=[10])
+    assert (1, 10) not in policy and policy[(0, 10)] == "only"  # the fallback: chosen on all of validation
+    test_ids = [f"t{i}" for i in range(10)]
+    test_levels = {q: (1, 1, 2, 2, 3, 3, 5, 5, 5, 5)[i] for i, q in enumerate(test_ids)}
+    acc, tokens = apply(policy, _records("only", 10, {"t0", "t1"}, test_ids), test_levels, 10)
+    assert acc == 0.2 and tokens == 10
+
+
 def test_auroc_and_value_head_fit():
     assert auroc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
     assert auroc([0.1, 0.2, 0.9, 0.8], [True, True, False, False]) == 0.0

@@ -11,7 +11,10 @@ split use the validation split's edges, so nothing about the test answers leaks 
 
 On validation, for every level and budget the policy picks the label (strategy + settings) with the
 best accuracy among those whose mean generated tokens on that level's questions fit the budget (a
-tie goes to the cheaper label); a budget no label fits gets the cheapest label.
+tie goes to the cheaper label); a budget no label fits gets the cheapest label. The same choice made
+on all validation questions together is the policy's fallback (level 0): a test question whose level
+had no validation question (quantile bins of tied pass@1 values are often empty) uses it. Every test
+question counts in the accuracy, so compute-optimal and best-of-N are compared on the same set.
 """
 
 from __future__ import annotations
@@ -52,11 +55,16 @@ def _pick(stats: dict, budget: float) -> str | None:
     return max(fits, key=lambda k: (stats[k][0], -stats[k][1])) if fits else None
 
 
+FALLBACK = 0  # the policy's level for questions whose own level got no choice
+
+
 def choose(records: list[dict], levels: dict, budgets: list[float]) -> dict:
+    """{(level, budget): label} for levels 1..5 that have validation questions, and the fallback
+    {(0, budget): label} chosen on all of them."""
     by = _table(records)
     policy = {}
-    for level in range(1, LEVELS + 1):
-        ids = [q for q, v in levels.items() if v == level]
+    for level in (FALLBACK, *range(1, LEVELS + 1)):
+        ids = [q for q, v in levels.items() if level in (FALLBACK, v)]
         if not ids:
             continue
         stats = {
@@ -70,19 +78,29 @@ def choose(records: list[dict], levels: dict, budgets: list[float]) -> dict:
     return policy
 
 
-def apply(policy: dict, records: list[dict], levels: dict, budget: float) -> tuple[float, float]:
-    """Accuracy and mean generated tokens when each question uses its level's chosen label."""
+def outcomes(policy: dict, records: list[dict], levels: dict, budget: float) -> dict:
+    """{question: (correct, generated tokens)} for every test question, each under its level's chosen
+    label (the fallback's where its level got none). A question the chosen label never answered is an
+    error: it would otherwise drop out of the accuracy."""
     by = _table(records)
-    right = tokens = n = 0
+    out = {}
     for qid, level in levels.items():
-        label = policy.get((level, budget))
-        if label is None or qid not in by.get(label, {}):
-            continue
+        label = policy.get((level, budget)) or policy.get((FALLBACK, budget))
+        if label is None:
+            raise ValueError(f"compute-optimal: no policy for budget {budget} (empty validation split?)")
+        if qid not in by.get(label, {}):
+            raise ValueError(f"compute-optimal: question {qid!r} has no record for its chosen label {label!r}")
         r = by[label][qid]
-        right += r["correct"]
-        tokens += r["generated_tokens"]
-        n += 1
-    return (right / n, tokens / n) if n else (0.0, 0.0)
+        out[qid] = (float(r["correct"]), float(r["generated_tokens"]))
+    return out
+
+
+def apply(policy: dict, records: list[dict], levels: dict, budget: float) -> tuple[float, float]:
+    """Accuracy and mean generated tokens over every test question, each using its level's label."""
+    got = outcomes(policy, records, levels, budget)
+    if not got:
+        return 0.0, 0.0
+    return sum(c for c, _ in got.values()) / len(got), sum(t for _, t in got.values()) / len(got)
 
 
 def best_label(records: list[dict], prefix: str, budget: float) -> str | None:

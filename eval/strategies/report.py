@@ -1,5 +1,9 @@
 """The strategy study's report: a table per label, the verifier's AUROC, the compute-optimal policy,
-and one plot of every strategy's accuracy against generated tokens (budget forcing included)."""
+and one plot of every strategy's accuracy against generated tokens (budget forcing included).
+
+Every accuracy carries its 95% Wilson interval (one answer per question and label); the
+compute-optimal gain over weighted best-of-N carries a paired bootstrap interval over the test
+questions (`eval.intervals`), both evaluated on every test question."""
 
 from __future__ import annotations
 
@@ -7,8 +11,16 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.plots import pyplot, save_figure
+from eval.intervals import paired_gain, wilson
 from eval.strategies.compute import FIELDS, flops
-from eval.strategies.optimal import accuracy_and_tokens, apply, best_label, choose, difficulty_levels
+from eval.strategies.optimal import (
+    FALLBACK,
+    accuracy_and_tokens,
+    best_label,
+    choose,
+    difficulty_levels,
+    outcomes,
+)
 from eval.verifier.head import auroc
 
 
@@ -19,8 +31,9 @@ def label_rows(records: list[dict], policy_params: float, verifier_params: float
     rows = []
     for label, rs in groups.items():
         n = len(rs)
+        right = sum(r["correct"] for r in rs)
         row = {"label": label, "strategy": rs[0]["strategy"], "knob": rs[0]["knob"], "n": n,
-               "accuracy": round(sum(r["correct"] for r in rs) / n, 4)}  # fmt: skip
+               "accuracy": round(right / n, 4), "ci95": [round(v, 4) for v in wilson(right, n)]}  # fmt: skip
         for f in FIELDS:
             row[f] = round(sum(r[f] for r in rs) / n, 1)
         row["flops"] = sum(flops(r, policy_params, verifier_params) for r in rs) / n
@@ -57,13 +70,21 @@ def compute_optimal(val: list[dict], test: list[dict], samples: dict) -> dict:
         policy = choose(val, val_levels, budgets)
         curve = []
         for b in budgets:
-            acc, tokens = apply(policy, test, test_levels, b)
+            got = outcomes(policy, test, test_levels, b)
+            acc, tokens = (sum(c for c, _ in got.values()) / len(got), sum(t for _, t in got.values()) / len(got)) if got else (0.0, 0.0)
             bon = best_label(val, "wbon@", b)
             bon_acc, bon_tokens = _label_on(test, bon)
-            curve.append({"budget": b, "accuracy": round(acc, 4), "tokens": round(tokens, 1), "bon_label": bon,
-                          "bon_accuracy": bon_acc, "bon_tokens": bon_tokens,
-                          "gain": None if bon is None else round(acc - bon_acc, 4),
-                          "choice": {lvl: policy.get((lvl, b)) for lvl in range(1, 6)}})  # fmt: skip
+            gain, gain_ci = (None, None)
+            if bon is not None and got:
+                bon_by_q = {r["id"]: float(r["correct"]) for r in test if r["label"] == bon}
+                gain, gain_ci = paired_gain(bon_by_q, {q: c for q, (c, _) in got.items()})
+            curve.append({"budget": b, "n": len(got), "accuracy": round(acc, 4), "tokens": round(tokens, 1),
+                          "ci95": [round(v, 4) for v in wilson(sum(c for c, _ in got.values()), len(got))] if got else None,
+                          "bon_label": bon, "bon_accuracy": bon_acc, "bon_tokens": bon_tokens,
+                          "gain": None if gain is None else round(gain, 4),
+                          "gain_ci95": None if gain_ci is None else [round(v, 4) for v in gain_ci],
+                          "choice": {lvl: policy.get((lvl, b)) for lvl in range(1, 6)},
+                          "fallback": policy.get((FALLBACK, b))})  # fmt: skip
         out["kinds"][kind] = {"edges": edges, "curve": curve}
     return out
 
@@ -76,18 +97,23 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
     return round(accuracy, 4), round(tokens, 1)
 
 
+def _pct(accuracy: float, ci) -> str:
+    return f"{100 * accuracy:.1f}" + ("" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
+
+
 def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
-    lines = [f"# {title}", "", "| strategy | setting | n | accuracy | generated tok/q | prompt tok/q | model calls/q | verifier calls/q | GFLOPs/q |",
+    lines = [f"# {title}", "", "Accuracy in % [95% Wilson interval]; gains in points [paired 95% bootstrap over test questions].", "",
+             "| strategy | setting | n | accuracy | generated tok/q | prompt tok/q | model calls/q | verifier calls/q | GFLOPs/q |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
-        lines.append(f"| {r['strategy']} | {r['label']} | {r['n']} | {r['accuracy']:.1%} | {r['generated_tokens']:.0f} | "
+        lines.append(f"| {r['strategy']} | {r['label']} | {r['n']} | {_pct(r['accuracy'], r.get('ci95'))} | {r['generated_tokens']:.0f} | "
                      f"{r['prompt_tokens']:.0f} | {r['model_calls']:.1f} | {r['verifier_calls']:.1f} | {r['flops'] / 1e9:.1f} |")  # fmt: skip
     lines += ["", "Verifier (outcome score of the shared samples): " + "; ".join(
         f"{split}: AUROC {a['auroc']:.3f} on {a['samples']} samples ({a['correct']} correct)" if a["auroc"] is not None
         else f"{split}: AUROC n/a" for split, a in aurocs.items())]  # fmt: skip
     for kind, data in optimal.get("kinds", {}).items():
         lines += ["", f"## Compute-optimal ({kind} difficulty) vs weighted best-of-N, test split", "",
-                  "| budget (tok/q) | compute-optimal acc (tok/q) | best-of-N acc (tok/q) | gain | choice per level 1..5 |",
+                  "| budget (tok/q) | compute-optimal acc (tok/q) | best-of-N acc (tok/q) | gain | choice per level 1..5 (fallback) |",
                   "|---|---|---|---|---|"]  # fmt: skip
         for c in data["curve"]:
             bon = (
@@ -96,8 +122,10 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
                 else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
             )
             gain = "—" if c["gain"] is None else f"{100 * c['gain'] + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
-            lines.append(f"| {c['budget']} | {c['accuracy']:.1%} ({c['tokens']:.0f}) | {bon} | {gain} | "
-                         + ", ".join(v or "(no question)" for v in c["choice"].values()) + " |")  # fmt: skip
+            if c.get("gain_ci95"):
+                gain += f" [{100 * c['gain_ci95'][0] + 0.0:+.1f}, {100 * c['gain_ci95'][1] + 0.0:+.1f}]"
+            lines.append(f"| {c['budget']} | {_pct(c['accuracy'], c.get('ci95'))} ({c['tokens']:.0f}) | {bon} | {gain} | "
+                         + ", ".join(v or "(fallback)" for v in c["choice"].values()) + f" ({c.get('fallback')}) |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -113,12 +141,14 @@ def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:
         for strategy, rs in sorted(by.items()):
             rs = sorted(rs, key=lambda r: r[key])
             style = {"linewidth": 2.5, "color": "black"} if strategy == "budget_forcing" else {}
-            ax.plot(
-                [r[key] for r in rs], [100 * r["accuracy"] for r in rs], marker="o", label=strategy, **style
-            )
+            xs = [r[key] for r in rs]
+            (line,) = ax.plot(xs, [100 * r["accuracy"] for r in rs], marker="o", label=strategy, **style)
+            if all(r.get("ci95") for r in rs):  # 95% Wilson intervals, shaded
+                ax.fill_between(xs, [100 * r["ci95"][0] for r in rs], [100 * r["ci95"][1] for r in rs],
+                                color=line.get_color(), alpha=0.1, linewidth=0)  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set_xlabel(f"{xlabel} (log scale)")
-        ax.set_ylabel("accuracy (%)")
+        ax.set_ylabel("accuracy (%), 95% intervals shaded")
         ax.grid(alpha=0.3)
     for kind, style in (("oracle", "k:"), ("predicted", "k--")):
         data = optimal.get("kinds", {}).get(kind)
