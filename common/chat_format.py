@@ -70,8 +70,13 @@ def _apply_template(tokenizer, msgs: list[dict], add_generation_prompt: bool) ->
 
 
 def render_assistant(fmt: FormatArgs, reasoning: str, answer: str) -> str:
-    """The assistant turn's content: think block, delimiter, answer (no end-of-turn)."""
-    return f"{fmt.think_start}{reasoning.strip()}\n{fmt.think_end}{fmt.answer_prefix}{answer.strip()}"
+    """The assistant turn's content: think block, delimiter, answer (no end-of-turn).
+
+    The answer gets `answer_prefix` ("Answer: ", as s1's training text) unless it already starts
+    with it: an attempt written as "Answer: 42" is not turned into "Answer: Answer: 42"."""
+    answer = answer.strip()
+    prefix = fmt.answer_prefix if not (fmt.answer_prefix.strip() and answer.startswith(fmt.answer_prefix.strip())) else ""
+    return f"{fmt.think_start}{reasoning.strip()}\n{fmt.think_end}{prefix}{answer}"
 
 
 def render_prompt(tokenizer, fmt: FormatArgs, question: str) -> str:

@@ -10,7 +10,9 @@ Semantics (s1's budget forcing, made exact; the README repeats them):
    happens only if the whole ignore string still fits under `max_thinking_tokens`; otherwise thinking
    ends there (the maximum wins over the minimum).
 3. When thinking tokens reach `max_thinking_tokens`, the think-end delimiter and
-   `final_answer_prefix` are appended and the answer phase starts (`hit_max`). A model that ends
+   `final_answer_prefix` are appended and the answer phase starts (`hit_max`); when the cut thinking
+   does not end with a newline, a newline goes before the delimiter, as s1 does (its training text
+   always has one there). The newline is part of the delimiter, not of the thinking budget. A model that ends
    thinking by itself gets the full think-end delimiter (and nothing else: it writes its own
    "Answer:"); one that emits end-of-turn/EOS inside thinking gets the delimiter and the
    final-answer prefix, so every request yields an answer.
@@ -26,7 +28,9 @@ prompt, forced ones and delimiters included: the compute that was spent.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 STOP_END_OF_TURN = "end_of_turn"
 STOP_MAX_ANSWER = "max_answer_tokens"
@@ -124,6 +128,15 @@ class TokenDelimiters:
     final_prefix_ids: list[int]
     eos_ids: set[int]  # end-of-turn plus the model's EOS ids: these end the answer
     think_stop_ids: set[int]  # eos_ids plus the first think-end token: these try to end thinking
+    newline_ids: list[int] = field(default_factory=list)  # "\n": goes before the delimiter at a cut
+    ends_line: Callable[[int], bool] = field(default=lambda _id: True, repr=False)  # does this token's text end with "\n"?
+
+    def cut_ids(self, thinking_ids: list[int]) -> list[int]:
+        """What closes thinking cut at its maximum: a newline unless the thinking already ends with one
+        (or is empty: the prompt's think-start ends the line), then the delimiter."""
+        if thinking_ids and not self.ends_line(thinking_ids[-1]):
+            return self.newline_ids + self.think_end_ids
+        return list(self.think_end_ids)
 
     @classmethod
     def build(cls, tokenizer, fmt, extra_eos: set[int] = frozenset()) -> TokenDelimiters:
@@ -141,7 +154,18 @@ class TokenDelimiters:
             final_prefix_ids=tokenizer.encode(fmt.final_answer_prefix, add_special_tokens=False),
             eos_ids=eos,
             think_stop_ids=eos | {think_end[0]},
+            newline_ids=tokenizer.encode("\n", add_special_tokens=False),
+            ends_line=lru_cache(maxsize=None)(lambda i: tokenizer.decode([i], skip_special_tokens=False).endswith("\n")),
         )
+
+
+def without(logits, ids: set[int]):
+    """A copy of one row of logits where `ids` cannot be sampled (nor be the argmax)."""
+    if not ids:
+        return logits
+    masked = logits.clone()
+    masked[sorted(ids)] = float("-inf")
+    return masked
 
 
 def encode_prompt(
@@ -175,6 +199,7 @@ class DecodeState:
     hit_max: bool = False
     think_end_reason: str = "not_reached"
     stop_reason: str = ""
+    fresh_round: bool = False  # an ignore string (or, with num_ignore, the prompt) awaits one sampled token
     pending: deque = field(
         default_factory=deque
     )  # appended tokens (sampled or forced) not yet fed to the model
@@ -210,7 +235,13 @@ class BudgetRules:
 
     def begin(self, s: DecodeState) -> list[tuple[str, list[int]]]:
         """A request with no thinking budget at all closes its thinking before the first sample."""
+        s.fresh_round = s.req.num_ignore > 0
         return self.force_end(s, hit_max=True) if s.req.max_thinking_tokens == 0 else []
+
+    def banned(self, s: DecodeState) -> set[int]:
+        """Tokens the next sample may not be: the stop tokens right after an ignore string (and at the
+        first thinking token when num_ignore > 0), as s1's `min_tokens=1` rounds."""
+        return self.delims.think_stop_ids if s.phase == THINK and s.fresh_round and not s.pending else set()
 
     def accept(self, s: DecodeState, token: int) -> list[tuple[str, list[int]]]:
         """Apply the budget rules to one sampled token."""
@@ -242,7 +273,8 @@ class BudgetRules:
         """Close thinking with the delimiter and the final-answer prefix; switch to the answer phase."""
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        events = self._append(s, self.delims.think_end_ids, "delimiter")
+        close = self.delims.cut_ids(s.thinking_ids) if hit_max else self.delims.think_end_ids
+        events = self._append(s, close, "delimiter")
         prefix = getattr(
             s, "final_prefix_ids", None
         )  # a request's own prefix (the vLLM processor allows one)
@@ -269,6 +301,7 @@ class BudgetRules:
         elif kind == "answer_prefix":
             s.answer_ids.extend(ids)
         else:  # thinking or forced ignore string
+            s.fresh_round = kind == "forced"
             s.thinking_ids.extend(ids)
             if len(s.thinking_ids) >= s.req.max_thinking_tokens:
                 events += self.force_end(s, hit_max=True)

@@ -62,6 +62,7 @@ from inference.budget import (
     BudgetRules,
     DecodeState,
     validate_budgets,
+    without,
 )
 from inference.sampling import make_generator, sample_row
 
@@ -174,12 +175,12 @@ def _snapshot(s: RowState) -> tuple:
         else None
     )
     return (s.phase, len(s.thinking_ids), len(s.answer_ids), s.answer_sampled, s.generated, s.num_forced,
-            s.hit_max, s.think_end_reason, s.stop_reason, tuple(s.pending), gen)  # fmt: skip
+            s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, tuple(s.pending), gen)  # fmt: skip
 
 
 def _restore(s: RowState, snap: tuple) -> None:
     (s.phase, n_think, n_answer, s.answer_sampled, s.generated, s.num_forced,
-     s.hit_max, s.think_end_reason, s.stop_reason, pending, gen) = snap  # fmt: skip
+     s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, pending, gen) = snap  # fmt: skip
     del s.thinking_ids[n_think:]
     del s.answer_ids[n_answer:]
     s.pending.clear()
@@ -301,6 +302,10 @@ class ForcingBatch:
             token = s.stop_id
         else:
             if not s.pending:
+                banned = self.rules.banned(s)
+                if banned:  # one token must come after "Wait": the row's argmax may be a stop token
+                    logits = without(logits, banned)
+                    argmax = int(logits.argmax()) if self._temperature(s) == 0 else None
                 t = (
                     argmax
                     if argmax is not None

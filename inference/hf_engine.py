@@ -34,6 +34,7 @@ from inference.budget import (
     TokenDelimiters,
     build_result,
     encode_prompt,
+    without,
 )
 from inference.kv_cache import GrowingCache
 from inference.sampling import make_generator, sample_row
@@ -164,6 +165,10 @@ class HFEngine:
         events: list[TokenEvent] = []
         if s.sample_next:
             temperature = s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
+            banned = self.rules.banned(s)
+            if banned:  # one token must come after "Wait": the batch's argmax may be a stop token
+                logits = without(logits, banned)
+                greedy = int(logits.argmax()) if temperature == 0 else None
             token = greedy if temperature == 0 and greedy is not None else sample_row(
                 logits, temperature, s.req.top_p, s.generator
             )  # fmt: skip

@@ -13,7 +13,7 @@ CPU that is the difference between minutes and hours for a beam search).
 
 Budget rules are `inference.budget`'s: thinking ends when the model samples the first token of the
 think-end delimiter (the whole delimiter is appended) or end-of-turn/EOS (delimiter and final-answer
-prefix appended), or at `max_thinking_tokens` (delimiter and final-answer prefix forced). An
+prefix appended), or at `max_thinking_tokens` (a newline if the line is open, delimiter and final-answer prefix forced). An
 expansion stops at the first of:
 - `until="step"`: the text since the expansion began contains `step_delimiter` (or reaches
   `max_step_tokens`); a path whose thinking ends in this step runs on through its answer;
@@ -218,9 +218,10 @@ class TreeDecoder:
         if thinking:
             row.node.thinking_ids += ids
 
-    def _close(self, row: _Row, forced: bool) -> None:
-        """End thinking: the delimiter, plus the final-answer prefix when the model did not close it itself."""
-        self._queue(row, self.delims.think_end_ids)
+    def _close(self, row: _Row, forced: bool, cut: bool = False) -> None:
+        """End thinking: the delimiter (after a newline when `cut` at the maximum mid-line, as the
+        budget-forcing engines do), plus the final-answer prefix when the model did not close it itself."""
+        self._queue(row, self.delims.cut_ids(row.node.thinking_ids) if cut else self.delims.think_end_ids)
         if forced:
             self._queue(row, self.delims.final_prefix_ids)
             row.node.answer_ids += self.delims.final_prefix_ids
@@ -251,7 +252,7 @@ class TreeDecoder:
         self._queue(row, [token], thinking=True)
         row.step_ids.append(token)
         if len(node.thinking_ids) >= spec.max_thinking_tokens:
-            self._close(row, forced=True)
+            self._close(row, forced=True, cut=True)
         elif spec.until == "step":
             if spec.step_delimiter in self.text(row.step_ids).lstrip(spec.step_delimiter):
                 row.stop = "step"

@@ -25,7 +25,8 @@ think-end delimiter, end-of-turn, the tokenizer's and the generation config's EO
 remaining thinking budget, or at the context (`max_model_len`); the rules of `inference.budget`
 then append the next ignore string or close thinking. A last round decodes every answer. vLLM's
 `min_tokens` is deliberately not used for the minimum budget: it hides the stop token without
-appending "Wait", which is not s1's rule.
+appending "Wait", which is not s1's rule; it is used, as s1 uses it, as `min_tokens=1` on the round
+after each "Wait" (and the first round with num_ignore), so one token comes before the next stop.
 
 Context: a request whose prompt plus output reaches the engine's `max_model_len` ends alone with
 `stop_reason: context_length` (what the HF engine does at the model's context), never by failing the
@@ -190,7 +191,7 @@ class VLLMEngine:
         return encode_prompt(self.tokenizer, i, r.prompt, self.max_context, "the context (--max-model-len)")
 
     def _new_state(self, r: BudgetRequest, ids: list[int]) -> _State:
-        s = _State(req=r, ids=list(ids), prompt_tokens=len(ids))
+        s = _State(req=r, ids=list(ids), prompt_tokens=len(ids), fresh_round=r.num_ignore > 0)
         if r.max_thinking_tokens == 0 and self.mode == "rounds":
             self._force_end(s, hit_max=True)
             self._check_context(s)
@@ -254,7 +255,10 @@ class VLLMEngine:
     def _params(self, s: _State, max_tokens: int, stop_ids: set[int]):
         temperature = s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
         s.rounds += 1
+        # A round after "Wait" (and the first, with num_ignore) samples one token before it may stop:
+        # s1's min_tokens=1, which masks the stop token ids for that token.
         return self.params_cls(
+            min_tokens=1 if s.phase == THINK and s.fresh_round and max_tokens > 0 else 0,
             max_tokens=max_tokens, stop_token_ids=sorted(stop_ids), temperature=temperature, top_p=s.req.top_p,
             seed=s.req.seed + s.rounds,  # a new stream each round, reproducible from the request's seed
             skip_special_tokens=False,
@@ -276,6 +280,7 @@ class VLLMEngine:
     def _after_thinking(self, s: _State, out) -> None:
         ids, stop = self._split_stop(out, self.delims.think_stop_ids)
         self._extend(s, ids, thinking=True)
+        s.fresh_round = s.fresh_round and not ids
         if len(s.thinking_ids) >= s.req.max_thinking_tokens:
             self._force_end(s, hit_max=True)
             return
@@ -285,6 +290,7 @@ class VLLMEngine:
         if should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore)):
             s.num_forced += 1
             self._extend(s, ignore, thinking=True)
+            s.fresh_round = True
             if len(s.thinking_ids) >= s.req.max_thinking_tokens:
                 self._force_end(s, hit_max=True)
         elif stop == self.delims.think_end_ids[0]:
@@ -323,6 +329,7 @@ class VLLMEngine:
     def _force_end(self, s: _State, hit_max: bool) -> None:
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        self._extend(s, self.delims.think_end_ids + self.delims.final_prefix_ids, thinking=False)
+        close = self.delims.cut_ids(s.thinking_ids) if hit_max else self.delims.think_end_ids
+        self._extend(s, close + self.delims.final_prefix_ids, thinking=False)
         s.answer_ids += self.delims.final_prefix_ids
         s.phase = ANSWER

@@ -146,7 +146,7 @@ class VLLMTree:
         if stop is None:
             if len(node.thinking_ids) < spec.max_thinking_tokens:
                 raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
-            self._close(node, forced=True)
+            self._close(node, forced=True, cut=True)
         elif spec.until == "think_end":
             node.generated += 1  # sampled, then discarded: compute spent all the same
             node.end, node.state_at = "think_end", len(node.ids) - 1
@@ -176,8 +176,8 @@ class VLLMTree:
         if thinking:
             node.thinking_ids += ids
 
-    def _close(self, node: Node, forced: bool) -> None:
-        self._add(node, self.delims.think_end_ids)
+    def _close(self, node: Node, forced: bool, cut: bool = False) -> None:
+        self._add(node, self.delims.cut_ids(node.thinking_ids) if cut else self.delims.think_end_ids)
         if forced:
             self._add(node, self.delims.final_prefix_ids)
             node.answer_ids += self.delims.final_prefix_ids

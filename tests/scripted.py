@@ -47,6 +47,9 @@ class FakeLLM:
             ids, finish, stop = [], "length", None
             while len(ids) < params.max_tokens:
                 token = _at(self.script, len(prompt["prompt_token_ids"]) + len(ids) - self.prompt_len)
+                if len(ids) < getattr(params, "min_tokens", 0) and token in params.stop_token_ids:
+                    # vLLM's min_tokens masks the stop ids: the argmax of the scripted logits' rest
+                    token = next(t for t in range(len(params.stop_token_ids) + 1) if t not in params.stop_token_ids)
                 ids.append(token)
                 if token in params.stop_token_ids:
                     finish, stop = "stop", token

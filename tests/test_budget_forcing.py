@@ -42,19 +42,40 @@ def test_max_budget_is_exact(tokenizer, ids):
     assert (
         r.answer.startswith("Final Answer:") and r.answer_tokens == 5 and r.stop_reason == "max_answer_tokens"
     )
+    # The cut thinking (" step" x 10) does not end a line: a newline goes before the delimiter, as s1.
+    assert r.generated_tokens == 10 + 1 + len(ids["delim"]) + len(ids["final"]) + 5
+
+
+def test_cut_after_a_newline_adds_none(tokenizer, ids):
+    nl = tokenizer.encode("\n", add_special_tokens=False)[0]
+    r = run_both(tokenizer, ids, [ids["X"]] * 9 + [nl, ids["X"]], max_thinking_tokens=10, max_answer_tokens=5)
+    assert r.thinking_tokens == 10 and r.hit_max
     assert r.generated_tokens == 10 + len(ids["delim"]) + len(ids["final"]) + 5
 
 
 def test_min_budget_suppresses_stops_with_wait(tokenizer, ids):
     X, S = ids["X"], ids["STOP"]
-    # 3 thinking tokens, then the model keeps trying to stop; after the delimiter (3 forced tokens) it answers "4".
-    script = [X, X, X, S, S, S, S, 0, 0, ids["FOUR"], ids["EOT"]]
+    # 3 thinking tokens, then the model tries to stop twice before 6 tokens; after the delimiter
+    # (3 forced tokens) it answers "4".
+    script = [X, X, X, S, X, S, X, S, 0, 0, ids["FOUR"], ids["EOT"]]
     r = run_both(tokenizer, ids, script, min_thinking_tokens=6, max_thinking_tokens=50)
-    assert r.num_forced == 3 and r.thinking_tokens == 6  # 3 sampled + 3 "Wait"
-    assert r.thinking.endswith("WaitWaitWait") and not r.hit_max
+    assert r.num_forced == 2 and r.thinking_tokens == 7  # 5 sampled + 2 "Wait"
+    assert r.thinking.count("Wait") == 2 and not r.hit_max
     assert r.think_end_reason == "delimiter" and r.answer == "4" and r.answer_tokens == 1
     assert r.stop_reason == "end_of_turn"
-    assert r.generated_tokens == 6 + len(ids["delim"]) + 1 + 1  # thinking + delimiter + "4" + end-of-turn
+    assert r.generated_tokens == 7 + len(ids["delim"]) + 1 + 1  # thinking + delimiter + "4" + end-of-turn
+
+
+def test_one_token_comes_after_each_wait(tokenizer, ids):
+    X, S = ids["X"], ids["STOP"]
+    # The model tries to stop right after "Wait": as s1's min_tokens=1 round, the stop is masked and
+    # the next-best token comes first; only the following stop ends thinking (num_ignore is spent).
+    r = run_both(tokenizer, ids, [X, S, S, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1, max_thinking_tokens=50)
+    assert r.num_forced == 1 and r.thinking_tokens == 3  # " step", "Wait", one sampled token
+    assert r.think_end_reason == "delimiter" and r.answer == "4"
+    # And the first thinking token, with num_ignore, is not a stop either.
+    first = run_both(tokenizer, ids, [S, S, X, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1, max_thinking_tokens=50)
+    assert first.num_forced == 1 and first.thinking_tokens == 3  # a sampled token, "Wait", " step"
 
 
 def test_num_ignore_cycles_ignore_strings(tokenizer, ids):

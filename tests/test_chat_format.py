@@ -76,3 +76,12 @@ def test_tokenizer_without_template(tokenizer):
     bare.chat_template = None
     with pytest.raises(ValueError, match="no chat template"):
         render_prompt(bare, FormatArgs(), "q")
+
+
+def test_answer_prefix_is_not_doubled():
+    from common.chat_format import render_assistant
+
+    fmt = FormatArgs()
+    once = render_assistant(fmt, "r", "Answer: 42")
+    assert once.endswith(f"{fmt.think_end}Answer: 42") and "Answer: Answer:" not in once
+    assert render_assistant(fmt, "r", "42").endswith(f"{fmt.think_end}Answer: 42")
