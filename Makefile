@@ -76,11 +76,17 @@ train: data
 	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(TRAIN_ARGS)
 
 # `make eval` = s1's scaling study (budget forcing and the other length controls), then the
-# strategy study (voting, verifier search, compute-optimal choice) with its verifier.
-eval: study strategies
+# strategy study (voting, verifier search, compute-optimal choice) with its verifier, where the
+# recipe folder has one. Every eval*.yaml is a study: recipes/qwen2.5-32b has s1-32B's and
+# s1.1-32B's Table 1 runs. The study trains first only when a recipe's model is a training output
+# (`model: outputs/...`); a Hub model (simplescaling/s1.1-32B) is evaluated as it is.
+EVAL_RECIPES = $(wildcard $(RECIPES)/eval.yaml $(RECIPES)/eval-*.yaml)
+STUDY_NEEDS  = $(if $(shell grep -l '^model: *outputs/' $(EVAL_RECIPES) 2>/dev/null),train,setup)
+eval: study $(if $(wildcard $(RECIPES)/strategies.yaml),strategies)
 
-study: train
-	$(PY) -m eval.run --config $(RECIPES)/eval.yaml $(STUDY_ARGS)
+study: $(STUDY_NEEDS)
+	@test -n "$(EVAL_RECIPES)" || { echo "no eval.yaml in $(RECIPES)"; exit 2; }
+	set -e; for r in $(EVAL_RECIPES); do $(PY) -m eval.run --config $$r $(STUDY_ARGS); done
 
 verifier: train
 	$(PY) -m eval.verifier.train --config $(RECIPES)/verifier.yaml $(VERIFIER_ARGS)

@@ -21,6 +21,9 @@ from common.io import read_jsonl
 from common.paths import stage_dir
 from common.schema import QUESTION_FIELDS
 
+# Published sizes of the Hub benchmarks, for a dry run that cannot reach the Hub.
+PUBLISHED_SIZES = {"aime24": 30, "math500": 500, "gpqa_diamond": 198}
+
 HUB = {  # short name -> (dataset id, config, split, question column, answer column)
     "aime24": ("simplescaling/aime24_nofigures", None, "train", "problem", "answer"),
     "math500": ("HuggingFaceH4/MATH-500", None, "test", "problem", "answer"),
@@ -34,8 +37,9 @@ class BenchmarkArgs:
 
     benchmark: str = field(
         default="builtin",
-        metadata={"help": "builtin, aime24, math500, gpqa_diamond, or a local .jsonl/.parquet file."},
-    )
+        metadata={"help": "builtin, aime24, math500, gpqa_diamond, or a local .jsonl/.parquet file; "
+                  "several, comma-separated (aime24,math500,gpqa_diamond: s1's Table 1), run one after another."},
+    )  # fmt: skip
     data_name: str = field(
         default="smollm2-135m-builtin",
         metadata={"help": "builtin: the make-data run whose test.jsonl to use."},

@@ -41,7 +41,7 @@ class Context:
     tokenizer: object
     fmt: FormatArgs
     budgets: list[int]
-    max_answer_tokens: int = 32
+    max_answer_tokens: int = 32768
     wait_max_thinking: int = 512
     unforced_max_thinking: int = 1024
     tokens_per_step: int = 16

@@ -9,6 +9,12 @@ sweep of a second model (the untuned default) on the same axes. Writes `outputs/
 run named after model, benchmark and settings: samples.jsonl (one object per sample and point,
 appended as they finish, so an interrupted run resumes and finished points are reused),
 metrics.json, summary.md, scaling.png, config.yaml.
+
+Several benchmarks (`--benchmark aime24,math500,gpqa_diamond`) run one after another, a run folder
+each, and `outputs/eval/<first run>_table.md` puts them side by side as s1's Table 1 does:
+
+    python -m eval.run --config recipes/qwen2.5-32b/eval.yaml             # s1-32B's rows (GPUs)
+    python -m eval.run --config recipes/qwen2.5-32b/eval.yaml --dry-run   # what it would decode (any machine)
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import hashlib
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
 
@@ -27,7 +33,7 @@ from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_
 from common.paths import stage_dir
 from common.restart import RestartArgs, claimed_run
 from common.validate import at_least
-from eval.benchmarks import BenchmarkArgs, load_benchmark
+from eval.benchmarks import PUBLISHED_SIZES, BenchmarkArgs, load_benchmark
 from eval.methods import METHODS, Context
 from eval.report import method_metrics, scaling_plot, summary_markdown
 from inference.backend import BackendArgs, backend_suffix
@@ -60,7 +66,11 @@ class EvalArgs:
     baseline_model: str | None = field(
         default=None, metadata={"help": "Also sweep budget forcing with this model."}
     )
-    max_answer_tokens: int = field(default=32, metadata={"help": "Answer budget."})
+    max_answer_tokens: int = field(
+        default=32768,
+        metadata={"help": "Answer budget (default: effectively none, the context ends the answer, as s1; "
+                  "the CPU recipe caps it)."},
+    )  # fmt: skip
     wait_max_thinking: int = field(default=512, metadata={"help": "`wait`: the thinking cap."})
     unforced_max_thinking: int = field(
         default=1024, metadata={"help": "Unforced methods: a safety cap on thinking."}
@@ -84,6 +94,10 @@ class EvalArgs:
     )
     batch_size: int = field(default=40, metadata={"help": "Requests decoded together."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    dry_run: bool = field(
+        default=False,
+        metadata={"help": "Print what would be decoded (requests, most tokens) and exit; loads no model."},
+    )
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -116,6 +130,7 @@ def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatAr
     bench_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", bench.benchmark.rsplit("/", 1)[-1])
     settings = config_dict(bench, ev, fmt)
     settings.pop("output_root", None)
+    settings.pop("dry_run", None)
     tag = hashlib.blake2b(repr(sorted(settings.items())).encode(), digest_size=4).hexdigest()
     return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}{suffix}"
 
@@ -137,18 +152,103 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, bench, ev, backend, again = parse_config(
         [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs, RestartArgs], argv
     )
+    names = [b.strip() for b in bench.benchmark.split(",") if b.strip()]
+    if not names:
+        raise ValueError("--benchmark is empty")
+    runs = []
+    for name in names:
+        one = replace(bench, benchmark=name)
+        # Several benchmarks under one --name: a run folder each, the benchmark appended.
+        ev_one = replace(ev, name=f"{ev.name}_{_tag(name)}") if ev.name and len(names) > 1 else ev
+        if ev.dry_run:
+            print(dry_run(model_args, one, ev_one, fmt, backend))
+            continue
+        runs.append((name, *_study(model_args, fmt, one, ev_one, backend, again.restart)))
+    if len(runs) > 1:
+        table = benchmark_table(runs)
+        path = stage_dir("eval", f"{runs[0][1].name}_table.md", ev.output_root)
+        atomic_write_text(path, table)
+        print(table)
+        print(f"written: {path}")
+    return 0
+
+
+def _tag(benchmark: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", benchmark.rsplit("/", 1)[-1])
+
+
+def _sweep_plan(model_args: ModelArgs, ev: EvalArgs) -> list[tuple[str, str]]:
+    plan = [(model_args.model, m) for m in ev.methods]
+    if ev.baseline_model:
+        plan.append((ev.baseline_model, "budget_forcing"))
+    return plan
+
+
+def dry_run(model_args: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs, backend=None) -> str:
+    """What a run would decode, without loading a model: per method and point, the requests and the
+    most tokens one request can generate (thinking cap + forced delimiter, newline and final-answer
+    prefix + answer cap, or the context when that is smaller). Hub benchmarks are counted at their
+    published size (a dry run downloads nothing); local ones are read."""
+    if bench.benchmark in PUBLISHED_SIZES:  # a dry run downloads nothing
+        n, source = PUBLISHED_SIZES[bench.benchmark], "published size; not downloaded"
+    else:
+        n, source = len(load_benchmark(bench, ev.output_root)), "loaded"
+    if bench.limit:
+        n = min(n, bench.limit)
+    # Delimiter, newline and prefix counted in characters: a token is at least one character.
+    forced = len(fmt.think_end) + 1 + len(fmt.final_answer_prefix)
+    lines = [f"dry run: {model_args.model} on {bench.benchmark}: {n} questions ({source}); "
+             f"{ev.samples_per_question} sample(s) per question; run folder "
+             f"{stage_dir('eval', run_name(model_args, bench, ev, fmt, backend), ev.output_root)}",
+             "method | point | requests | thinking cap | most tokens per request | most tokens in all"]  # fmt: skip
+    total = 0
+    for model, method in _sweep_plan(model_args, ev):
+        questions = n if method == "budget_forcing" or not ev.compare_limit else min(n, ev.compare_limit)
+        label = method if model == model_args.model else f"{method} [{model}]"
+        for point in sweep_points(method, ev):
+            cap = {"budget_forcing": None, "token_conditional_bf": None, "step_conditional_bf": None,
+                   "wait": ev.wait_max_thinking}.get(method, ev.unforced_max_thinking)  # fmt: skip
+            cap = int(point) if cap is None else cap
+            tries = ev.max_tries if method == "rejection_sampling" else 1
+            requests = questions * ev.samples_per_question * tries
+            most = cap + forced + ev.max_answer_tokens
+            if backend is not None and backend.max_model_len:  # the context ends a request sooner
+                most = min(most, backend.max_model_len)
+            total += requests * most
+            lines.append(f"{label} | {point} | {requests} | {cap} | {most} | {requests * most}")
+    capped = " (rejection sampling at its try cap)" if "rejection_sampling" in ev.methods else ""
+    lines.append(f"at most {total} generated tokens in all{capped}; prompts not counted")
+    return "\n".join(lines)
+
+
+def benchmark_table(runs: list[tuple]) -> str:
+    """s1's Table 1 shape: a row per method and point, a column per benchmark, accuracy [95%]."""
+    rows: dict[tuple, dict] = {}
+    for name, _, metrics in runs:
+        for label, m in metrics.items():
+            for p in m["points"]:
+                rows.setdefault((label, str(p["point"])), {})[name] = p
+    head = [name for name, _, _ in runs]
+    lines = ["| method | point | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(head)]
+    for (label, point), cells in rows.items():
+        text = [f"{100 * c['accuracy']:.1f} [{100 * c['ci95'][0]:.1f}, {100 * c['ci95'][1]:.1f}] "
+                f"({c['mean_thinking_tokens']:.0f} tok)" if c else "—" for c in (cells.get(h) for h in head)]  # fmt: skip
+        lines.append(f"| {label} | {point} | " + " | ".join(text) + " |")
+    return "Accuracy in % [95% interval] (mean thinking tokens)\n\n" + "\n".join(lines) + "\n"
+
+
+def _study(model_args, fmt, bench, ev, backend, restart: bool):
+    """One benchmark's sweep: (run folder, metrics)."""
     items = load_benchmark(bench, ev.output_root)
     out = stage_dir("eval", run_name(model_args, bench, ev, fmt, backend), ev.output_root)
-    with claimed_run(out, "the s1 study", again.restart):
+    with claimed_run(out, "the s1 study", restart):
         out.mkdir(parents=True, exist_ok=True)
         save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
         path = out / "samples.jsonl"
         samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
         done = {_key(s["label"], s["budget"], s["id"], s.get("sample", 0)) for s in samples}
 
-        plan = [(model_args.model, m) for m in ev.methods]
-        if ev.baseline_model:
-            plan.append((ev.baseline_model, "budget_forcing"))
+        plan = _sweep_plan(model_args, ev)
         compare_ids = None
         if ev.compare_limit and ev.compare_limit < len(items):
             import random
@@ -207,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scaling_plot(metrics, out / "scaling.png", title)
         print(summary_markdown(metrics, title))
         print(f"written: {out}")
-        return 0
+        return out, metrics
 
 
 if __name__ == "__main__":

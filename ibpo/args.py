@@ -30,7 +30,9 @@ class IBPOArgs:
     long_tokens: int = field(default=200, metadata={"help": "group_by=tokens: extended above this."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature."})
     max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap when sampling."})
-    max_answer_tokens: int = field(default=24, metadata={"help": "Answer cap."})
+    max_answer_tokens: int = field(
+        default=32768, metadata={"help": "Answer cap (default: effectively none, as s1; the CPU recipe caps it)."}
+    )
     batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
     sft_config: str = field(default="", metadata={"help": "The SFT recipe of each round's update."})
     seed: int = field(default=0, metadata={"help": "Sampling seed (each round adds its index)."})

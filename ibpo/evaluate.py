@@ -43,7 +43,9 @@ class IBPOEvalArgs:
         default=None, metadata={"help": "records.jsonl of a strategy study: maj@k and its question ids."}
     )
     max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap (no forcing below it)."})
-    max_answer_tokens: int = field(default=24, metadata={"help": "Answer cap."})
+    max_answer_tokens: int = field(
+        default=32768, metadata={"help": "Answer cap (default: effectively none, as s1; the CPU recipe caps it)."}
+    )
     batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
 
     def __post_init__(self) -> None:

@@ -24,3 +24,12 @@ def test_stage_flags_reach_only_their_stage(target, var, module):
     commands = dry.stdout.replace("\\\n", " ").splitlines()
     carrying = [c for c in commands if "--marker-flag" in c]
     assert len(carrying) == 1 and f"-m {module} " in carrying[0], carrying
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_table1_recipes_evaluate_hub_models_without_training():
+    dry = subprocess.run(["make", "-n", "eval", "RECIPES=recipes/qwen2.5-32b"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "eval.yaml" in dry.stdout and "eval-s1.1.yaml" in dry.stdout and "-m eval.run" in dry.stdout
+    assert "sft.train" not in dry.stdout and "eval.strategies.run" not in dry.stdout

@@ -28,7 +28,9 @@ class PolicySettings:
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of thinking."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     max_thinking_tokens: int = field(default=512, metadata={"help": "Thinking cap on every path."})
-    max_answer_tokens: int = field(default=32, metadata={"help": "Answer cap."})
+    max_answer_tokens: int = field(
+        default=32768, metadata={"help": "Answer cap (default: effectively none, as s1; the CPU recipe caps it)."}
+    )
     step_delimiter: str = field(
         default="\n\n", metadata={"help": "Text that ends a reasoning step (search strategies)."}
     )
