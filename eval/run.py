@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from tqdm import tqdm
 
 from common.chat_format import FormatArgs
-from common.config import config_dict, parse_config, run_cli, save_config
+from common.config import config_dict, parse_config, recipe_differences, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from common.paths import stage_dir
 from common.restart import RestartArgs, claimed_run
@@ -143,6 +143,13 @@ def sweep_points(method: str, ev: EvalArgs) -> list:
     return list(ev.budgets)
 
 
+# Settings that say what to sweep, not how a sample is decoded: a rerun may change them and keep the
+# samples it already has (a new budget or method adds points; the old ones are reused).
+PLAN_FIELDS = ("name", "output_root", "methods", "budgets", "wait_counts", "compare_limit", "baseline_model",
+               "samples_per_question", "batch_size", "dry_run", "kv_cache_gib", "gpu_memory_utilization",
+               "enforce_eager", "tensor_parallel_size", "data_parallel_size")  # fmt: skip
+
+
 def _key(label: str, point, qid, sample: int) -> tuple:
     """A sample's identity in samples.jsonl: what a resumed run skips."""
     return label, str(point), qid, sample
@@ -243,7 +250,13 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
     out = stage_dir("eval", run_name(model_args, bench, ev, fmt, backend), ev.output_root)
     with claimed_run(out, "the s1 study", restart):
         out.mkdir(parents=True, exist_ok=True)
-        save_config(out / "config.yaml", model_args, fmt, bench, ev, backend)
+        saved = out / "config.yaml"
+        changed = recipe_differences(saved, model_args, fmt, bench, ev, backend, ignore=PLAN_FIELDS) if saved.exists() else []
+        if changed:
+            # Samples decoded under other settings would be reused as if they were this recipe's.
+            raise ValueError(f"{out} holds samples decoded with other settings (differs in: {', '.join(changed)}); "
+                             "use another --name, or --restart to start it over")  # fmt: skip
+        save_config(saved, model_args, fmt, bench, ev, backend)
         path = out / "samples.jsonl"
         samples = read_jsonl(path, allow_torn_tail=True) if path.exists() else []
         done = {_key(s["label"], s["budget"], s["id"], s.get("sample", 0)) for s in samples}

@@ -148,3 +148,8 @@ def test_eval_cli_resumes_finished_points(tiny_model_dir, tmp_path, monkeypatch)
     asked = count_generate_calls(monkeypatch)
     assert main(argv) == 0
     assert asked == [3] and len((out / "samples.jsonl").read_text().splitlines()) == 10
+    # More budgets under the same name reuse what is there; a setting that changes how samples are
+    # decoded is refused (its old samples would pass for the new recipe's).
+    assert main([*argv, "--budgets", "4", "8", "12"]) == 0 and asked == [3, 5]
+    with pytest.raises(ValueError, match="other settings .*max_answer_tokens.*--restart"):
+        main([*argv[:-1], "8"])
