@@ -27,6 +27,7 @@ from common.plots import pyplot, save_figure
 from common.restart import RestartArgs, claimed_run
 from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
+from eval.intervals import wilson
 from eval.strategies.optimal import accuracy_and_tokens
 from grading.grade import grade
 from inference.backend import BackendArgs
@@ -69,7 +70,8 @@ def _majority(path: str | None) -> tuple[set | None, dict]:
     points = {}
     for label, rows in by.items():
         accuracy, tokens = accuracy_and_tokens(rows)
-        points[label] = {"accuracy": accuracy, "generated_tokens": tokens, "n": len(rows)}
+        points[label] = {"accuracy": accuracy, "generated_tokens": tokens, "n": len(rows),
+                         "ci95": list(wilson(sum(r["correct"] for r in rows), len(rows)))}  # fmt: skip
     return ids, points
 
 
@@ -78,7 +80,8 @@ def model_metrics(rows: list[dict]) -> dict:
     for r in rows:
         levels[r["level"]].append(r["extended"])
     n = len(rows)
-    return {"n": n, "accuracy": sum(r["correct"] for r in rows) / n,
+    right = sum(r["correct"] for r in rows)
+    return {"n": n, "accuracy": right / n, "ci95": list(wilson(right, n)),
             "generated_tokens": sum(r["generated_tokens"] for r in rows) / n,
             "extended_share": sum(r["extended"] for r in rows) / n,
             "extended_by_level": {str(k): sum(v) / len(v) for k, v in sorted(levels.items(), key=lambda kv: str(kv[0]))},
@@ -134,20 +137,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _pct(m: dict) -> str:
+    ci = m.get("ci95")
+    return f"{100 * m['accuracy']:.1f}%" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+
+
 def summary(metrics: dict, majority: dict, n: int) -> str:
     levels = sorted({lvl for m in metrics.values() for lvl in m["extended_by_level"]})
     head = (
-        "| model | accuracy | generated tok/q | extended | "
+        "| model | accuracy [95% Wilson] | generated tok/q | extended | "
         + " | ".join(f"extended L{lvl}" for lvl in levels)
         + " |"
     )
     lines = [f"# Budget-aware training on {n} questions", "", head, "|" + "---|" * (4 + len(levels))]
     for label, m in metrics.items():
-        lines.append(f"| {label} | {m['accuracy']:.1%} | {m['generated_tokens']:.0f} | {m['extended_share']:.0%} | "
+        lines.append(f"| {label} | {_pct(m)} | {m['generated_tokens']:.0f} | {m['extended_share']:.0%} | "
                      + " | ".join(f"{m['extended_by_level'].get(lvl, 0):.0%}" for lvl in levels) + " |")  # fmt: skip
     for label, p in sorted(majority.items(), key=lambda kv: kv[1]["generated_tokens"]):
         lines.append(
-            f"| {label} (strategy study) | {p['accuracy']:.1%} | {p['generated_tokens']:.0f} | — |"
+            f"| {label} (strategy study) | {_pct(p)} | {p['generated_tokens']:.0f} | — |"
             + " — |" * len(levels)
         )
     return "\n".join(lines) + "\n"
@@ -166,11 +174,13 @@ def plot(metrics: dict, majority: dict, path: Path) -> None:
         )
     # Shrinking markers of different shapes: models that land on the same point stay visible.
     for k, (label, m) in enumerate(metrics.items()):
-        ax.plot([m["generated_tokens"]], [100 * m["accuracy"]], "sDo^v<>"[k % 7], markersize=max(4, 13 - 2.5 * k),
-                label=label)  # fmt: skip
+        ci = m.get("ci95") or [m["accuracy"]] * 2
+        ax.errorbar([m["generated_tokens"]], [100 * m["accuracy"]],
+                    yerr=[[max(0.0, 100 * (m["accuracy"] - ci[0]))], [max(0.0, 100 * (ci[1] - m["accuracy"]))]], fmt="sDo^v<>"[k % 7],
+                    markersize=max(4, 13 - 2.5 * k), capsize=3, label=label)  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set(
-        xlabel="generated tokens per question (log scale)", ylabel="accuracy (%)", title="accuracy vs compute"
+        xlabel="generated tokens per question (log scale)", ylabel="accuracy (%), 95% Wilson bars", title="accuracy vs compute"
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -71,6 +71,7 @@ def test_asv_data_mixes_single_trials_and_sv_traces(tmp_path):
 
 
 def test_ibpo_evaluation_reports_accuracy_tokens_and_long_share(tiny_model_dir, tmp_path):
+    from eval.intervals import wilson
     from ibpo.evaluate import main
 
     bench = tmp_path / "q.jsonl"
@@ -86,7 +87,8 @@ def test_ibpo_evaluation_reports_accuracy_tokens_and_long_share(tiny_model_dir, 
     assert main(argv) == 0
     metrics = json.loads((tmp_path / "ibpo" / "e" / "metrics.json").read_text())
     assert metrics["questions"] == 3  # the majority records' ids, not the whole file
-    assert metrics["majority"]["maj@2"] == {"accuracy": 2 / 3, "generated_tokens": 20.0, "n": 3}
+    assert metrics["majority"]["maj@2"] == {"accuracy": 2 / 3, "generated_tokens": 20.0, "n": 3,
+                                            "ci95": list(wilson(2, 3))}  # fmt: skip
     a = metrics["models"]["a"]
     assert a["n"] == 3 and a["extended_share"] == 0.0 and set(a["extended_by_level"]) == {"1", "2"}
     assert metrics["models"]["b"]["generated_tokens"] == a["generated_tokens"]  # same model, greedy
