@@ -16,8 +16,9 @@ compare letters. No judge model.
 Two guards sit in front of math-verify, which on its own accepts both of these:
 - case: "E" is not "e", nor "2X" "2x" (variables and constants are case-sensitive); only words of two
   or more letters ("Even", "even") compare without case;
-- equations: "x = 5" answers 5 (a single symbol on the left names the value), but "3x+1 = 7" does not
-  answer 7; an equation is compared whole only against a gold answer that is itself an equation.
+- equations: "x = 5" answers 5 (a single symbol on the left names the value), and so does a worked
+  computation "16 * 16 = 256" (no variable on the left), but "3x+1 = 7" does not answer 7; an equation
+  is compared whole only against a gold answer that is itself an equation.
 """
 
 from __future__ import annotations
@@ -91,13 +92,14 @@ _SYMBOL_RE = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*")
 
 
 def _value(pred: str, gold: str) -> str | None:
-    """What of `pred` is compared with `gold`: the value of "x = 5" (a single symbol on the left, a
-    chain "x = 2+3 = 5" ends in its value); None for an equation such as "3x+1 = 7", which states no
-    value. Against a gold equation the prediction is compared whole."""
+    """What of `pred` is compared with `gold`: the last value of "x = 5" (a single symbol on the left;
+    a chain "x = 2+3 = 5" ends in its value) or of a worked computation "16 * 16 = 256" (no variable
+    on the left); None for an equation in a variable such as "3x+1 = 7", which states no value.
+    Against a gold equation the prediction is compared whole."""
     if not _RELATION_RE.search(pred) or _RELATION_RE.search(gold):
         return pred
     parts = _RELATION_RE.split(pred)
-    return parts[-1] if _SYMBOL_RE.fullmatch(parts[0]) else None
+    return parts[-1] if _SYMBOL_RE.fullmatch(parts[0]) or not _symbols(parts[0]) else None
 
 
 def is_equivalent(pred: str, gold: str) -> bool:

@@ -58,7 +58,9 @@ def test_multiple_choice(text, want):
      ("\\boxed{E}", "e", None, False), ("\\boxed{e}", "e", None, True),
      ("\\boxed{2X}", "2x", None, False), ("\\boxed{\\text{Even}}", "\\text{even}", None, True),
      ("\\boxed{3x+1 = 7}", "7", None, False), ("\\boxed{x = 7}", "7", None, True),
-     ("\\boxed{a_1 = 2+5 = 7}", "7", None, True), ("\\boxed{y = 2x+3}", "y=3+2x", None, True)],
+     ("\\boxed{a_1 = 2+5 = 7}", "7", None, True), ("\\boxed{y = 2x+3}", "y=3+2x", None, True),
+     ("Final Answer: 16 * 16 = 256 square cm", "256", None, True),  # a worked computation ends in its value
+     ("Final Answer: 3/11 + 8/11 = 11/11", "1", None, True), ("Final Answer: 2a + 1 = 7", "7", None, False)],
 )  # fmt: skip
 def test_grading_false_positives(text, gold, choices, right):
     assert grade(text, gold, choices).correct is right
