@@ -5,8 +5,10 @@
 
 On `/v1/chat/completions` the thinking comes back in `message.reasoning` (streamed as
 `delta.reasoning`), the answer in `message.content`, and `usage.completion_tokens_details.
-reasoning_tokens` counts the thinking tokens (the tokens before the think-end delimiter: the same
-count as the offline engines' `thinking_tokens`). The delimiters are the recipe's (`THINKSCALE_FORMAT`,
+reasoning_tokens` counts the tokens before the think-end delimiter: the offline engines'
+`thinking_tokens`, plus one when a cut at the maximum put a newline before the delimiter (the
+engines count that newline with the delimiter; a parser sees token ids only and cannot tell it from
+a newline the model wrote). The delimiters are the recipe's (`THINKSCALE_FORMAT`,
 as for the logits processor); they may be several tokens long and contain special tokens, so the
 parser turns `skip_special_tokens` off for the requests it parses (otherwise `<|im_start|>` would
 vanish from the text and the delimiter could not be found).

@@ -87,11 +87,22 @@ def expected(hf, budgets: list[dict], question: str = QUESTION):
     return engine.generate(reqs)
 
 
-def assert_matches(response: dict, want) -> None:
+def reasoning_tokens(want, tok) -> int:
+    """The server's reasoning_tokens for an offline result: the tokens before the delimiter, i.e. the
+    thinking tokens plus the newline a mid-line cut puts before the delimiter (what is left of the
+    generated tokens after thinking, delimiter, final-answer prefix, answer and end-of-turn)."""
+    delim = len(tok.encode(FMT.think_end, add_special_tokens=False))
+    prefix = 0 if want.think_end_reason == "delimiter" else len(tok.encode(FMT.final_answer_prefix, add_special_tokens=False))
+    newline = want.generated_tokens - want.thinking_tokens - delim - prefix - want.answer_tokens - (want.stop_reason == "end_of_turn")
+    assert newline in (0, 1) and (newline == 0 or want.hit_max), want
+    return want.thinking_tokens + newline
+
+
+def assert_matches(response: dict, want, tok) -> None:
     message = response["choices"][0]["message"]
     assert (message["reasoning"] or "").strip() == want.thinking
     assert (message["content"] or "").strip() == want.answer
-    assert response["usage"]["completion_tokens_details"]["reasoning_tokens"] == want.thinking_tokens
+    assert response["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(want, tok)
 
 
 # The embedded model is not tuned to think: left alone it ends thinking at once, so most budgets
@@ -113,7 +124,7 @@ def test_budgets_are_enforced_exactly(server, hf):
     for budget, w in zip(BUDGETS[:3], want, strict=True):
         r = chat(server, budget)
         assert r.status_code == 200, r.text
-        assert_matches(r.json(), w)
+        assert_matches(r.json(), w, hf[1])
     assert want[0].hit_max and want[0].thinking_tokens == 16
     assert want[2].num_forced == 2 and want[2].thinking.count("Wait") >= 2
 
@@ -128,9 +139,9 @@ def test_eight_concurrent_requests_with_different_budgets(server, hf):
         body = r.json()
         if "final_answer_prefix" in BUDGETS[i]:  # its own prefix in place of "Final Answer:"
             assert body["choices"][0]["message"]["content"].startswith("So the answer is")
-            assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] == w.thinking_tokens
+            assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(w, hf[1])
             continue
-        assert_matches(body, w)
+        assert_matches(body, w, hf[1])
     assert got[5].json()["usage"]["completion_tokens"] == want[5].generated_tokens + 1  # + the end-of-turn that stops it
 
 
@@ -149,7 +160,8 @@ def test_a_bad_budget_is_a_400_naming_the_field_and_the_server_keeps_serving(ser
     assert r.status_code == 400, r.text
     assert field in r.json()["error"]["message"]
     ok = chat(server, {"min_thinking_tokens": 4, "max_thinking_tokens": 4})
-    assert ok.status_code == 200 and ok.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] == 4
+    # 4 thinking tokens cut mid-line: the newline before the delimiter is counted too
+    assert ok.status_code == 200 and ok.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] == 5
 
 
 def test_distribution_changing_settings_are_refused(server):
@@ -190,7 +202,9 @@ def test_streaming_matches_and_a_client_hanging_up_hurts_no_one(server, hf):
         assert all(q.result()[2] == 5 for q in quitters)
     assert reasoning.strip() == want.thinking and content.strip() == want.answer and chunks > 10
     after = chat(server, {"min_thinking_tokens": 16, "max_thinking_tokens": 16})  # still serving
-    assert after.status_code == 200 and after.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] == 16
+    again = expected(hf, [{"min_thinking_tokens": 16, "max_thinking_tokens": 16}])[0]
+    assert after.status_code == 200
+    assert after.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(again, hf[1])
 
 
 def test_completions_endpoint_takes_budgets_too(server, hf):
