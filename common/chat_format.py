@@ -74,8 +74,8 @@ def render_assistant(fmt: FormatArgs, reasoning: str, answer: str) -> str:
 
     The answer gets `answer_prefix` ("Answer: ", as s1's training text) unless it already starts
     with it: an attempt written as "Answer: 42" is not turned into "Answer: Answer: 42"."""
-    answer = answer.strip()
-    prefix = fmt.answer_prefix if not (fmt.answer_prefix.strip() and answer.startswith(fmt.answer_prefix.strip())) else ""
+    answer, marker = answer.strip(), fmt.answer_prefix.strip()
+    prefix = "" if marker and answer.startswith(marker) else fmt.answer_prefix
     return f"{fmt.think_start}{reasoning.strip()}\n{fmt.think_end}{prefix}{answer}"
 
 

@@ -4,6 +4,7 @@
     per_question_mean(rows)                        # pass@1 over N samples: {question: mean correct}
     bootstrap(by_q, statistic)                     # (lo, hi): percentile bootstrap over questions
     paired_gain(a_by_q, b_by_q)                    # (gain, lo, hi) of b - a on the same questions
+    percent(0.125, (0.043, 0.31))                  # "12.5 [4.3, 31.0]": how every report prints one
 
 - An accuracy from one sample per question is a binomial share: the Wilson score interval (it stays
   inside [0, 1] and is sound at 30 questions, where the normal approximation is not).
@@ -64,6 +65,13 @@ def bootstrap(tables: list[dict], statistic: Callable[[list[np.ndarray]], float]
         return None
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def percent(value: float, ci=None, unit: str = "", signed: bool = False) -> str:
+    """A fraction and its interval in percent, one decimal: "12.5 [4.3, 31.0]" (`unit` after the
+    value, e.g. "%"; `signed`: "+12.5"). No interval, no brackets."""
+    head = f"{100 * value + 0.0:+.1f}" if signed else f"{100 * value:.1f}"  # + 0.0: no "-0.0"
+    return head + unit + ("" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
 
 
 def mean_interval(by_q: dict, samples_per_question: int = 1) -> tuple[float, float]:

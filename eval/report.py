@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.plots import pyplot, save_figure
-from eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean
+from eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean, percent
 from eval.methods import bounds
 from eval.metrics import Point, s1_metrics, scaling
 
@@ -84,10 +84,6 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
     return out
 
 
-def _pct_ci(ci) -> str:
-    return "" if ci is None else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-
-
 def summary_markdown(metrics: dict, title: str) -> str:
     """summary.md: one row per method; accuracies in % with their 95% intervals in brackets."""
     lines = [f"# {title}", "",
@@ -97,19 +93,19 @@ def summary_markdown(metrics: dict, title: str) -> str:
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, m in metrics.items():
         pts = "; ".join(
-            f"{p['point']} → {100 * p['accuracy']:.1f}{_pct_ci(p['ci95'])} ({p['mean_thinking_tokens']:.0f})"
+            f"{p['point']} → {percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})"
             for p in m["points"]
         )
         scaling = "n/a" if m["scaling"] is None else f"{100 * m['scaling']:.3f}"
         if m.get("scaling_ci95"):
             scaling += f" [{100 * m['scaling_ci95'][0]:.3f}, {100 * m['scaling_ci95'][1]:.3f}]"
-        gain = "n/a" if m.get("gain") is None else f"{100 * m['gain'] + 0.0:+.1f}{_pct_ci(m.get('gain_ci95'))}"
+        gain = "n/a" if m.get("gain") is None else percent(m["gain"], m.get("gain_ci95"), signed=True)
         p0 = m["points"][0]
         n = max(p["n"] for p in m["points"])
         n_text = f"{n}×{p0['samples_per_question']}" if p0.get("samples_per_question", 1) > 1 else f"{n}"
         lines.append(
             f"| {label} | {n_text} | {pts} | {m['control']:.0%} | {scaling} | {gain} | "
-            f"{100 * m['performance']:.1f}{_pct_ci(m.get('performance_ci95'))} | {m['format_followed']:.1%} |"
+            f"{percent(m['performance'], m.get('performance_ci95'))} | {m['format_followed']:.1%} |"
         )
     rs = {label: m for label, m in metrics.items() if m["method"] == "rejection_sampling"}
     for label, m in rs.items():

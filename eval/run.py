@@ -34,6 +34,7 @@ from common.paths import stage_dir
 from common.restart import RestartArgs, claimed_run
 from common.validate import at_least
 from eval.benchmarks import PUBLISHED_SIZES, BenchmarkArgs, load_benchmark
+from eval.intervals import percent
 from eval.methods import METHODS, Context
 from eval.report import method_metrics, scaling_plot, summary_markdown
 from inference.backend import BackendArgs, backend_suffix
@@ -127,7 +128,7 @@ def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatAr
     model_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", model.model.rstrip("/").replace("outputs/sft/", "")).strip(
         "-"
     )[-48:]
-    bench_tag = re.sub(r"[^A-Za-z0-9._-]+", "-", bench.benchmark.rsplit("/", 1)[-1])
+    bench_tag = _tag(bench.benchmark)
     settings = config_dict(bench, ev, fmt)
     settings.pop("output_root", None)
     settings.pop("dry_run", None)
@@ -181,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _tag(benchmark: str) -> str:
+    """A benchmark's name as a folder-name part: its last path part, odd characters dashed."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", benchmark.rsplit("/", 1)[-1])
 
 
@@ -238,8 +240,8 @@ def benchmark_table(runs: list[tuple]) -> str:
     head = [name for name, _, _ in runs]
     lines = ["| method | point | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(head)]
     for (label, point), cells in rows.items():
-        text = [f"{100 * c['accuracy']:.1f} [{100 * c['ci95'][0]:.1f}, {100 * c['ci95'][1]:.1f}] "
-                f"({c['mean_thinking_tokens']:.0f} tok)" if c else "—" for c in (cells.get(h) for h in head)]  # fmt: skip
+        text = [f"{percent(c['accuracy'], c['ci95'])} ({c['mean_thinking_tokens']:.0f} tok)" if c else "—"
+                for c in (cells.get(h) for h in head)]  # fmt: skip
         lines.append(f"| {label} | {point} | " + " | ".join(text) + " |")
     return "Accuracy in % [95% interval] (mean thinking tokens)\n\n" + "\n".join(lines) + "\n"
 

@@ -27,7 +27,7 @@ from common.plots import pyplot, save_figure
 from common.restart import RestartArgs, claimed_run
 from common.trials import is_extended
 from eval.benchmarks import BenchmarkArgs, load_benchmark
-from eval.intervals import wilson
+from eval.intervals import percent, wilson
 from eval.strategies.optimal import accuracy_and_tokens
 from grading.grade import grade
 from inference.backend import BackendArgs
@@ -137,11 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _pct(m: dict) -> str:
-    ci = m.get("ci95")
-    return f"{100 * m['accuracy']:.1f}%" + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
-
-
 def summary(metrics: dict, majority: dict, n: int) -> str:
     levels = sorted({lvl for m in metrics.values() for lvl in m["extended_by_level"]})
     head = (
@@ -151,11 +146,11 @@ def summary(metrics: dict, majority: dict, n: int) -> str:
     )
     lines = [f"# Budget-aware training on {n} questions", "", head, "|" + "---|" * (4 + len(levels))]
     for label, m in metrics.items():
-        lines.append(f"| {label} | {_pct(m)} | {m['generated_tokens']:.0f} | {m['extended_share']:.0%} | "
+        lines.append(f"| {label} | {percent(m['accuracy'], m.get('ci95'), unit='%')} | {m['generated_tokens']:.0f} | {m['extended_share']:.0%} | "
                      + " | ".join(f"{m['extended_by_level'].get(lvl, 0):.0%}" for lvl in levels) + " |")  # fmt: skip
     for label, p in sorted(majority.items(), key=lambda kv: kv[1]["generated_tokens"]):
         lines.append(
-            f"| {label} (strategy study) | {_pct(p)} | {p['generated_tokens']:.0f} | — |"
+            f"| {label} (strategy study) | {percent(p['accuracy'], p.get('ci95'), unit='%')} | {p['generated_tokens']:.0f} | — |"
             + " — |" * len(levels)
         )
     return "\n".join(lines) + "\n"

@@ -128,13 +128,13 @@ class TokenDelimiters:
     final_prefix_ids: list[int]
     eos_ids: set[int]  # end-of-turn plus the model's EOS ids: these end the answer
     think_stop_ids: set[int]  # eos_ids plus the first think-end token: these try to end thinking
-    newline_ids: list[int] = field(default_factory=list)  # "\n": goes before the delimiter at a cut
-    ends_line: Callable[[int], bool] = field(default=lambda _id: True, repr=False)  # does this token's text end with "\n"?
+    newline_ids: list[int]  # "\n": goes before the delimiter at a cut
+    ends_line: Callable[[int], bool] = field(repr=False)  # does this token's text end with "\n"?
 
-    def cut_ids(self, thinking_ids: list[int]) -> list[int]:
-        """What closes thinking cut at its maximum: a newline unless the thinking already ends with one
-        (or is empty: the prompt's think-start ends the line), then the delimiter."""
-        if thinking_ids and not self.ends_line(thinking_ids[-1]):
+    def close_ids(self, thinking_ids: list[int], cut: bool) -> list[int]:
+        """What closes thinking: the delimiter; when `cut` at the maximum, after a newline unless the
+        thinking already ends with one (or is empty: the prompt's think-start ends the line)."""
+        if cut and thinking_ids and not self.ends_line(thinking_ids[-1]):
             return self.newline_ids + self.think_end_ids
         return list(self.think_end_ids)
 
@@ -273,8 +273,7 @@ class BudgetRules:
         """Close thinking with the delimiter and the final-answer prefix; switch to the answer phase."""
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        close = self.delims.cut_ids(s.thinking_ids) if hit_max else self.delims.think_end_ids
-        events = self._append(s, close, "delimiter")
+        events = self._append(s, self.delims.close_ids(s.thinking_ids, cut=hit_max), "delimiter")
         prefix = getattr(
             s, "final_prefix_ids", None
         )  # a request's own prefix (the vLLM processor allows one)

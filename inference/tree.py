@@ -221,7 +221,7 @@ class TreeDecoder:
     def _close(self, row: _Row, forced: bool, cut: bool = False) -> None:
         """End thinking: the delimiter (after a newline when `cut` at the maximum mid-line, as the
         budget-forcing engines do), plus the final-answer prefix when the model did not close it itself."""
-        self._queue(row, self.delims.cut_ids(row.node.thinking_ids) if cut else self.delims.think_end_ids)
+        self._queue(row, self.delims.close_ids(row.node.thinking_ids, cut))
         if forced:
             self._queue(row, self.delims.final_prefix_ids)
             row.node.answer_ids += self.delims.final_prefix_ids

@@ -329,7 +329,6 @@ class VLLMEngine:
     def _force_end(self, s: _State, hit_max: bool) -> None:
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        close = self.delims.cut_ids(s.thinking_ids) if hit_max else self.delims.think_end_ids
-        self._extend(s, close + self.delims.final_prefix_ids, thinking=False)
+        self._extend(s, self.delims.close_ids(s.thinking_ids, cut=hit_max) + self.delims.final_prefix_ids, thinking=False)
         s.answer_ids += self.delims.final_prefix_ids
         s.phase = ANSWER

@@ -177,7 +177,7 @@ class VLLMTree:
             node.thinking_ids += ids
 
     def _close(self, node: Node, forced: bool, cut: bool = False) -> None:
-        self._add(node, self.delims.cut_ids(node.thinking_ids) if cut else self.delims.think_end_ids)
+        self._add(node, self.delims.close_ids(node.thinking_ids, cut))
         if forced:
             self._add(node, self.delims.final_prefix_ids)
             node.answer_ids += self.delims.final_prefix_ids

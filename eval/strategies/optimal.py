@@ -95,12 +95,16 @@ def outcomes(policy: dict, records: list[dict], levels: dict, budget: float) -> 
     return out
 
 
-def apply(policy: dict, records: list[dict], levels: dict, budget: float) -> tuple[float, float]:
-    """Accuracy and mean generated tokens over every test question, each using its level's label."""
-    got = outcomes(policy, records, levels, budget)
+def mean_outcome(got: dict) -> tuple[float, float]:
+    """Accuracy and mean generated tokens of `outcomes` ((0, 0) for no question)."""
     if not got:
         return 0.0, 0.0
     return sum(c for c, _ in got.values()) / len(got), sum(t for _, t in got.values()) / len(got)
+
+
+def apply(policy: dict, records: list[dict], levels: dict, budget: float) -> tuple[float, float]:
+    """Accuracy and mean generated tokens over every test question, each using its level's label."""
+    return mean_outcome(outcomes(policy, records, levels, budget))
 
 
 def best_label(records: list[dict], prefix: str, budget: float) -> str | None:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.plots import pyplot, save_figure
-from eval.intervals import paired_gain, wilson
+from eval.intervals import paired_gain, percent, wilson
 from eval.strategies.compute import FIELDS, flops
 from eval.strategies.optimal import (
     FALLBACK,
@@ -19,6 +19,7 @@ from eval.strategies.optimal import (
     best_label,
     choose,
     difficulty_levels,
+    mean_outcome,
     outcomes,
 )
 from eval.verifier.head import auroc
@@ -71,7 +72,7 @@ def compute_optimal(val: list[dict], test: list[dict], samples: dict) -> dict:
         curve = []
         for b in budgets:
             got = outcomes(policy, test, test_levels, b)
-            acc, tokens = (sum(c for c, _ in got.values()) / len(got), sum(t for _, t in got.values()) / len(got)) if got else (0.0, 0.0)
+            acc, tokens = mean_outcome(got)
             bon = best_label(val, "wbon@", b)
             bon_acc, bon_tokens = _label_on(test, bon)
             gain, gain_ci = (None, None)
@@ -97,16 +98,12 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
     return round(accuracy, 4), round(tokens, 1)
 
 
-def _pct(accuracy: float, ci) -> str:
-    return f"{100 * accuracy:.1f}" + ("" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
-
-
 def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
     lines = [f"# {title}", "", "Accuracy in % [95% Wilson interval]; gains in points [paired 95% bootstrap over test questions].", "",
              "| strategy | setting | n | accuracy | generated tok/q | prompt tok/q | model calls/q | verifier calls/q | GFLOPs/q |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
-        lines.append(f"| {r['strategy']} | {r['label']} | {r['n']} | {_pct(r['accuracy'], r.get('ci95'))} | {r['generated_tokens']:.0f} | "
+        lines.append(f"| {r['strategy']} | {r['label']} | {r['n']} | {percent(r['accuracy'], r.get('ci95'))} | {r['generated_tokens']:.0f} | "
                      f"{r['prompt_tokens']:.0f} | {r['model_calls']:.1f} | {r['verifier_calls']:.1f} | {r['flops'] / 1e9:.1f} |")  # fmt: skip
     lines += ["", "Verifier (outcome score of the shared samples): " + "; ".join(
         f"{split}: AUROC {a['auroc']:.3f} on {a['samples']} samples ({a['correct']} correct)" if a["auroc"] is not None
@@ -124,7 +121,7 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
             gain = "—" if c["gain"] is None else f"{100 * c['gain'] + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
             if c.get("gain_ci95"):
                 gain += f" [{100 * c['gain_ci95'][0] + 0.0:+.1f}, {100 * c['gain_ci95'][1] + 0.0:+.1f}]"
-            lines.append(f"| {c['budget']} | {_pct(c['accuracy'], c.get('ci95'))} ({c['tokens']:.0f}) | {bon} | {gain} | "
+            lines.append(f"| {c['budget']} | {percent(c['accuracy'], c.get('ci95'))} ({c['tokens']:.0f}) | {bon} | {gain} | "
                          + ", ".join(v or "(fallback)" for v in c["choice"].values()) + f" ({c.get('fallback')}) |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
