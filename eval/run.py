@@ -110,8 +110,7 @@ class EvalArgs:
             raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
         at_least(self, 1, "max_answer_tokens", "wait_max_thinking", "unforced_max_thinking", "tokens_per_step",
                  "max_tries", "batch_size", "samples_per_question")  # fmt: skip
-        if self.temperature < 0:
-            raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
+        at_least(self, 0, "temperature")
         if self.samples_per_question > 1 and self.temperature == 0:
             raise ValueError("--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike")
         if self.sample_temperature <= 0:

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
+from common.validate import flag as cli_flag
+
 STOP_END_OF_TURN = "end_of_turn"
 STOP_MAX_ANSWER = "max_answer_tokens"
 STOP_CONTEXT = "context_length"
@@ -67,7 +69,7 @@ def validate_budgets(
 
     `flag(name)` spells a setting's name in the message (default: the CLI flag, `--min-thinking-tokens`;
     the vLLM processor names the request field instead)."""
-    flag = flag or (lambda name: "--" + name.replace("_", "-"))
+    flag = flag or cli_flag
     if min_thinking < 0:
         raise ValueError(f"{flag('min_thinking_tokens')} must be >= 0, got {min_thinking}")
     if max_thinking < 0:
