@@ -166,7 +166,19 @@ def _train(out, model_args, fmt, args) -> int:
         print(
             f"{out}/final: fine-tuned model ({data_info['examples']} examples, {trainer.state.global_step} steps)"
         )
+    _end_processes(trainer)
     return 0
+
+
+def _end_processes(trainer) -> None:
+    """Every rank waits for rank 0's final/ write, then the process group is torn down before exit: a
+    rank that exits with gloo's threads still running aborts ("terminate called without an active
+    exception", SIGABRT), and torchrun then fails the whole run."""
+    import torch.distributed as dist
+
+    trainer.accelerator.wait_for_everyone()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
