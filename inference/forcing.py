@@ -1,239 +1,202 @@
 """Budget forcing inside a sampler: the per-request rules of `inference.budget`, applied to a batch of logits.
 
-This is the engine-free core of the vLLM logits processor (`inference.vllm_processor`); it needs no
-vLLM, so its exactness is tested in the default suite. Per request it keeps a `DecodeState` and the
-shared `BudgetRules`, and at every step it chooses the one token the request emits, then leaves
-only that token's logit finite ("forcing" it): whatever the engine's own sampler does afterwards
-(greedy, temperature, top-p, top-k), it picks that token.
+This is the engine-free core of the vLLM logits processor (`inference.vllm_processor`, both of
+vLLM's model runners); it needs no vLLM, so its exactness is tested in the default suite. Per
+request it keeps a `DecodeState` and the shared `BudgetRules`; the state follows the tokens the
+engine *commits*, and at each step a row is touched only as far as the rules need:
 
-How the token is chosen, per request, at each step:
+- a forced chunk is queued (an ignore string, the think-end delimiter, the final-answer prefix) or
+  the request is done: its next token is forced (one logit written, `forcing_ops.force`);
+- thinking, right after an ignore string: the stop tokens are banned for one token (s1's
+  `min_tokens=1`), and the engine's sampler draws the rest;
+- thinking otherwise: a stop token t (first token of the think-end delimiter, end-of-turn, EOS)
+  would be replaced — by the ignore string while the minimum or `num_ignore` asks for more
+  thinking, else (end-of-turn / EOS) by the think-end delimiter. Greedy or at top-p 1 the stops are
+  merged into their replacement in a few logits (`forcing_ops.merge`) and the engine's sampler
+  draws; under top-p < 1 the row is drawn here in one batched draw (`forcing_ops.draw`), because a
+  merge would move the nucleus;
+- the answer: untouched, unless the answer temperature differs from the request's (drawn here).
 
-- a forced chunk is queued (an ignore string such as "Wait", the think-end delimiter, the
-  final-answer prefix): its next token, one per step;
-- otherwise the request *samples* a token t from its logits at its phase's temperature and top-p
-  (`inference.sampling.sample_row`, the HF engine's function, from a generator seeded with the
-  request's seed), and `BudgetRules.accept(t)` decides: in thinking, a stop token t (first token of
-  the think-end delimiter, end-of-turn, EOS) is replaced by the ignore string while the minimum or
-  `num_ignore` asks for more thinking, or else closes thinking; in the answer, t is emitted, and an
-  end-of-turn t ends the request.
+s1's distribution, exactly. s1 samples t ~ p (temperature, top-p) and, if t is a stop token that
+must be ignored, discards it and appends "Wait". So the emitted token is the replacement with
+probability p(S) + p(replacement), and any other token u with p(u) — the law of one draw from p
+with the stops' mass moved onto the replacement. A merge gives the replacement exactly that mass
+(the larger logit when greedy; T·logsumexp at temperature T, before the sampler divides by T); a
+draw here samples t ~ p itself. Which of the two the replacement stood for — a stop (then the
+counts and what follows change) or itself — is a per-row flag kept on the device and read only when
+the replacement is committed (tests/test_forcing.py: a chi-square test with power).
 
-s1's distribution, exactly. s1 samples t ~ p (the temperature / top-p distribution), and if t is a
-stop token that must be ignored, it discards t and appends "Wait". So the emitted token is the
-ignore string with probability p(S) (S = the stop tokens; plus p("Wait") when the ignore string's
-token is also sampled on its own), and otherwise t ~ p restricted to the other tokens and
-renormalised — the conditional law of t given t ∉ S is p(t) / (1 − p(S)). The processor draws
-t ~ p itself and applies the same rule, so its emitted tokens have exactly this law (tested with a
-chi-square test on a toy distribution: tests/test_forcing.py). Greedy decoding is the temperature-0
-case: t = argmax, and a stop token there is replaced by the ignore string.
+Committed tokens, not decisions, advance a request. A row's logits may be sampled and thrown away
+(a chunked prefill's partial step), so a decision that advanced the state (a forced token) keeps a
+snapshot of the state before it, keyed by its output position, and is undone when the engine asks
+for that position again; other decisions advance the state only when their token is committed.
 
-Why the processor draws t itself instead of masking the stop tokens and letting vLLM sample the
-rest: vLLM's top-p would then take its nucleus on the *renormalised* distribution, which is a
-different (larger) nucleus than s1's, and one request has one vLLM temperature while the thinking
-and the answer may have different ones. Drawing t here keeps both exact; the cost is one softmax
-per sampled row per step, which vLLM's sampler pays anyway.
-
-Committed tokens, not decisions, advance a request. A row's logits may be sampled and then thrown
-away (a chunked prefill's partial step), so each decision is kept with a snapshot of the state
-before it, keyed by the output position it is for. When the engine asks again for a position whose
-decision never reached the output, the snapshot is restored and the decision taken again; when the
-token shows up in the output, the decision is final.
-
-Counts and results: the state follows `inference.budget` exactly (thinking tokens, forced
-suppressions, the delimiter's reason, the stop reason), so a request's result has the same fields
-as the HF engine's. When a request has a `record` key, its final state is written as JSON to
-`<records dir>/<key>.json` the moment its last token is decided (before the engine returns it);
-the offline engine reads it back (`inference.vllm_engine`, sampler mode).
+Results: the state follows `inference.budget` exactly, so a request's result has the same fields
+as the HF engine's. A request with a `record` key has its state written as JSON to
+`<records dir>/<key>.json` when its thinking ends and when it is done; the offline engine reads it
+and follows the rest of the returned tokens with `follow` (`inference.vllm_engine`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
-from inference.budget import (
-    DONE,
-    STOP_CONTEXT,
-    THINK,
-    BudgetRequest,
-    BudgetRules,
-    DecodeState,
-    validate_budgets,
-    without,
-)
-from inference.sampling import make_generator, sample_row
-
-UNBOUNDED = 2**31 - 1  # a budget that is not given: the context (or max_tokens) ends the request
-STOP_MAX_TOKENS = "max_tokens"  # vLLM's max_tokens (below the context) ended the request
-
-# The per-request settings a client may pass (vLLM's SamplingParams.extra_args, the server's vllm_xargs).
-XARG_INTS = ("min_thinking_tokens", "max_thinking_tokens", "num_ignore", "max_answer_tokens")
-XARG_KEYS = (*XARG_INTS, "ignore_strings", "answer_temperature", "final_answer_prefix", "record")
-# extra_args keys that vLLM itself reads: passed through untouched.
-VLLM_OWN_KEYS = frozenset({"kv_transfer_params", "ec_transfer_params", "kv_cache_report_mode", "session_id"})
-RECORDS_ENV = "THINKSCALE_FORCING_RECORDS"  # folder the offline engine reads results from
-FORMAT_ENV = "THINKSCALE_FORMAT"  # the recipe's FormatArgs as JSON, for the processor in vLLM's processes
-PROCESSOR = "inference.vllm_processor:BudgetForcingProcessor"  # what vLLM's --logits-processors loads
-_RECORD_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-def format_from_env():
-    """The recipe's format as `inference.serve` / the offline engine passed it in FORMAT_ENV (else s1's)."""
-    from common.chat_format import FormatArgs
-
-    raw = os.environ.get(FORMAT_ENV)
-    return FormatArgs(**json.loads(raw)) if raw else FormatArgs()
-
-
-def _xarg(name: str) -> str:
-    return f"vllm_xargs.{name}"
-
-
-def _field_name(name: str) -> str:
-    # validate_budgets names settings by their BudgetArgs names; the request fields differ in two places
-    return {"temperature": "temperature", "top_p": "top_p", "ignore_string": _xarg("ignore_strings")}.get(
-        name, _xarg(name)
-    )
-
-
-def budget_request(
-    extra_args: dict | None, temperature: float, top_p: float, seed: int | None
-) -> BudgetRequest | None:
-    """The budgets a request asked for, or None when it asked for none (it then decodes untouched).
-
-    Raises ValueError naming the field for an unknown key, a wrong type or an impossible budget.
-    """
-    extra = {k: v for k, v in (extra_args or {}).items() if k not in VLLM_OWN_KEYS}
-    if not extra:
-        return None
-    unknown = sorted(set(extra) - set(XARG_KEYS))
-    if unknown:
-        raise ValueError(
-            f"{_xarg(unknown[0])} is not a budget-forcing setting (known: {', '.join(XARG_KEYS)})"
-        )
-    for name in XARG_INTS:
-        value = extra.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{_xarg(name)} must be an integer, got {value!r}")
-    strings = extra.get("ignore_strings", ["Wait"])
-    if isinstance(strings, str):
-        strings = [strings]
-    if not isinstance(strings, list) or not all(isinstance(x, str) for x in strings):
-        raise ValueError(f"{_xarg('ignore_strings')} must be a string or a list of strings, got {strings!r}")
-    answer_t = extra.get("answer_temperature", temperature)
-    if isinstance(answer_t, bool) or not isinstance(answer_t, int | float):
-        raise ValueError(f"{_xarg('answer_temperature')} must be a number, got {answer_t!r}")
-    for name in ("final_answer_prefix", "record"):
-        if name in extra and not isinstance(extra[name], str):
-            raise ValueError(f"{_xarg(name)} must be a string, got {extra[name]!r}")
-    if "record" in extra and not _RECORD_KEY.match(extra["record"]):
-        raise ValueError(f"{_xarg('record')} must be 1-128 letters, digits, '.', '_' or '-'")
-    req = dict(
-        min_thinking_tokens=extra.get("min_thinking_tokens", 0),
-        max_thinking_tokens=extra.get("max_thinking_tokens", UNBOUNDED),
-        num_ignore=extra.get("num_ignore", 0),
-        max_answer_tokens=extra.get("max_answer_tokens", UNBOUNDED),
-    )
-    validate_budgets(
-        req["min_thinking_tokens"], req["max_thinking_tokens"], req["num_ignore"], req["max_answer_tokens"],
-        strings, temperature, float(answer_t), top_p, flag=_field_name,
-    )  # fmt: skip
-    return BudgetRequest(
-        prompt="", **req, ignore_strings=strings, thinking_temperature=temperature,
-        answer_temperature=float(answer_t), top_p=top_p, seed=seed if seed is not None else _random_seed(),
-    )  # fmt: skip
-
-
-def _random_seed() -> int:
-    return int.from_bytes(os.urandom(6), "little")  # no seed given: a fresh stream, as vLLM does
+from inference import forcing_ops as ops
+from inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, DecodeState
+from inference.forcing_request import (  # noqa: F401  (re-exported: the processor's public names)
+    FORMAT_ENV,
+    PROCESSOR,
+    RECORDS_ENV,
+    STOP_MAX_TOKENS,
+    UNBOUNDED,
+    XARG_KEYS,
+    budget_request,
+    format_from_env,
+)  # fmt: skip
 
 
 @dataclass(kw_only=True)
 class RowState(DecodeState):
     """One request inside the sampler: the budget state plus what the engine shows us of it."""
 
-    output: list[int]  # the engine's live list of this request's output tokens (-1: not yet known)
+    output: list[int]  # the request's committed output tokens, as the engine shows them
     prompt_tokens: int
     max_tokens: int  # the engine stops the request after this many output tokens
     context_end: bool  # reaching max_tokens means reaching the context (else: the client's max_tokens)
     stop_id: int  # the token that makes the engine end the request (an end-of-turn it stops at)
+    uid: int  # this request's place in the device flag buffer
     final_prefix_ids: list[int] | None = None  # a per-request final-answer prefix
     record: str | None = None
-    params_key: int = 0  # id() of the engine's params object: how a preempted request is found again
-    generator: torch.Generator | None = None
-    decisions: dict = field(default_factory=dict)  # output position -> (token, snapshot before the decision)
+    park_key: Hashable = None  # how a preempted request is found again
+    decisions: dict = field(default_factory=dict)  # output position -> Decision
     seen: int = 0  # output positions folded in as final
+    recorded: str = ""  # the phase of the last record written
+
+
+class Decision(NamedTuple):
+    """What a step decided for one output position. `forced`: the token, the state already advanced
+    past it (`snap` undoes that). Else the engine's sampler draws; `target` is the replacement token
+    a stop was merged into (None: nothing merged), `stop` the stop token it then stands for."""
+
+    forced: int | None
+    snap: tuple | None = None
+    target: int | None = None
+    stop: int | None = None
 
 
 def _snapshot(s: RowState) -> tuple:
-    gen = (
-        s.generator.get_state()
-        if s.generator is not None and s.req.thinking_temperature + s.req.answer_temperature > 0
-        else None
-    )
     return (s.phase, len(s.thinking_ids), len(s.answer_ids), s.answer_sampled, s.generated, s.num_forced,
-            s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, tuple(s.pending), gen)  # fmt: skip
+            s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, tuple(s.pending))  # fmt: skip
 
 
 def _restore(s: RowState, snap: tuple) -> None:
     (s.phase, n_think, n_answer, s.answer_sampled, s.generated, s.num_forced,
-     s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, pending, gen) = snap  # fmt: skip
+     s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, pending) = snap  # fmt: skip
     del s.thinking_ids[n_think:]
     del s.answer_ids[n_answer:]
     s.pending.clear()
     s.pending.extend(pending)
-    if gen is not None:
-        s.generator.set_state(gen)
+
+
+def follow(rules: BudgetRules, s: DecodeState, n: int, token: int, stop: int | None = None) -> None:
+    """Advance `s` by the token the engine committed at output position `n`; `stop`: the stop token a
+    committed replacement stands for. Raises RuntimeError when the token is not what the rules allow."""
+    if s.phase != DONE:
+        if s.pending:
+            emitted = s.pending.popleft()
+        else:
+            sampled = token if stop is None else stop
+            rules.accept(s, sampled)
+            emitted = s.pending.popleft() if s.pending else sampled
+        if emitted != token:
+            raise RuntimeError(f"budget forcing: the engine emitted token {token} where {emitted} was due")
+    if s.phase != DONE and n + 1 >= s.max_tokens:  # the engine stops the request after this token
+        s.phase, s.stop_reason = DONE, STOP_CONTEXT if s.context_end else STOP_MAX_TOKENS
+
+
+class _Plan:
+    """One step's rows by what the rules need, as lists the batched operations take."""
+
+    def __init__(self):
+        self.force_rows, self.force_tokens = [], []
+        self.ban_rows, self.ban_ids = [], []
+        self.merge, self.draw = [], []  # (row, state, src ids, target, temperature, top_p, last)
 
 
 class ForcingBatch:
-    """The budget states of the requests in a batch, by row, and the step that forces their tokens."""
+    """The budget states of a batch's requests, by key (vLLM V1: the row; V2: the slot), and the step."""
 
     def __init__(self, rules: BudgetRules, records_dir: str | None = None, max_model_len: int | None = None):
         self.rules, self.records_dir, self.max_model_len = rules, records_dir, max_model_len
-        self.rows: dict[int, RowState] = {}
-        self.parked: dict[int, RowState] = {}  # preempted requests, by id() of their params, until re-added
+        self.rows: dict[Hashable, RowState] = {}
+        self.parked: dict[Hashable, RowState] = {}  # preempted requests, by park key, until re-added
         self._prefix_cache: dict[str, list[int]] = {}
+        self._flags: torch.Tensor | None = None  # per uid: the last merge/draw stood for a stop
+        self._free_uids: list[int] = []
+        self._next_uid = 0
+        delims = rules.delims
+        self._stops = sorted(delims.think_stop_ids)
+        self._eos = sorted(delims.eos_ids)
+        self._width = len(self._stops)
 
     # ---- the batch --------------------------------------------------------------------------
-    def add(self, index: int, params, prompt_ids: list[int] | None, output: list[int]) -> None:
-        """A request joined the batch at row `index` (params: vLLM's SamplingParams or the same fields)."""
-        self.rows.pop(index, None)
-        parked = self.parked.pop(id(params), None)
-        if parked is not None and len(output) >= parked.seen:  # a preempted request resumes
-            parked.output = output
-            self.rows[index] = parked
-            return
+    def add(self, key: Hashable, params, prompt_tokens: int, output: list[int],
+            park_key: Hashable = None) -> RowState | None:  # fmt: skip
+        """A request joined the batch under `key` (params: vLLM's SamplingParams or the same fields).
+        `park_key` finds a preempted request again (default: the params object's identity)."""
+        self.drop(key)
+        park_key = id(params) if park_key is None else park_key
+        parked = self.parked.get(park_key)
+        if parked is not None and len(output) >= parked.seen and output[: parked.seen] == parked.output[: parked.seen]:
+            del self.parked[park_key]
+            parked.output = output  # a preempted request resumes
+            self.rows[key] = parked
+            return parked
         req = budget_request(params.extra_args, params.temperature, params.top_p, params.seed)
         if req is None:
-            return
-        prompt_tokens = len(prompt_ids or [])
+            return None
         max_tokens = params.max_tokens if params.max_tokens is not None else UNBOUNDED
         context_end = self.max_model_len is not None and prompt_tokens + max_tokens >= self.max_model_len
         stops = set(getattr(params, "all_stop_token_ids", ()) or ())
         eot = self.rules.delims.eos_ids & stops or self.rules.delims.eos_ids
         s = RowState(
             req=req, output=output, prompt_tokens=prompt_tokens, max_tokens=max_tokens, context_end=context_end,
-            stop_id=min(eot), record=(params.extra_args or {}).get("record"), params_key=id(params),
-            generator=make_generator(req.seed),
+            stop_id=min(eot), uid=self._uid(), record=(params.extra_args or {}).get("record"), park_key=park_key,
         )  # fmt: skip
         prefix = (params.extra_args or {}).get("final_answer_prefix")
         if prefix is not None:
             s.final_prefix_ids = self._prefix_ids(prefix)
         self.rules.begin(s)
-        self.rows[index] = s
+        self._write_record(s, len(output))
+        self.rows[key] = s
+        return s
 
-    def remove(self, index: int) -> None:
-        s = self.rows.pop(index, None)
-        if s is not None and s.phase != DONE:
-            self.parked[s.params_key] = s  # may come back after a preemption
-            while len(self.parked) > 4096:  # aborted requests never come back: forget the oldest
-                self.parked.pop(next(iter(self.parked)))
+    def drop(self, key: Hashable) -> None:
+        """The request under `key` left the batch: parked if it may come back (a preemption)."""
+        s = self.rows.pop(key, None)
+        if s is None:
+            return
+        if s.phase == DONE:
+            self._release(s)
+            return
+        self._fold(s, self._read_flags([s]))
+        for n in sorted((n for n in s.decisions if n >= s.seen), reverse=True):
+            if s.decisions[n].snap is not None:  # a forced token not seen committed: undone, decided again
+                _restore(s, s.decisions.pop(n).snap)
+        # an open decision stays, with its flag under the request's uid: its token may be committed
+        self.parked[s.park_key] = s
+        while len(self.parked) > 4096:  # aborted requests never come back: forget the oldest
+            self._release(self.parked.pop(next(iter(self.parked))))
 
-    def move(self, a: int, b: int, swap: bool) -> None:
+    remove = drop
+
+    def move(self, a: Hashable, b: Hashable, swap: bool) -> None:
         ra, rb = self.rows.pop(a, None), self.rows.pop(b, None)
         if ra is not None:
             self.rows[b] = ra
@@ -241,84 +204,176 @@ class ForcingBatch:
             self.rows[a] = rb
 
     # ---- one step ---------------------------------------------------------------------------
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        """Choose each tracked row's token and leave only its logit finite (in place; returns `logits`)."""
+    def apply(self, logits: torch.Tensor, placement: list[tuple[int, Hashable]] | None = None,
+              flags: dict[int, bool] | None = None) -> torch.Tensor:  # fmt: skip
+        """Apply the rules to `logits` in place (and return it). `placement`: (row, key) pairs
+        (default: every key is its row); `flags`: uid -> flag already read by the caller."""
         if not self.rows:
             return logits
-        plan = [(row, s) for row, s in self.rows.items() if row < logits.shape[0]]
-        for _, s in plan:
-            self._prepare(s)
-        want_argmax = [row for row, s in plan if self._samples(s) and self._temperature(s) == 0]
-        argmax = (
-            dict(zip(want_argmax, logits[want_argmax].argmax(-1).tolist(), strict=True))
-            if want_argmax
-            else {}
-        )
-        rows, tokens = [], []
-        for row, s in plan:
-            rows.append(row)
-            tokens.append(self._decide(s, logits[row], argmax.get(row)))
-        index = torch.tensor(rows, device=logits.device)
-        logits[index] = float("-inf")
-        logits[index, torch.tensor(tokens, device=logits.device)] = 0.0
+        if placement is None:
+            placement = [(row, row) for row in self.rows if row < logits.shape[0]]
+        states = [self.rows[key] for _, key in placement]
+        flags = dict(flags or {})
+        flags.update(self._read_flags([s for s in states if s.uid not in flags]))
+        plan = _Plan()
+        for (row, _), s in zip(placement, states, strict=True):
+            self._fold(s, flags)
+            undo = s.decisions.pop(len(s.output), None)
+            if undo is not None and undo.snap is not None:
+                _restore(s, undo.snap)
+            self._classify(row, s, plan)
+        self._run(logits, plan)
         return logits
 
     def fold(self) -> None:
         """Make final every decision whose token has reached the output."""
-        for s in self.rows.values():
-            self._fold(s)
+        states = list(self.rows.values())
+        flags = self._read_flags(states)
+        for s in states:
+            self._fold(s, flags)
+
+    def _classify(self, row: int, s: RowState, plan: _Plan) -> None:
+        n = len(s.output)
+        if s.phase == DONE or s.pending:
+            snap = _snapshot(s)
+            token = s.stop_id if s.phase == DONE else s.pending.popleft()
+            s.decisions[n] = Decision(token, snap)
+            if s.phase != DONE and n + 1 >= s.max_tokens:
+                s.phase, s.stop_reason = DONE, STOP_CONTEXT if s.context_end else STOP_MAX_TOKENS
+            self._write_record(s, n + 1)
+            plan.force_rows.append(row)
+            plan.force_tokens.append(token)
+            return
+        temperature, top_p = self._temperature(s), s.req.top_p
+        if s.phase != THINK:  # the answer: the engine samples it, unless at another temperature
+            s.decisions[n] = Decision(None)
+            if temperature != s.req.thinking_temperature:
+                plan.draw.append((row, s, [], -1, temperature, top_p, False))
+            return
+        banned = self.rules.banned(s)
+        if banned:  # one token must come after an ignore string: no stop can be drawn
+            plan.ban_rows.append(row)
+            plan.ban_ids.append(self._stops)
+            target, src = -1, []
+        else:
+            ignore = self.rules.ignore_ids(s.req, s.num_forced)
+            if self._would_suppress(s, ignore):
+                target, src = ignore[0], [t for t in self._stops if t != ignore[0]]
+            else:  # a stop ends thinking; end-of-turn / EOS stand for the delimiter
+                target, src = self.rules.delims.think_end_ids[0], [t for t in self._eos if t != self.rules.delims.think_end_ids[0]]
+        last = n + 1 >= s.max_tokens  # the engine's last token for it: decided here, so its record is whole
+        if last or (src and temperature > 0 and top_p < 1):
+            s.decisions[n] = Decision(None, None, target if src else None, src[0] if src else None)
+            plan.draw.append((row, s, src, target, temperature, top_p, last))
+        elif src:
+            s.decisions[n] = Decision(None, None, target, src[0])
+            plan.merge.append((row, s, src, target, temperature, top_p, False))
+        else:
+            s.decisions[n] = Decision(None)
+
+    def _would_suppress(self, s: RowState, ignore: list[int]) -> bool:
+        from inference.budget import should_suppress
+
+        return should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore))
+
+    def _run(self, logits: torch.Tensor, plan: _Plan) -> None:
+        dev = logits.device
+        if plan.ban_rows:
+            ops.ban(logits, torch.tensor(plan.ban_rows, device=dev), self._table(plan.ban_ids, dev))
+        for kind, items in (("merge", plan.merge), ("draw", plan.draw)):
+            if not items:
+                continue
+            rows = torch.tensor([it[0] for it in items], device=dev)
+            src = self._table([it[2] for it in items], dev)
+            target = torch.tensor([it[3] for it in items], device=dev)
+            temperature = torch.tensor([float(it[4]) for it in items], device=dev)
+            seeds = torch.tensor([it[1].req.seed for it in items], dtype=torch.int64, device=dev)
+            positions = torch.tensor([len(it[1].output) for it in items], dtype=torch.int64, device=dev)
+            if kind == "merge":
+                flags = ops.merge(logits, rows, src, target, temperature, seeds, positions)
+            else:
+                row_list = [it[0] for it in items]
+                emitted, flags = ops.draw(logits, rows, src, target, [float(it[4]) for it in items],
+                                          [float(it[5]) for it in items], seeds, positions,
+                                          every_row=row_list == list(range(logits.shape[0])))  # fmt: skip
+                self._finish_last(items, emitted, flags)
+            uids = torch.tensor([it[1].uid for it in items], device=dev)
+            self._flag_buffer(dev)[uids] = flags
+        if plan.force_rows:
+            ops.force(logits, torch.tensor(plan.force_rows, device=dev), torch.tensor(plan.force_tokens, device=dev))
+
+    def _finish_last(self, items, emitted: torch.Tensor, flags: torch.Tensor) -> None:
+        """A request's last token (the engine stops it after this one) is settled now, not at a commit
+        the processor never sees: one transfer, only in a step where some request ends so."""
+        last = [i for i, it in enumerate(items) if it[6]]
+        if not last:
+            return
+        pick = torch.tensor(last, device=emitted.device)
+        values = torch.stack([emitted[pick], flags[pick].long()]).tolist()
+        for j, i in enumerate(last):
+            s = items[i][1]
+            n, token, flag = len(s.output), values[0][j], bool(values[1][j])
+            snap = _snapshot(s)
+            follow(self.rules, s, n, token, s.decisions[n].stop if flag else None)
+            s.decisions[n] = Decision(token, snap)
+            self._write_record(s, n + 1)
 
     # ---- per request ------------------------------------------------------------------------
-    def _fold(self, s: RowState) -> None:
+    def _fold(self, s: RowState, flags: dict[int, bool]) -> None:
         n = len(s.output)
         for pos in range(s.seen, n):
-            decision = s.decisions.pop(pos, None)
+            d = s.decisions.pop(pos, None)
             token = s.output[pos]
-            if decision is not None and token not in (-1, decision[0]):
-                raise RuntimeError(
-                    f"budget forcing: the engine emitted token {token} where {decision[0]} was forced"
-                )
+            if d is not None and d.forced is not None:
+                if token not in (-1, d.forced):
+                    raise RuntimeError(
+                        f"budget forcing: the engine emitted token {token} where {d.forced} was forced"
+                    )
+                continue
+            if token < 0:
+                raise RuntimeError("budget forcing needs each sampled token before the next step (async scheduling off)")
+            stood_for = d.stop if d is not None and token == d.target and flags.get(s.uid) else None
+            follow(self.rules, s, pos, token, stood_for)
+            self._write_record(s, pos + 1)
         s.seen = max(s.seen, n)
 
-    def _prepare(self, s: RowState) -> None:
-        """Fold the output, and undo a decision for this position that never reached the output."""
-        self._fold(s)
-        pending = s.decisions.pop(len(s.output), None)
-        if pending is not None:
-            _restore(s, pending[1])
+    def _read_flags(self, states: list[RowState]) -> dict[int, bool]:
+        """The device flags of requests whose merged replacement was committed: one transfer, and
+        none in a step where no replacement was committed."""
+        uids = []
+        for s in states:
+            d = s.decisions.get(s.seen)
+            if d is not None and d.target is not None and len(s.output) > s.seen and s.output[s.seen] == d.target:
+                uids.append(s.uid)
+        if not uids or self._flags is None:
+            return {}
+        values = self._flags[torch.tensor(uids, device=self._flags.device)].tolist()
+        return dict(zip(uids, values, strict=True))
 
-    @staticmethod
-    def _samples(s: RowState) -> bool:
-        return s.phase != DONE and not s.pending
+    def _flag_buffer(self, device) -> torch.Tensor:
+        if self._flags is None or self._flags.shape[0] < self._next_uid:
+            grown = torch.zeros(max(64, 2 * self._next_uid), dtype=torch.bool, device=device)
+            if self._flags is not None:
+                grown[: self._flags.shape[0]] = self._flags.to(device)
+            self._flags = grown
+        return self._flags
+
+    def _uid(self) -> int:
+        if self._free_uids:
+            return self._free_uids.pop()
+        self._next_uid += 1
+        return self._next_uid - 1
+
+    def _release(self, s: RowState) -> None:
+        self._free_uids.append(s.uid)
+
+    def _table(self, lists: list[list[int]], device) -> torch.Tensor:
+        width = max(1, max(len(x) for x in lists))
+        return torch.tensor([x + [-1] * (width - len(x)) for x in lists], dtype=torch.int64, device=device)
 
     @staticmethod
     def _temperature(s: RowState) -> float:
         return s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
-
-    def _decide(self, s: RowState, logits: torch.Tensor, argmax: int | None) -> int:
-        n = len(s.output)
-        snap = _snapshot(s)
-        if s.phase == DONE:  # the answer budget was spent last step: end the request now
-            token = s.stop_id
-        else:
-            if not s.pending:
-                banned = self.rules.banned(s)
-                if banned:  # one token must come after "Wait": the row's argmax may be a stop token
-                    logits = without(logits, banned)
-                    argmax = int(logits.argmax()) if self._temperature(s) == 0 else None
-                t = (
-                    argmax
-                    if argmax is not None
-                    else sample_row(logits, self._temperature(s), s.req.top_p, s.generator)
-                )
-                self.rules.accept(s, t)
-            token = s.pending.popleft() if s.pending else t  # nothing queued: the end-of-turn that ends it
-            if s.phase != DONE and n + 1 >= s.max_tokens:  # the engine stops the request after this token
-                s.phase, s.stop_reason = DONE, STOP_CONTEXT if s.context_end else STOP_MAX_TOKENS
-            if s.phase == DONE:
-                self._write_record(s)
-        s.decisions[n] = (token, snap)
-        return token
 
     def _prefix_ids(self, text: str) -> list[int]:
         if text not in self._prefix_cache:
@@ -327,20 +382,24 @@ class ForcingBatch:
             )
         return self._prefix_cache[text]
 
-    def _write_record(self, s: RowState) -> None:
-        if not s.record or self.records_dir is None:
+    def _write_record(self, s: RowState, through: int) -> None:
+        """Write the state when thinking has ended and when the request is done (once each)."""
+        if not s.record or self.records_dir is None or s.phase in (THINK, s.recorded):
             return
+        s.recorded = s.phase
         path = os.path.join(self.records_dir, f"{s.record}.json")
         tmp = f"{path}.tmp{os.getpid()}"
         with open(tmp, "w") as f:
-            json.dump(record_of(s), f)
+            json.dump(record_of(s) | {"through": through}, f)
         os.replace(tmp, path)  # a reader never sees half a record
 
 
 def record_of(s: DecodeState) -> dict:
-    """The final DecodeState fields the offline engine copies into its own state to build the BudgetResult."""
+    """The DecodeState fields the offline engine copies into its own state; it follows the tokens
+    after `through` (the output positions the state has passed) itself."""
     return {
-        "thinking_ids": list(s.thinking_ids), "answer_ids": list(s.answer_ids), "answer_sampled": s.answer_sampled,
-        "generated": s.generated, "num_forced": s.num_forced, "hit_max": s.hit_max,
-        "think_end_reason": s.think_end_reason, "stop_reason": s.stop_reason,
+        "phase": s.phase, "thinking_ids": list(s.thinking_ids), "answer_ids": list(s.answer_ids),
+        "answer_sampled": s.answer_sampled, "generated": s.generated, "num_forced": s.num_forced,
+        "hit_max": s.hit_max, "think_end_reason": s.think_end_reason, "stop_reason": s.stop_reason,
+        "fresh_round": s.fresh_round, "pending": list(s.pending),
     }  # fmt: skip

@@ -149,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {FORMAT_ENV: json.dumps(asdict(fmt))}
     if not on_cuda:
         env |= {k: v for k, v in cpu_environment().items() if k not in os.environ}
+    from inference.backend import model_runner
+
+    print(f"vLLM model runner: {model_runner(on_cuda)} (the budget-forcing processor implements V1 and V2)", file=sys.stderr)
     if serve.print_command:
         print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(command))
         return 0

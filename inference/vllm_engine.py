@@ -13,8 +13,9 @@ Sampler mode (`vllm_forcing: sampler`, the default): the engine is started with 
 logits processor (`inference.vllm_processor`), and a chunk is ONE `generate` call: each request
 carries its budgets in `SamplingParams.extra_args`, the processor applies the rules per request at
 every step, and continuous batching keeps running while one request is forced to think on. The
-processor writes each request's final budget state to a records folder (`inference.forcing`); the
-engine turns it into the BudgetResult.
+processor writes each request's budget state to a records folder when its thinking ends
+(`inference.forcing`); the engine follows the answer tokens vLLM returns after it with the same
+rules and turns the state into the BudgetResult.
 
 Rounds mode (`vllm_forcing: rounds`): s1's loop of rounds, done right. Inside a chunk, thinking
 runs in rounds over all still-thinking requests. Each round submits them as *token ids* (`{"prompt_token_ids": ...}`),
@@ -55,6 +56,7 @@ from inference.budget import (
     THINK,
     BudgetRequest,
     BudgetResult,
+    BudgetRules,
     DecodeState,
     TokenDelimiters,
     build_result,
@@ -123,6 +125,7 @@ class VLLMEngine:
             raise ValueError("sampler mode needs the records folder the engine's processor writes to")
         self.llm, self.tokenizer, self.fmt, self.params_cls = llm, tokenizer, fmt, sampling_params_cls
         self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=set(extra_eos))
+        self.rules = BudgetRules(tokenizer, self.delims)
         self.max_context = max_context or engine_context(llm) or 2048
         self.chunk_size, self.mode, self.records_dir = chunk_size, mode, records_dir
         self._owns_records = False
@@ -232,8 +235,8 @@ class VLLMEngine:
                 temperature=r.thinking_temperature, top_p=r.top_p, seed=r.seed,
                 stop_token_ids=sorted(self.delims.eos_ids), skip_special_tokens=False, extra_args=extra,
             ))  # fmt: skip
-        self.llm.generate([{"prompt_token_ids": list(s.ids)} for s in states], params, use_tqdm=False)
-        for i, (s, key) in enumerate(zip(states, keys, strict=True)):
+        outs = self.llm.generate([{"prompt_token_ids": list(s.ids)} for s in states], params, use_tqdm=False)
+        for i, (s, key, p, out) in enumerate(zip(states, keys, params, outs, strict=True)):
             path = os.path.join(self.records_dir, f"{key}.json")
             try:
                 with open(path) as f:
@@ -244,9 +247,24 @@ class VLLMEngine:
                     "(was the engine started with it? VLLMEngine.start does that)"
                 ) from None
             os.remove(path)
-            for name, value in record.items():
-                setattr(s, name, value)
-            s.phase = DONE
+            self._finish_from_record(s, record, list(out.outputs[0].token_ids), p.max_tokens)
+
+    def _finish_from_record(self, s: _State, record: dict, tokens: list[int], max_tokens: int) -> None:
+        """The processor's record holds the state once thinking ended (or the request was done); the
+        tokens the engine returned after it (the answer the engine's sampler drew) are followed here
+        by the same rules."""
+        from collections import deque
+
+        from inference.forcing import follow
+
+        through = record.pop("through")
+        s.pending = deque(record.pop("pending"))
+        for name, value in record.items():
+            setattr(s, name, value)
+        s.max_tokens, s.context_end = max_tokens, True  # the offline engine's max_tokens is the context
+        for n in range(through, len(tokens)):
+            follow(self.rules, s, n, tokens[n])
+        s.phase = DONE
 
     def _room(self, s: _State, budget: int) -> int:
         # Never ask vLLM for more than the context holds: it would reject the whole call.

@@ -1,4 +1,5 @@
-"""s1's budget forcing as a vLLM (V1) logits processor: every "Wait" inside one `generate` call.
+"""s1's budget forcing as a vLLM logits processor, for both of vLLM's model runners: every "Wait"
+inside one `generate` call.
 
     from vllm import LLM, SamplingParams
     llm = LLM(model, logits_processors=["inference.vllm_processor:BudgetForcingProcessor"], async_scheduling=False)
@@ -8,34 +9,62 @@
 
     vllm serve MODEL --logits-processors inference.vllm_processor:BudgetForcingProcessor --no-async-scheduling
 
+One class, whichever runner vLLM 0.32 picks: the V1 model runner (`vllm.v1.sample.logits_processor`:
+`update_state(BatchUpdate)` then `apply(logits)`, rows are the persistent batch's, outputs are host
+lists) or Model Runner V2, its default on CUDA (`vllm.v1.worker.gpu.sample.logits_processor`:
+`add_request(slot, params)`, `apply_staged_writes()`, `apply(logits, ctx)`; rows move every step and
+`ctx.idx_mapping_np` names each row's slot; committed tokens live on the device). vLLM calls the
+constructor with the runner's own arguments, and the class takes the matching path. On V2 each step
+reads the tokens committed since the last step (and any pending flag) in one small transfer.
+
 Per request, the settings come from `SamplingParams.extra_args` (the OpenAI server's `vllm_xargs`):
 `min_thinking_tokens`, `max_thinking_tokens`, `num_ignore`, `ignore_strings` (a string or a list,
 used in turn), `max_answer_tokens`, `answer_temperature` (default: `temperature`) and
 `final_answer_prefix` (default: the recipe's). The thinking temperature, top-p and seed are the
-request's own `temperature`, `top_p` and `seed`. A request with none of these keys decodes untouched.
-The delimiters are the recipe's: `inference.serve` and the offline engine pass the recipe's format in
-the environment (`THINKSCALE_FORMAT`, JSON of `FormatArgs`); without it the s1 format is used.
+request's own. A request with none of these keys decodes untouched. The delimiters are the recipe's:
+`inference.serve` and the offline engine pass the recipe's format in the environment
+(`THINKSCALE_FORMAT`, JSON of `FormatArgs`); without it the s1 format is used.
 
 Bad settings are refused when the request is admitted (`validate_params`), naming the field; the
 OpenAI server answers them with HTTP 400 and keeps serving. Settings that would change the
-distribution the processor samples from are refused with budgets: penalties, `logit_bias`,
-`top_k`, `min_p`, `min_tokens`, allowed / bad words and structured outputs.
+distribution are refused with budgets: penalties, `logit_bias`, `top_k`, `min_p`, `min_tokens`,
+allowed / bad words, structured outputs and vLLM's own `thinking_token_budget`.
 
-The rules and the proof that the sampling distribution is s1's are in `inference.forcing`.
-Speculative decoding is refused (one token per request per step is assumed), and async scheduling
-must be off (the processor follows the committed output; `inference.backend` turns it off).
+The rules, and why the sampling distribution is s1's, are in `inference.forcing`. Speculative
+decoding is refused (one token per request per step is assumed), and async scheduling must be off
+on V1 (the processor reads the committed output lists; `inference.backend` turns it off).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
 import torch
-from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
 
 from inference.budget import BudgetRules, TokenDelimiters
 from inference.forcing import RECORDS_ENV, ForcingBatch, budget_request, format_from_env
+
+
+def _vllm_version() -> str:
+    try:
+        from vllm import __version__
+
+        return __version__
+    except ImportError:
+        return "not installed"
+
+
+try:
+    from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality
+    from vllm.v1.sample.logits_processor import LogitsProcessor as V1LogitsProcessor
+    from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
+except ImportError as e:  # a vLLM without the two interfaces this class implements
+    raise ImportError(
+        f"inference.vllm_processor implements vLLM 0.32's logits-processor interfaces (V1 and Model Runner V2); "
+        f"the installed vLLM is {_vllm_version()} ({e}). Install vllm==0.32.0 (make setup-vllm)."
+    ) from None
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +81,26 @@ def _refuse_distribution_changes(params) -> None:
         ("allowed_token_ids", bool),
         ("bad_words", bool),
         ("structured_outputs", lambda v: v is not None),
+        ("thinking_token_budget", lambda v: v is not None),
     )
     for name, bad in checks:
         if bad(getattr(params, name, None)):
             hint = " (use vllm_xargs.min_thinking_tokens)" if name == "min_tokens" else ""
             raise ValueError(
-                f"{name} cannot be combined with budget forcing{hint}: the processor samples each token "
-                "itself from temperature and top_p, as s1 does"
+                f"{name} cannot be combined with budget forcing{hint}: the budget rules decide each "
+                "token from temperature and top_p alone, as s1 does"
             )
 
 
-class BudgetForcingProcessor(LogitsProcessor):
-    """vLLM's logits-processor interface around `inference.forcing.ForcingBatch`."""
+def _park_key(params, prompt_len: int) -> tuple:
+    """How V2 finds a preempted request again: its settings and prompt length (V2 re-sends a
+    resumed request with new params objects; its committed tokens must match too)."""
+    extra = json.dumps(params.extra_args or {}, sort_keys=True, default=str)
+    return (prompt_len, extra, params.seed, params.temperature, params.top_p, params.max_tokens)
+
+
+class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
+    """vLLM's logits-processor interfaces (V1 and V2) around `inference.forcing.ForcingBatch`."""
 
     @classmethod
     def validate_params(cls, params) -> None:
@@ -74,9 +111,19 @@ class BudgetForcingProcessor(LogitsProcessor):
         if (params.extra_args or {}).get("record") and not os.environ.get(RECORDS_ENV):
             raise ValueError(f"vllm_xargs.record is for the offline engine only ({RECORDS_ENV} is not set)")
 
-    def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
+    def __init__(self, vllm_config, *args):
         from inference.models import load_tokenizer, source_eos_ids
 
+        if len(args) == 2:  # V1: (vllm_config, device, is_pin_memory)
+            self.runner, self.req_states = "V1", None
+        elif len(args) == 1 and hasattr(args[0], "all_token_ids"):  # V2: (vllm_config, req_states)
+            self.runner, self.req_states = "V2", args[0]
+        else:
+            raise ValueError(
+                f"BudgetForcingProcessor was built by a vLLM model runner it does not know (vLLM "
+                f"{_vllm_version()}; arguments {[type(a).__name__ for a in args]}): it implements vLLM 0.32's V1 "
+                "and V2 runners. Install vllm==0.32.0, or set VLLM_USE_V2_MODEL_RUNNER=0 for the V1 runner."
+            )
         if getattr(vllm_config, "speculative_config", None) is not None:
             raise ValueError("budget forcing does not support speculative decoding")
         model_config = vllm_config.model_config
@@ -87,8 +134,11 @@ class BudgetForcingProcessor(LogitsProcessor):
             BudgetRules(tokenizer, delims), records_dir=os.environ.get(RECORDS_ENV),
             max_model_len=model_config.max_model_len,
         )  # fmt: skip
-        log.info("budget forcing in the sampler: think_end %r -> %s", fmt.think_end, delims.think_end_ids)
+        self._resuming: dict[int, tuple] = {}  # V2 slots whose committed tokens are read after the flush
+        log.info("budget forcing in the sampler (vLLM %s model runner): think_end %r -> %s",
+                 self.runner, fmt.think_end, delims.think_end_ids)  # fmt: skip
 
+    # ---- V1 ---------------------------------------------------------------------------------
     def is_argmax_invariant(self) -> bool:
         return False  # it replaces stop tokens and forces delimiters: greedy results change
 
@@ -96,16 +146,81 @@ class BudgetForcingProcessor(LogitsProcessor):
         if batch_update is not None:
             # the interface's order: removed, then added, then moved
             for index in batch_update.removed:
-                self.batch.remove(index)
+                self.batch.drop(index)
             for index, params, prompt_ids, output_ids in batch_update.added:
-                try:
-                    self.batch.add(index, params, prompt_ids, output_ids)
-                except ValueError as e:  # validate_params refused it already; never fail the batch
-                    log.error("budget forcing ignores request at row %d: %s", index, e)
-                    self.batch.rows.pop(index, None)
+                self._add(index, params, len(prompt_ids or []), output_ids)
             for a, b, direction in batch_update.moved:
                 self.batch.move(a, b, swap=direction == MoveDirectionality.SWAP)
         self.batch.fold()
 
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.batch.apply(logits)
+    # ---- V2 ---------------------------------------------------------------------------------
+    def add_request(self, req_idx: int, sampling_params) -> bool:
+        self.batch.drop(req_idx)  # the slot's previous occupant left (V2 does not say when)
+        self._resuming.pop(req_idx, None)
+        if budget_request(sampling_params.extra_args, 0.0, 1.0, 0) is None:
+            return False  # no budgets: this processor leaves the request alone
+        prompt_len = int(self.req_states.prompt_len.np[req_idx])
+        prefill_len = int(self.req_states.prefill_len.np[req_idx])
+        key = _park_key(sampling_params, prompt_len)
+        if prefill_len > prompt_len:  # resumed after a preemption: its tokens are on the device after the flush
+            self._resuming[req_idx] = (sampling_params, prompt_len, prefill_len, key)
+            return True
+        return self._add(req_idx, sampling_params, prompt_len, [], key)
+
+    def apply_staged_writes(self) -> None:
+        for slot, (params, prompt_len, prefill_len, key) in self._resuming.items():
+            tokens = self.req_states.all_token_ids.gpu[slot, prompt_len:prefill_len].tolist()
+            self._add(slot, params, prompt_len, tokens, key)
+        self._resuming.clear()
+
+    def _apply_v2(self, logits: torch.Tensor, ctx) -> torch.Tensor:
+        if logits.shape[0] != len(ctx.idx_mapping_np):
+            raise ValueError("budget forcing needs one logits row per request (no speculative decoding)")
+        placement, fetch_rows = [], []
+        for row, slot in enumerate(ctx.idx_mapping_np.tolist()):
+            s = self.batch.rows.get(slot)
+            if s is None:
+                continue
+            n = int(ctx.seq_lens_upper_bound_np[row]) - s.prompt_tokens  # the output position sampled now
+            known = len(s.output)
+            if n < known:  # a chunk of the prompt or of a resumed request's re-prefill: nothing to decide
+                continue
+            if n > known + 1:  # several tokens committed unseen (rare): read them from the device
+                base = s.prompt_tokens + known
+                s.output.extend(self.req_states.all_token_ids.gpu[slot, base : base + n - known - 1].tolist())
+            if n == len(s.output) + 1:
+                fetch_rows.append((row, s))
+            placement.append((row, slot))
+        flags = self._fetch(ctx, fetch_rows)
+        return self.batch.apply(logits, placement, flags)
+
+    def _fetch(self, ctx, fetch_rows) -> dict[int, bool]:
+        """The token each row fed this step (its last committed one) and the flags of the rows whose
+        last step merged or drew: one transfer."""
+        if not fetch_rows:
+            return {}
+        dev = ctx.input_ids.device
+        rows = torch.tensor([row for row, _ in fetch_rows], device=dev)
+        uids = [s.uid for _, s in fetch_rows]
+        parts = [ctx.input_ids[rows].long()]
+        flags_buf = self.batch._flags
+        if flags_buf is not None:
+            parts.append(flags_buf[torch.tensor(uids, device=flags_buf.device)].long().to(dev))
+        values = torch.cat(parts).tolist()
+        for j, (_, s) in enumerate(fetch_rows):
+            s.output.append(values[j])
+        if flags_buf is None:
+            return {}
+        return {uid: bool(v) for uid, v in zip(uids, values[len(uids) :], strict=True)}
+
+    # ---- both -------------------------------------------------------------------------------
+    def apply(self, logits: torch.Tensor, ctx=None) -> torch.Tensor:
+        return self.batch.apply(logits) if ctx is None else self._apply_v2(logits, ctx)
+
+    def _add(self, key: int, params, prompt_len: int, output: list[int], park_key=None) -> bool:
+        try:
+            return self.batch.add(key, params, prompt_len, output, park_key) is not None
+        except ValueError as e:  # validate_params refused it already; never fail the batch
+            log.error("budget forcing ignores request at row %d: %s", key, e)
+            self.batch.rows.pop(key, None)
+            return False

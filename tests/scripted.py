@@ -77,10 +77,27 @@ def count_generate_calls(monkeypatch) -> list[int]:
     return asked
 
 
+def engine_sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> torch.Tensor:
+    """What vLLM's sampler does after the logits processors, for every row: argmax at temperature 0,
+    else temperature, top-p (vLLM's rule: drop the tokens whose ascending cumulative mass is at most
+    1 - top_p) and an exponential race (vLLM's `random_sample`)."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits / temperature, -1)
+    if top_p < 1:
+        ascending, order = probs.sort(-1)
+        drop = ascending.cumsum(-1) <= 1 - top_p
+        drop[:, -1] = False
+        probs = probs.scatter(-1, order, ascending.masked_fill(drop, 0.0))
+    race = torch.empty_like(probs).exponential_(generator=generator)
+    return (probs / race).argmax(-1)
+
+
 class FakeSamplerLLM:
     """vLLM's engine loop around the budget-forcing processor core (`inference.forcing.ForcingBatch`):
     all requests in one batch, one token per request per step from the script's logits, the
-    processor's `apply` between the logits and the (greedy) choice, stop ids and max_tokens ending a
+    processor's `apply` between the logits and the engine's own choice (`engine_sample`, from a
+    generator per request seeded by its seed), stop ids and max_tokens ending a
     request, and a finished request's row refilled by the last row as vLLM condenses its batch. Each
     request's first step is sampled twice and the first sample thrown away, as a chunked prefill does."""
 
@@ -92,6 +109,13 @@ class FakeSamplerLLM:
         self.batch = ForcingBatch(BudgetRules(tokenizer, TokenDelimiters.build(tokenizer, fmt)), records_dir)
         self.steps = 0
         self.finished_at: dict[int, int] = {}  # request -> the step that emitted its last token
+        self.generators: dict[int, torch.Generator] = {}
+
+    def _generator(self, i: int, params) -> torch.Generator:
+        """The request's own generator, seeded from its seed, as vLLM keeps one per seeded request."""
+        if i not in self.generators:
+            self.generators[i] = torch.Generator().manual_seed(params.seed or 0)
+        return self.generators[i]
 
     def _logits(self, prompt_len: int, out: list[int]) -> torch.Tensor:
         row = torch.zeros(self.vocab_size)
@@ -104,7 +128,7 @@ class FakeSamplerLLM:
         live = [(i, list(p["prompt_token_ids"]), []) for i, p in enumerate(prompts)]  # row -> request
         outputs: list = [None] * len(prompts)
         for row, (i, prompt, out) in enumerate(live):
-            self.batch.add(row, sampling_params[i], prompt, out)
+            self.batch.add(row, sampling_params[i], len(prompt), out)
         fresh = set(range(len(live)))
         while live:
             self.batch.fold()
@@ -112,7 +136,11 @@ class FakeSamplerLLM:
             if fresh:  # a partial prefill: sampled, then thrown away
                 self.batch.apply(logits.clone())
                 fresh.clear()
-            chosen = self.batch.apply(logits).argmax(-1).tolist()
+            processed = self.batch.apply(logits)
+            chosen = [
+                int(engine_sample(processed[row : row + 1], p.temperature, p.top_p, self._generator(i, p))[0])
+                for row, (i, p) in enumerate((i, sampling_params[i]) for i, _, _ in live)
+            ]
             self.steps += 1
             done = []
             for row, (i, _, out) in enumerate(live):

@@ -1,0 +1,100 @@
+"""What a request asks of budget forcing in a sampler: its settings, checked, as a `BudgetRequest`.
+
+Per request, the settings come from `SamplingParams.extra_args` (the OpenAI server's `vllm_xargs`);
+`budget_request` turns them into the rules' request or refuses them naming the field. Also the
+environment the processor reads in vLLM's processes (the recipe's format, the records folder).
+
+Run: imported by `inference.forcing` and `inference.vllm_processor`; tested in tests/test_forcing.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from inference.budget import BudgetRequest, validate_budgets
+
+UNBOUNDED = 2**31 - 1  # a budget that is not given: the context (or max_tokens) ends the request
+STOP_MAX_TOKENS = "max_tokens"  # vLLM's max_tokens (below the context) ended the request
+
+# The per-request settings a client may pass (vLLM's SamplingParams.extra_args, the server's vllm_xargs).
+XARG_INTS = ("min_thinking_tokens", "max_thinking_tokens", "num_ignore", "max_answer_tokens")
+XARG_KEYS = (*XARG_INTS, "ignore_strings", "answer_temperature", "final_answer_prefix", "record")
+# extra_args keys that vLLM itself reads: passed through untouched.
+VLLM_OWN_KEYS = frozenset({"kv_transfer_params", "ec_transfer_params", "kv_cache_report_mode", "session_id"})
+RECORDS_ENV = "THINKSCALE_FORCING_RECORDS"  # folder the offline engine reads results from
+FORMAT_ENV = "THINKSCALE_FORMAT"  # the recipe's FormatArgs as JSON, for the processor in vLLM's processes
+PROCESSOR = "inference.vllm_processor:BudgetForcingProcessor"  # what vLLM's --logits-processors loads
+_RECORD_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def format_from_env():
+    """The recipe's format as `inference.serve` / the offline engine passed it in FORMAT_ENV (else s1's)."""
+    from common.chat_format import FormatArgs
+
+    raw = os.environ.get(FORMAT_ENV)
+    return FormatArgs(**json.loads(raw)) if raw else FormatArgs()
+
+
+def _xarg(name: str) -> str:
+    return f"vllm_xargs.{name}"
+
+
+def _field_name(name: str) -> str:
+    # validate_budgets names settings by their BudgetArgs names; the request fields differ in two places
+    return {"temperature": "temperature", "top_p": "top_p", "ignore_string": _xarg("ignore_strings")}.get(
+        name, _xarg(name)
+    )
+
+
+def budget_request(
+    extra_args: dict | None, temperature: float, top_p: float, seed: int | None
+) -> BudgetRequest | None:
+    """The budgets a request asked for, or None when it asked for none (it then decodes untouched).
+
+    Raises ValueError naming the field for an unknown key, a wrong type or an impossible budget.
+    """
+    extra = {k: v for k, v in (extra_args or {}).items() if k not in VLLM_OWN_KEYS}
+    if not extra:
+        return None
+    unknown = sorted(set(extra) - set(XARG_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{_xarg(unknown[0])} is not a budget-forcing setting (known: {', '.join(XARG_KEYS)})"
+        )
+    for name in XARG_INTS:
+        value = extra.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{_xarg(name)} must be an integer, got {value!r}")
+    strings = extra.get("ignore_strings", ["Wait"])
+    if isinstance(strings, str):
+        strings = [strings]
+    if not isinstance(strings, list) or not all(isinstance(x, str) for x in strings):
+        raise ValueError(f"{_xarg('ignore_strings')} must be a string or a list of strings, got {strings!r}")
+    answer_t = extra.get("answer_temperature", temperature)
+    if isinstance(answer_t, bool) or not isinstance(answer_t, int | float):
+        raise ValueError(f"{_xarg('answer_temperature')} must be a number, got {answer_t!r}")
+    for name in ("final_answer_prefix", "record"):
+        if name in extra and not isinstance(extra[name], str):
+            raise ValueError(f"{_xarg(name)} must be a string, got {extra[name]!r}")
+    if "record" in extra and not _RECORD_KEY.match(extra["record"]):
+        raise ValueError(f"{_xarg('record')} must be 1-128 letters, digits, '.', '_' or '-'")
+    req = dict(
+        min_thinking_tokens=extra.get("min_thinking_tokens", 0),
+        max_thinking_tokens=extra.get("max_thinking_tokens", UNBOUNDED),
+        num_ignore=extra.get("num_ignore", 0),
+        max_answer_tokens=extra.get("max_answer_tokens", UNBOUNDED),
+    )
+    validate_budgets(
+        req["min_thinking_tokens"], req["max_thinking_tokens"], req["num_ignore"], req["max_answer_tokens"],
+        strings, temperature, float(answer_t), top_p, flag=_field_name,
+    )  # fmt: skip
+    return BudgetRequest(
+        prompt="", **req, ignore_strings=strings, thinking_temperature=temperature,
+        answer_temperature=float(answer_t), top_p=top_p, seed=seed if seed is not None else _random_seed(),
+    )  # fmt: skip
+
+
+def _random_seed() -> int:
+    return int.from_bytes(os.urandom(6), "little")  # no seed given: a fresh stream, as vLLM does
