@@ -72,11 +72,12 @@ def _apply_template(tokenizer, msgs: list[dict], add_generation_prompt: bool) ->
 def render_assistant(fmt: FormatArgs, reasoning: str, answer: str) -> str:
     """The assistant turn's content: think block, delimiter, answer (no end-of-turn).
 
-    The answer gets `answer_prefix` ("Answer: ", as s1's training text) unless it already starts
-    with it: an attempt written as "Answer: 42" is not turned into "Answer: Answer: 42"."""
-    answer, marker = answer.strip(), fmt.answer_prefix.strip()
-    prefix = "" if marker and answer.startswith(marker) else fmt.answer_prefix
-    return f"{fmt.think_start}{reasoning.strip()}\n{fmt.think_end}{prefix}{answer}"
+    The answer gets `answer_prefix` ("Answer: ") unless the marker ("Answer:") occurs anywhere in it,
+    then the whole is stripped — s1's rule (`data/tokenization.py`: `"Answer: " + answer if "Answer:"
+    not in answer`), so an attempt ending "... Final Answer: 42" gets no second marker."""
+    marker = fmt.answer_prefix.strip()
+    text = answer if marker and marker in answer else fmt.answer_prefix + answer
+    return f"{fmt.think_start}{reasoning.strip()}\n{fmt.think_end}{text.strip()}"
 
 
 def render_prompt(tokenizer, fmt: FormatArgs, question: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from common.plots import pyplot, save_figure
 from eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean, percent
 from eval.methods import bounds
-from eval.metrics import Point, s1_metrics, scaling
+from eval.metrics import SCALING_UNIT, Point, s1_metrics, scaling
 
 
 def _sort_key(point):
@@ -74,8 +74,8 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
         by_compute = sorted(range(len(points)), key=lambda i: points[i].thinking)
         gain = paired_gain(accs[by_compute[0]], accs[by_compute[-1]]) if len(points) > 1 else (None, None)
         out[label] = {"method": method, "control": round(m.control, 4),
-                      "scaling": _r(m.scaling, 6),
-                      "scaling_ci95": None if scaling_ci is None else [round(v, 6) for v in scaling_ci],
+                      "scaling": _r(m.scaling, 4), "scaling_unit": SCALING_UNIT,
+                      "scaling_ci95": None if scaling_ci is None else [round(v, 4) for v in scaling_ci],
                       "gain": _r(gain[0]), "gain_ci95": None if gain[1] is None else [round(v, 4) for v in gain[1]],
                       "performance": round(m.performance, 4),
                       "performance_ci95": max(rows, key=lambda r: r["accuracy"])["ci95"],
@@ -87,18 +87,19 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
 def summary_markdown(metrics: dict, title: str) -> str:
     """summary.md: one row per method; accuracies in % with their 95% intervals in brackets."""
     lines = [f"# {title}", "",
-             "Accuracy in % [95% interval]; Scaling ×100 (accuracy points per thinking token, s1's formula) "
+             "Accuracy in % [95% interval]; Scaling in accuracy points per doubling of thinking tokens (s1's "
+             "formula on its log2 token axis, the units of its Table 3) "
              "[95% paired bootstrap]; gain: the most- minus the least-thinking point, in points [paired 95%].", "",
-             "| method | n | points: budget → accuracy [95%] (mean thinking tokens) | Control | Scaling ×100 | gain | Performance | format |",
+             "| method | n | points: budget → accuracy [95%] (mean thinking tokens) | Control | Scaling (points/doubling) | gain | Performance | format |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, m in metrics.items():
         pts = "; ".join(
             f"{p['point']} → {percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})"
             for p in m["points"]
         )
-        scaling = "n/a" if m["scaling"] is None else f"{100 * m['scaling']:.3f}"
+        scaling = "n/a" if m["scaling"] is None else f"{m['scaling']:.1f}"
         if m.get("scaling_ci95"):
-            scaling += f" [{100 * m['scaling_ci95'][0]:.3f}, {100 * m['scaling_ci95'][1]:.3f}]"
+            scaling += f" [{m['scaling_ci95'][0]:.1f}, {m['scaling_ci95'][1]:.1f}]"
         gain = "n/a" if m.get("gain") is None else percent(m["gain"], m.get("gain_ci95"), signed=True)
         p0 = m["points"][0]
         n = max(p["n"] for p in m["points"])

@@ -25,7 +25,14 @@ class SFTArgs:
     block_size: int = field(default=32768, metadata={"help": "Most tokens per training block (s1: 32768)."})
     packing: bool = field(default=True, metadata={"help": "Pack several examples per block (no padding)."})
     over_length: str = field(
-        default="drop", metadata={"help": "Examples longer than --block-size: drop (counted) or error."}
+        default="drop",
+        metadata={"help": "Examples longer than --block-size: drop (counted), truncate to the block size "
+                          "(counted; s1's trainer cuts at its max_seq_length) or error."},
+    )
+    save_dtype: str = field(
+        default="model",
+        metadata={"help": "final/'s weights: model (in --dtype) or float32 (the fp32 master weights of a bf16 "
+                          "run, as s1 saves and evaluates them)."},
     )
     learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate (s1: 1e-5)."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs (s1: 5)."})
@@ -90,8 +97,10 @@ class SFTArgs:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if self.loss_weighting not in ("token", "example"):
             raise ValueError(f"--loss-weighting must be token or example, got {self.loss_weighting!r}")
-        if self.over_length not in ("drop", "error"):
-            raise ValueError(f"--over-length must be drop or error, got {self.over_length!r}")
+        if self.over_length not in ("drop", "truncate", "error"):
+            raise ValueError(f"--over-length must be drop, truncate or error, got {self.over_length!r}")
+        if self.save_dtype not in ("model", "float32"):
+            raise ValueError(f"--save-dtype must be model or float32, got {self.save_dtype!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:

@@ -12,7 +12,7 @@ from common.io import read_jsonl
 from common.paths import stage_dir
 from sft.args import SFTArgs
 from sft.packing import Block, pack, single
-from sft.tokenize import tokenize_rows
+from sft.tokenize import IGNORE, Example, tokenize_rows
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +44,27 @@ def build_blocks(args: SFTArgs, tokenizer) -> tuple[list[Block], dict]:
             f"{len(over)} of {len(examples)} examples are longer than --block-size {args.block_size} "
             f"(rows {', '.join(str(i + 1) for i in over[:5])}); raise --block-size or pass --over-length drop"
         )
-    if over:
-        log.warning(
-            "dropping %d of %d examples longer than --block-size %d",
-            len(over),
-            len(examples),
-            args.block_size,
-        )
+    if over and args.over_length == "truncate":  # s1: its trainer cuts each example at max_seq_length
+        log.warning("truncating %d of %d examples to --block-size %d", len(over), len(examples), args.block_size)
+        cut = set(over)
+        examples = [
+            Example(ex.input_ids[: args.block_size], ex.labels[: args.block_size]) if i in cut else ex
+            for i, ex in enumerate(examples)
+        ]
+    elif over:
+        log.warning("dropping %d of %d examples longer than --block-size %d", len(over), len(examples), args.block_size)
         examples = [ex for i, ex in enumerate(examples) if i not in set(over)]
+    truncated = len(over) if args.over_length == "truncate" else 0
+    if truncated:  # a prompt alone longer than the block leaves nothing to learn: dropped, counted
+        kept = [ex for ex in examples if any(t != IGNORE for t in ex.labels)]
+        truncated -= len(examples) - len(kept)
+        examples = kept
     if not examples:
         raise ValueError(f"--dataset {path}: no example fits --block-size {args.block_size}")
     blocks = pack(examples, args.block_size) if args.packing else single(examples)
     tokens = sum(len(ex) for ex in examples)
-    info = {"train_file": str(path), "examples": len(examples), "dropped_over_length": len(over),
+    info = {"train_file": str(path), "examples": len(examples),
+            "dropped_over_length": len(over) - truncated, "truncated_over_length": truncated,
             "blocks": len(blocks), "tokens": tokens,
             "learned_tokens": sum(sum(1 for t in ex.labels if t != -100) for ex in examples),
             "block_fill": round(tokens / (len(blocks) * args.block_size), 3)}  # fmt: skip

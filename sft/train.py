@@ -122,7 +122,8 @@ def _train(out, model_args, fmt, args) -> int:
     options = fsdp_options(args.fsdp, args.fsdp_config)
     prepare_loading(options, on_cpu)  # the process group first: ram-efficient loading needs it
     # bf16 training keeps fp32 master weights (bf16 compute by autocast, or FSDP's mixed precision):
-    # pure bf16 weights lose most lr-1e-5 updates to rounding. final/ is written back in bf16.
+    # pure bf16 weights lose most lr-1e-5 updates to rounding. final/ is written back in bf16, or in
+    # fp32 with --save-dtype float32 (s1 saves and evaluates the fp32 weights).
     bf16 = pick_dtype(model_args.dtype, device) == torch.bfloat16
     master = dataclasses.replace(model_args, dtype="float32") if bf16 else model_args
     memory = MemoryLog(before_load=peak_rss_mib())
@@ -158,7 +159,7 @@ def _train(out, model_args, fmt, args) -> int:
     memory_by_rank = memory.gather()
     if trainer.is_world_process_zero():
         atomic_write_json(out / "memory.json", memory_by_rank)
-        if bf16:
+        if bf16 and args.save_dtype == "model":
             state_dict = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state_dict.items()}
         with atomic_dir(out / "final", replace=True) as tmp:
             trainer.accelerator.unwrap_model(trainer.model).save_pretrained(tmp, state_dict=state_dict)

@@ -2,7 +2,14 @@
 
 import pytest
 
-from common.chat_format import FormatArgs, delimiter_ids, parse_completion, render_example, render_prompt
+from common.chat_format import (
+    FormatArgs,
+    delimiter_ids,
+    parse_completion,
+    render_assistant,
+    render_example,
+    render_prompt,
+)
 
 
 def test_prompt_ends_in_think_start(tokenizer):
@@ -79,9 +86,28 @@ def test_tokenizer_without_template(tokenizer):
 
 
 def test_answer_prefix_is_not_doubled():
-    from common.chat_format import render_assistant
 
     fmt = FormatArgs()
     once = render_assistant(fmt, "r", "Answer: 42")
     assert once.endswith(f"{fmt.think_end}Answer: 42") and "Answer: Answer:" not in once
     assert render_assistant(fmt, "r", "42").endswith(f"{fmt.think_end}Answer: 42")
+
+
+def s1_assistant_text(thinking_trajectory: list[str], attempt: str) -> str:
+    """s1's training text for the assistant turn, as its data/tokenization.py builds it."""
+    answer = "Answer: " + attempt if "Answer:" not in attempt else attempt
+    return ("<|im_start|>think\n" + "\n".join(thinking_trajectory).strip() + "\n<|im_start|>answer\n"
+            + answer.strip())  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    ["42", "  42 \n", "Answer: 42", "The area is 6.\n\nFinal Answer: $\\boxed{6}$", "x = 3, so Answer:3",
+     "answer: lower-case marker 7"],
+)  # fmt: skip
+def test_assistant_text_is_s1s(attempt):
+    """Our rendered assistant turn equals s1's tokenization code's on each shape of attempt: the
+    "Answer: " prefix only where "Answer:" occurs nowhere in the attempt."""
+    fmt = FormatArgs()
+    trace = ["Let me think.", "  The sum is 42.  "]
+    assert render_assistant(fmt, "\n".join(trace), attempt) == s1_assistant_text(trace, attempt)

@@ -100,3 +100,18 @@ def test_bf16_recipe_trains_fp32_master_weights_and_writes_bf16_final(tiny_model
 
     assert dtypes(out / "checkpoint-2" / "model.safetensors") == {"F32"}  # the master weights
     assert dtypes(out / "final" / "model.safetensors") == {"BF16"}
+
+
+def test_s1_recipe_options_truncate_long_examples_and_keep_fp32_final(tiny_model_dir, data_file, tmp_path):
+    """s1's trainer cuts an over-long example at its max_seq_length and saves the fp32 master weights:
+    --over-length truncate keeps every example (the count of cut ones in data_info) and --save-dtype
+    float32 writes final/ in fp32 from a bf16 run."""
+    from safetensors import safe_open
+
+    _, info = _run(tiny_model_dir, data_file, tmp_path, "t", "--dtype", "bfloat16", "--global-batch-size", "2",
+                   "--max-steps", "1", "--block-size", "100", "--over-length", "truncate", "--packing", "false",
+                   "--save-dtype", "float32")  # fmt: skip
+    assert info["examples"] == len(read_jsonl(data_file)) and info["dropped_over_length"] == 0
+    assert info["truncated_over_length"] == 5  # the rows of 110-182 tokens, cut at 100
+    with safe_open(tmp_path / "sft" / "t" / "final" / "model.safetensors", "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F32"}  # noqa: SIM118 (a safetensors handle)
