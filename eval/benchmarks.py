@@ -52,10 +52,19 @@ class BenchmarkArgs:
     subset_seed: int = field(
         default=0, metadata={"help": "Seed of the --limit subset and of GPQA's choices."}
     )
+    gpqa_format: str = field(
+        default="toolkit",
+        metadata={"help": "GPQA as asked and graded: toolkit ('(A) ...' lines and 'Answer with the letter.'; an "
+                  "unreadable answer is wrong) or s1 (its lm-eval task: 'A) ...' lines, no instruction, Python's "
+                  "random seeded once and each question's [incorrect 1-3, correct] shuffled in dataset order, an "
+                  "unreadable answer scored as 'A' and counted)."},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit <= 0:
             raise ValueError(f"--limit must be > 0, got {self.limit}")
+        if self.gpqa_format not in ("toolkit", "s1"):
+            raise ValueError(f"--gpqa-format must be toolkit or s1, got {self.gpqa_format!r}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class Item:
     gold: str
     choices: str | None = None  # multiple choice: the letters, e.g. "ABCD"
     level: int | None = None
+    fallback: str | None = None  # the answer scored when none can be read (s1's GPQA: "A")
 
 
 def _from_records(records: list[dict], name: str, qcol: str | None, acol: str | None) -> list[Item]:
@@ -108,6 +118,22 @@ def _gpqa(records: list[dict], seed: int) -> list[Item]:
     return items
 
 
+def gpqa_as_s1(records: list[dict], seed: int = 0) -> list[Item]:
+    """GPQA as s1's lm-eval task asks it (`tasks/gpqa/openai`): Python's random seeded once (lm-eval's
+    `random.seed(0)`), then per question, in dataset order, [incorrect 1, 2, 3, correct] shuffled;
+    `{Question}\n\nA) c1\nB) c2\nC) c3\nD) c4` with no instruction; an unreadable answer is "A"."""
+    rng = random.Random(seed)  # the global random after random.seed(seed), used by nothing else here
+    items = []
+    for i, r in enumerate(records):
+        choices = [r["Incorrect Answer 1"], r["Incorrect Answer 2"], r["Incorrect Answer 3"], r["Correct Answer"]]
+        correct = r["Correct Answer"]
+        rng.shuffle(choices)
+        lines = "\n".join(f"{'ABCD'[k]}) {c}" for k, c in enumerate(choices))
+        items.append(Item(f"gpqa-{i}", f"{r['Question']}\n\n{lines}", "ABCD"[choices.index(correct)], "ABCD",
+                          fallback="A"))  # fmt: skip
+    return items
+
+
 def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[Item]:
     name = args.benchmark
     if name == "builtin":
@@ -126,11 +152,12 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
         except Exception as e:  # the Hub raises many types; the user needs the name and the cause
             raise ValueError(f"--benchmark {name}: cannot load {hub_id} ({type(e).__name__}: {e})") from None
         records = ds.to_list()
-        items = (
-            _gpqa(records, args.subset_seed)
-            if name == "gpqa_diamond"
-            else _from_records(records, name, qcol, acol)
-        )
+        if name != "gpqa_diamond":
+            items = _from_records(records, name, qcol, acol)
+        elif args.gpqa_format == "s1":
+            items = gpqa_as_s1(records, args.subset_seed)
+        else:
+            items = _gpqa(records, args.subset_seed)
     elif Path(name).suffix in (".jsonl", ".json", ".parquet"):
         path = Path(name)
         if not path.is_file():

@@ -8,11 +8,16 @@
 
 - An accuracy from one sample per question is a binomial share: the Wilson score interval (it stays
   inside [0, 1] and is sound at 30 questions, where the normal approximation is not).
-- pass@1 averaged over N samples per question (`--samples-per-question`, as open-r1 reports AIME
-  with N = 16) is a mean of per-question means: its interval comes from resampling questions.
+- pass@1 averaged over k samples per question (`--samples-per-question`, as open-r1 reports AIME
+  with k = 16) is a mean of per-question means; its standard error is clustered by question (the
+  spread of the per-question means over the questions, `clustered_se`). Its interval: Wilson over
+  the n questions where n < 300 (AIME's 30, GPQA's 198: the normal approximation is not sound
+  there), else the mean ± 1.96 clustered standard errors.
 - Statistics built from several runs on the same questions (s1's Scaling, a compute-optimal gain over
   best-of-N) resample questions jointly across the runs, so the runs' correlation is kept: a paired
-  percentile bootstrap, B resamples with a fixed seed (the same data always give the same interval).
+  percentile bootstrap, 10,000 resamples (as s1's Table 2) with a fixed seed (the same data always
+  give the same interval). Comparisons of two methods or budgets are paired the same way
+  (`paired_gain`: per-question differences, resampled).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 Z95 = 1.959963984540054
-RESAMPLES = 2000
+RESAMPLES = 10_000
 SEED = 0
 
 
@@ -74,16 +79,27 @@ def percent(value: float, ci=None, unit: str = "", signed: bool = False) -> str:
     return head + unit + ("" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
 
 
+SMALL_N = 300  # below this many questions a mean accuracy gets a Wilson interval
+
+
+def clustered_se(by_q: dict) -> float:
+    """Standard error of the mean accuracy, clustered by question: the spread of the per-question
+    means (each the mean of that question's k samples) over the n questions, / sqrt(n)."""
+    values = np.array(list(by_q.values()), dtype=float)
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 def mean_interval(by_q: dict, samples_per_question: int = 1) -> tuple[float, float]:
-    """The interval of a mean accuracy over questions: Wilson for one 0/1 sample per question, the
-    question bootstrap for pass@1 averaged over several."""
+    """The interval of a mean accuracy over questions: Wilson for one 0/1 sample per question, and for
+    pass@1 over k samples on fewer than SMALL_N questions (the mean as a share of n); else the mean ±
+    1.96 clustered standard errors."""
+    n, mean = len(by_q), sum(by_q.values()) / len(by_q)
     if samples_per_question <= 1 and all(v in (0.0, 1.0) for v in by_q.values()):
-        return wilson(sum(by_q.values()), len(by_q))
-    found = bootstrap([by_q], lambda cols: float(cols[0].mean()))
-    if found is None:  # a single question: nothing to resample
-        v = next(iter(by_q.values()))
-        return v, v
-    return found
+        return wilson(sum(by_q.values()), n)
+    if n < SMALL_N:
+        return wilson(mean * n, n)
+    half = Z95 * clustered_se(by_q)
+    return max(0.0, mean - half), min(1.0, mean + half)
 
 
 def paired_gain(base: dict, other: dict) -> tuple[float, tuple[float, float] | None]:

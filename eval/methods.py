@@ -15,6 +15,14 @@
   records its tries, and one that used every try without fitting is kept (out of control) and
   counted in the report, so Control's failures can be told from the cap.
 - `token_conditional_bf`, `step_conditional_bf`: the stated budget plus budget forcing at it.
+- `no_forcing`: s1's run without budget forcing ("s1 w/o BF", its Table 1): one stream up to the
+  context, no cap, no "Wait", no forced answer; one point, "none".
+
+The instructions are s1's, appended to the question after a blank line: "Think for up to N tokens.",
+"Think for up to N steps." (N = the point // `tokens_per_step`: the sweep's points are token
+budgets), and the class prompts below. (s1 ran token- and step-conditional control with models
+fine-tuned for them; a recipe names the model.) `wait` appends `ctx.ignore_strings` in turn; "" is
+s1's "2x without string" (the stop is dropped and the token drawn again).
 
 Unforced methods think up to `ctx.unforced_max_thinking` tokens, a safety cap far above the budgets.
 Every method but rejection sampling decodes at `ctx.temperature` (0: greedy, s1's setting; above 0
@@ -31,8 +39,13 @@ from eval.benchmarks import Item
 from grading.grade import grade
 from inference.budget import BudgetRequest, BudgetResult
 
-SHORT_PROMPT = "Think briefly: as few steps as you can."
-LONG_PROMPT = "Think carefully and at length: check every step before you answer."
+# s1's class-conditional prompts, word for word (its lm-eval fork, PROMPTSHORT / PROMPTLONG)
+SHORT_PROMPT = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."
+LONG_PROMPT = (
+    "Answer after a long amount of thinking. If you feel like you are finished early, spend the extra time "
+    "trying to double-check your work until you are absolutely sure that you have the correct answer."
+)
+NO_FORCING = "none"  # the one point of `no_forcing`
 
 
 @dataclass
@@ -50,6 +63,8 @@ class Context:
     seed: int = 0
     on_result: Callable | None = None  # (sample) -> None, for progress bars
     temperature: float = 0.0
+    ignore_strings: tuple[str, ...] = ("Wait",)
+    context: int = 2**31 - 1  # no_forcing thinks up to here (the engine's context ends it sooner)
 
 
 def bounds(method: str, point, budgets: list[int]) -> tuple[float | None, float | None]:
@@ -57,8 +72,8 @@ def bounds(method: str, point, budgets: list[int]) -> tuple[float | None, float 
     if method == "class_conditional":
         mid = sorted(budgets)[len(budgets) // 2]
         return (0, mid) if point == "short" else (mid, max(budgets))
-    if method == "wait":
-        return None, None  # extrapolation: thinking beyond the model's own stop is the point
+    if method in ("wait", "no_forcing"):
+        return None, None  # extrapolation / no control: no range is asked for
     return 0, int(point)
 
 
@@ -66,7 +81,7 @@ def instruction(method: str, point, ctx: Context) -> str | None:
     if method.startswith("token_conditional"):
         return f"Think for up to {int(point)} tokens."
     if method.startswith("step_conditional"):
-        return f"Think in at most {max(1, int(point) // ctx.tokens_per_step)} steps, one step per line."
+        return f"Think for up to {max(1, int(point) // ctx.tokens_per_step)} steps."
     if method == "class_conditional":
         return SHORT_PROMPT if point == "short" else LONG_PROMPT
     return None
@@ -79,9 +94,13 @@ def _prompt(ctx: Context, item: Item, extra: str | None) -> str:
 
 def _sample(method: str, point, item: Item, r: BudgetResult, tries: int = 1) -> dict:
     g = grade(r.answer or "", item.gold, item.choices)
+    extracted, correct, fell_back = g.extracted, g.correct, False
+    if extracted is None and item.fallback is not None:  # s1's GPQA scores an unreadable answer as "A"
+        extracted, correct, fell_back = item.fallback, item.fallback == item.gold, True
     steps = sum(1 for line in r.thinking.splitlines() if line.strip())
     return {"method": method, "budget": point, "id": item.id, "question": item.question, "gold": item.gold,
-            "thinking": r.thinking, "answer": r.answer, "extracted": g.extracted, "correct": g.correct,
+            "thinking": r.thinking, "answer": r.answer, "extracted": extracted, "correct": correct,
+            "fallback": fell_back,
             "thinking_tokens": r.thinking_tokens, "answer_tokens": r.answer_tokens, "steps": steps,
             "tries": tries, "num_forced": r.num_forced, "think_end_reason": r.think_end_reason,
             "level": item.level}  # fmt: skip
@@ -92,8 +111,9 @@ def _run(
 ) -> list[dict]:
     extra = instruction(method, point, ctx)
     reqs = [BudgetRequest(_prompt(ctx, it, extra), max_thinking_tokens=max_thinking, num_ignore=num_ignore,
-                          max_answer_tokens=ctx.max_answer_tokens, thinking_temperature=ctx.temperature,
-                          answer_temperature=ctx.temperature, seed=ctx.seed) for it in items]  # fmt: skip
+                          ignore_strings=list(ctx.ignore_strings), max_answer_tokens=ctx.max_answer_tokens,
+                          thinking_temperature=ctx.temperature, answer_temperature=ctx.temperature,
+                          seed=ctx.seed) for it in items]  # fmt: skip
     out: list[dict | None] = [None] * len(items)
 
     def done(i: int, r: BudgetResult) -> None:
@@ -129,6 +149,10 @@ def step_conditional_bf(ctx, items, point):
     return _run(ctx, "step_conditional_bf", point, items, int(point))
 
 
+def no_forcing(ctx, items, point):
+    return _run(ctx, "no_forcing", point, items, ctx.context)
+
+
 def class_conditional(ctx, items, point):
     return _run(ctx, "class_conditional", point, items, ctx.unforced_max_thinking)
 
@@ -139,7 +163,8 @@ def rejection_sampling(ctx, items, point):
     for attempt in range(1, ctx.max_tries + 1):
         reqs = [BudgetRequest(_prompt(ctx, items[i], None), max_thinking_tokens=ctx.unforced_max_thinking,
                               max_answer_tokens=ctx.max_answer_tokens, thinking_temperature=ctx.sample_temperature,
-                              answer_temperature=0.0, seed=ctx.seed + 1000 * attempt + i) for i in todo]  # fmt: skip
+                              answer_temperature=ctx.sample_temperature,  # s1 samples the whole response at T=1
+                              seed=ctx.seed + 1000 * attempt + i) for i in todo]  # fmt: skip
         results = ctx.engine.generate(reqs)
         left = []
         for i, r in zip(todo, results, strict=True):
@@ -163,4 +188,5 @@ METHODS: dict[str, Callable] = {
     "rejection_sampling": rejection_sampling,
     "token_conditional_bf": token_conditional_bf,
     "step_conditional_bf": step_conditional_bf,
+    "no_forcing": no_forcing,
 }

@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.plots import pyplot, save_figure
-from eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean, percent
+from eval.intervals import bootstrap, clustered_se, mean_interval, paired_gain, per_question_mean, percent
 from eval.methods import bounds
 from eval.metrics import SCALING_UNIT, Point, s1_metrics, scaling
 
@@ -61,7 +61,9 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
             row = {"point": point, "n": len(by_q), "samples_per_question": per_q, "accuracy": round(acc, 4),
                    "ci95": [round(ci[0], 4), round(ci[1], 4)], "mean_thinking_tokens": round(think, 1),
                    "bounds": [lo, hi], "mean_tries": round(sum(s["tries"] for s in ss) / len(ss), 2),
-                   "closed_by_model": round(sum(s["think_end_reason"] == "delimiter" for s in ss) / len(ss), 4)}  # fmt: skip
+                   "closed_by_model": round(sum(s["think_end_reason"] == "delimiter" for s in ss) / len(ss), 4),
+                   "se": round(clustered_se(by_q), 4),
+                   "fallback_answers": sum(bool(s.get("fallback")) for s in ss)}  # fmt: skip
             if method == "rejection_sampling":
                 # The cap is a safety limit; a sample that used every try and still did not fit is
                 # counted, so Control's failures can be told from the cap.

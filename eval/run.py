@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
 
-from common.chat_format import FormatArgs
+from common.chat_format import FormatArgs, render_prompt
 from common.config import config_dict, parse_config, recipe_differences, run_cli, save_config
 from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from common.paths import stage_dir
@@ -35,7 +35,8 @@ from common.restart import RestartArgs, claimed_run
 from common.validate import at_least
 from eval.benchmarks import PUBLISHED_SIZES, BenchmarkArgs, load_benchmark
 from eval.intervals import percent
-from eval.methods import METHODS, Context
+from eval.methods import METHODS, NO_FORCING, Context
+from eval.published import published_row
 from eval.report import method_metrics, scaling_plot, summary_markdown
 from inference.backend import BackendArgs, backend_suffix
 from inference.engine_args import build_engine
@@ -72,7 +73,17 @@ class EvalArgs:
         metadata={"help": "Answer budget (default: effectively none, the context ends the answer, as s1; "
                   "the CPU recipe caps it)."},
     )  # fmt: skip
-    wait_max_thinking: int = field(default=512, metadata={"help": "`wait`: the thinking cap."})
+    wait_max_thinking: str = field(
+        default="512",
+        metadata={"help": "`wait`: the thinking cap, in tokens, or auto: s1's max_tokens_thinking=auto, per benchmark "
+                  "the context (--max-model-len) minus the longest prompt, think_start, think_end + "
+                  "final_answer_prefix and 100 answer tokens."},
+    )  # fmt: skip
+    wait_ignore_strings: list[str] = field(
+        default_factory=lambda: ["Wait"],
+        metadata={"help": "`wait`: the ignore strings, in turn (s1: Wait; its Table 4 also Hmm, Alternatively, and "
+                  "\"\" for nothing appended)."},
+    )  # fmt: skip
     unforced_max_thinking: int = field(
         default=1024, metadata={"help": "Unforced methods: a safety cap on thinking."}
     )
@@ -108,8 +119,13 @@ class EvalArgs:
             raise ValueError(f"--budgets must be positive token counts, got {self.budgets}")
         if any(k < 0 for k in self.wait_counts):
             raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
-        at_least(self, 1, "max_answer_tokens", "wait_max_thinking", "unforced_max_thinking", "tokens_per_step",
+        at_least(self, 1, "max_answer_tokens", "unforced_max_thinking", "tokens_per_step",
                  "max_tries", "batch_size", "samples_per_question")  # fmt: skip
+        self.wait_max_thinking = str(self.wait_max_thinking).strip()  # a recipe's YAML gives an int
+        if self.wait_max_thinking != "auto" and not (self.wait_max_thinking.isdigit() and int(self.wait_max_thinking) >= 1):
+            raise ValueError(f"--wait-max-thinking must be a token count >= 1 or auto, got {self.wait_max_thinking!r}")
+        if not self.wait_ignore_strings:
+            raise ValueError("--wait-ignore-strings needs at least one string (\"\": append nothing)")
         at_least(self, 0, "temperature")
         if self.samples_per_question > 1 and self.temperature == 0:
             raise ValueError("--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike")
@@ -135,9 +151,31 @@ def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatAr
     return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}{suffix}"
 
 
+def wait_cap(ev: EvalArgs, prompts: list[str], tokenizer, fmt: FormatArgs, context: int | None) -> int:
+    """`wait`'s thinking cap: the recipe's number, or s1's `auto` (its vllm_causallms.py): the context
+    minus the longest prompt (without think_start), think_start, think_end + final_answer_prefix and
+    100 tokens left for the answer."""
+    if ev.wait_max_thinking != "auto":
+        return int(ev.wait_max_thinking)
+    if not context:
+        raise ValueError("--wait-max-thinking auto needs --max-model-len (the context it is taken from)")
+
+    def length(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    longest = max(length(p.removesuffix(fmt.think_start)) for p in prompts)
+    cap = context - longest - length(fmt.think_start) - length(fmt.think_end + fmt.final_answer_prefix) - 100
+    if cap < 1:
+        raise ValueError(f"--wait-max-thinking auto: the longest prompt ({longest} tokens) leaves no thinking in "
+                         f"--max-model-len {context}")  # fmt: skip
+    return cap
+
+
 def sweep_points(method: str, ev: EvalArgs) -> list:
     if method == "wait":
         return list(ev.wait_counts)
+    if method == "no_forcing":
+        return [NO_FORCING]
     if method == "class_conditional":
         return ["short", "long"]
     return list(ev.budgets)
@@ -172,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         runs.append((name, *_study(model_args, fmt, one, ev_one, backend, again.restart)))
     if len(runs) > 1:
-        table = benchmark_table(runs)
+        table = benchmark_table(runs, model_args.model, ev.wait_ignore_strings)
         path = stage_dir("eval", f"{runs[0][1].name}_table.md", ev.output_root)
         atomic_write_text(path, table)
         print(table)
@@ -215,34 +253,46 @@ def dry_run(model_args: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: Form
         label = method if model == model_args.model else f"{method} [{model}]"
         for point in sweep_points(method, ev):
             cap = {"budget_forcing": None, "token_conditional_bf": None, "step_conditional_bf": None,
-                   "wait": ev.wait_max_thinking}.get(method, ev.unforced_max_thinking)  # fmt: skip
+                   "wait": ev.wait_max_thinking if ev.wait_max_thinking == "auto" else int(ev.wait_max_thinking),
+                   "no_forcing": "context"}.get(method, ev.unforced_max_thinking)  # fmt: skip
             cap = int(point) if cap is None else cap
+            if cap in ("auto", "context"):  # known once the prompts are tokenized: the context bounds it
+                cap = backend.max_model_len if backend is not None and backend.max_model_len else 2**31 - 1
             tries = ev.max_tries if method == "rejection_sampling" else 1
             requests = questions * ev.samples_per_question * tries
             most = cap + forced + ev.max_answer_tokens
             if backend is not None and backend.max_model_len:  # the context ends a request sooner
                 most = min(most, backend.max_model_len)
             total += requests * most
-            lines.append(f"{label} | {point} | {requests} | {cap} | {most} | {requests * most}")
+            shown = "auto" if method == "wait" and ev.wait_max_thinking == "auto" else cap  # measured at run time
+            lines.append(f"{label} | {point} | {requests} | {shown} | {most} | {requests * most}")
     capped = " (rejection sampling at its try cap)" if "rejection_sampling" in ev.methods else ""
     lines.append(f"at most {total} generated tokens in all{capped}; prompts not counted")
     return "\n".join(lines)
 
 
-def benchmark_table(runs: list[tuple]) -> str:
-    """s1's Table 1 shape: a row per method and point, a column per benchmark, accuracy [95%]."""
+def benchmark_table(runs: list[tuple], model: str = "", ignore_strings=("Wait",)) -> str:
+    """s1's Table 1 shape: a row per method and point, a column per benchmark, accuracy [95%]; beside
+    each, the row s1 published for the same run (`eval.published`), named, where there is one."""
     rows: dict[tuple, dict] = {}
     for name, _, metrics in runs:
         for label, m in metrics.items():
             for p in m["points"]:
                 rows.setdefault((label, str(p["point"])), {})[name] = p
     head = [name for name, _, _ in runs]
-    lines = ["| method | point | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(head)]
+    lines = ["| method | point | " + " | ".join(head) + " | s1's published row |",
+             "|---|---|" + "---|" * len(head) + "---|"]  # fmt: skip
     for (label, point), cells in rows.items():
-        text = [f"{percent(c['accuracy'], c['ci95'])} ({c['mean_thinking_tokens']:.0f} tok)" if c else "—"
-                for c in (cells.get(h) for h in head)]  # fmt: skip
-        lines.append(f"| {label} | {point} | " + " | ".join(text) + " |")
-    return "Accuracy in % [95% interval] (mean thinking tokens)\n\n" + "\n".join(lines) + "\n"
+        pub = published_row(model, label, point, ignore_strings)
+        text = []
+        for h in head:
+            c = cells.get(h)
+            cell = f"{percent(c['accuracy'], c['ci95'])} ({c['mean_thinking_tokens']:.0f} tok)" if c else "—"
+            if pub and h in pub[1]:
+                cell += f"; s1: {pub[1][h]:.1f}"
+            text.append(cell)
+        lines.append(f"| {label} | {point} | " + " | ".join(text) + f" | {pub[0] if pub else '—'} |")
+    return "Accuracy in % [95% interval] (mean thinking tokens); s1: its published accuracy for the same run\n\n" + "\n".join(lines) + "\n"
 
 
 def _study(model_args, fmt, bench, ev, backend, restart: bool):
@@ -271,6 +321,7 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
                 random.Random(bench.subset_seed + 1).sample([it.id for it in items], ev.compare_limit)
             )
         engines: dict[str, tuple] = {}
+        cap = None  # `wait`'s thinking cap, measured on the first engine's tokenizer
         wanted: set[tuple] = set()  # this plan's samples; others in the file (an older plan's) are left out
         with JsonlAppender(path) as sink:
             for model, method in plan:
@@ -304,9 +355,15 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
                         bar.update(1)
                         bar.set_postfix(acc=f"{right[0] / bar.n:.1%}")
 
-                    ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, ev.wait_max_thinking,
+                    if cap is None:  # `auto` is measured on this benchmark's prompts, as s1 does
+                        cap = wait_cap(ev, [render_prompt(tok, fmt, it.question) for it in items], tok, fmt,
+                                       backend.max_model_len if backend else None)  # fmt: skip
+                        if ev.wait_max_thinking == "auto":
+                            print(f"wait_max_thinking auto: {cap} thinking tokens on {bench.benchmark}")
+                    ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, cap,
                                   ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
-                                  ev.seed + 1_000_003 * k, on_result, ev.temperature)  # fmt: skip
+                                  ev.seed + 1_000_003 * k, on_result, ev.temperature, tuple(ev.wait_ignore_strings),
+                                  context=(backend.max_model_len if backend and backend.max_model_len else 2**31 - 1))  # fmt: skip
                     METHODS[method](ctx, todo, point)
                     bar.close()
         for engine, _ in engines.values():

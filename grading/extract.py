@@ -54,8 +54,9 @@ def last_number(text: str) -> str | None:
     return found[-1].replace(",", "") if found else None
 
 
-# "Answer:", "the answer is", "correct option is", "choice:" ... followed by the stated letter.
-_CHOICE_MARKER_RE = re.compile(r"\b(?:answer|option|choice)\s*(?:[:：]|is\b:?)\s*", re.IGNORECASE)
+# "Answer:", "the answer is", "correct option is", "choice:", a "**Final Answer**" heading on its own
+# line ... followed by the stated letter.
+_CHOICE_MARKER_RE = re.compile(r"\b(?:answer|option|choice)\s*(?:\*\*)?\s*(?:[:：]|is\b:?|\n)\s*", re.IGNORECASE)
 
 
 def _letter_alone(text: str, letters: str) -> str | None:
@@ -65,8 +66,10 @@ def _letter_alone(text: str, letters: str) -> str | None:
     if not m:
         return None
     rest = text[m.end() :]
-    # "A force of 5 N": a capital followed by a lower-case word is prose, unless bracketed as "(A) force".
-    if not m.group(0).strip("*$ ").startswith("(") and re.match(r"\s+[a-z]", rest):
+    # "A force of 5 N": the article "A" (or "I") followed by a lower-case word is prose, unless it is
+    # bracketed as "(A) force" or a reason follows ("A because ..."); "B because ..." is an answer.
+    if (m.group(1) in "AI" and not m.group(0).strip("*$ ").startswith("(") and re.match(r"\s+[a-z]", rest)
+            and not re.match(r"\s+(?:because|since|as)\b", rest)):  # fmt: skip
         return None
     return m.group(1)
 

@@ -6,7 +6,9 @@ Semantics (s1's budget forcing, made exact; the README repeats them):
 2. The model *tries to end thinking* when it samples the first token of the think-end delimiter,
    the end-of-turn token or an EOS token. If thinking tokens < `min_thinking_tokens`, or fewer than
    `num_ignore` suppressions have happened, that token is discarded and the next ignore string
-   (`ignore_strings`, used in turn, cycling) is appended instead; decoding continues. A suppression
+   (`ignore_strings`, used in turn, cycling) is appended instead; decoding continues. An empty
+   ignore string appends nothing: the token is drawn again at the same place with the stop tokens
+   excluded (s1's "2x without string", its Table 4). A suppression
    happens only if the whole ignore string still fits under `max_thinking_tokens`; otherwise thinking
    ends there (the maximum wins over the minimum).
 3. When thinking tokens reach `max_thinking_tokens`, the think-end delimiter and
@@ -82,8 +84,8 @@ def validate_budgets(
         raise ValueError(f"{flag('num_ignore')} must be >= 0, got {num_ignore}")
     if max_answer <= 0:
         raise ValueError(f"{flag('max_answer_tokens')} must be > 0, got {max_answer}")
-    if not ignore_strings or not all(ignore_strings):
-        raise ValueError(f"{flag('ignore_string')} must be a non-empty string")
+    if not ignore_strings or not all(isinstance(x, str) for x in ignore_strings):
+        raise ValueError(f"{flag('ignore_string')} needs at least one string (\"\": append nothing)")
     for name, t in (("temperature", t_think), ("answer_temperature", t_answer)):
         if t < 0:
             raise ValueError(f"{flag(name)} must be >= 0, got {t}")
@@ -285,12 +287,18 @@ class BudgetRules:
         return events
 
     def ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
+        """The next ignore string's ids ([] for the empty string: nothing is appended)."""
         from common.chat_format import delimiter_ids
 
         text = ignore_string(req, n)
         if text not in self._ignore_cache:
-            self._ignore_cache[text] = delimiter_ids(self.tokenizer, text, "ignore string")
+            self._ignore_cache[text] = delimiter_ids(self.tokenizer, text, "ignore string") if text else []
         return self._ignore_cache[text]
+
+    def redraw(self, s: DecodeState) -> bool:
+        """After `accept`: was a stop dropped with nothing in its place (an empty ignore string)? The
+        backend then draws again from the same logits, the stop tokens banned (`banned`)."""
+        return s.phase == THINK and not s.pending and s.fresh_round
 
     def _append(self, s: DecodeState, ids: list[int], kind: str) -> list[tuple[str, list[int]]]:
         """Queue tokens to feed; thinking and forced tokens count toward the thinking budget."""

@@ -88,6 +88,11 @@ class Decision(NamedTuple):
     snap: tuple | None = None
     target: int | None = None
     stop: int | None = None
+    redraw: bool = False  # the stop is replaced by a second draw (an empty ignore string), not `target`
+
+    def flag_matters(self, token: int) -> bool:
+        """Does the committed `token` leave open whether it stood for a stop?"""
+        return self.stop is not None and (self.redraw or token == self.target)
 
 
 def _snapshot(s: RowState) -> tuple:
@@ -113,6 +118,9 @@ def follow(rules: BudgetRules, s: DecodeState, n: int, token: int, stop: int | N
         else:
             sampled = token if stop is None else stop
             rules.accept(s, sampled)
+            if stop is not None and rules.redraw(s):  # the stop was dropped for nothing: the token is a new draw
+                rules.accept(s, token)
+                sampled = token
             emitted = s.pending.popleft() if s.pending else sampled
         if emitted != token:
             raise RuntimeError(f"budget forcing: the engine emitted token {token} where {emitted} was due")
@@ -258,12 +266,13 @@ class ForcingBatch:
         else:
             ignore = self.rules.ignore_ids(s.req, s.num_forced)
             if self._would_suppress(s, ignore):
-                target, src = ignore[0], [t for t in self._stops if t != ignore[0]]
+                target, src = (ignore[0], [t for t in self._stops if t != ignore[0]]) if ignore else (-1, self._stops)
             else:  # a stop ends thinking; end-of-turn / EOS stand for the delimiter
                 target, src = self.rules.delims.think_end_ids[0], [t for t in self._eos if t != self.rules.delims.think_end_ids[0]]
+        redraw = bool(src) and target == -1
         last = n + 1 >= s.max_tokens  # the engine's last token for it: decided here, so its record is whole
-        if last or (src and temperature > 0 and top_p < 1):
-            s.decisions[n] = Decision(None, None, target if src else None, src[0] if src else None)
+        if last or redraw or (src and temperature > 0 and top_p < 1):
+            s.decisions[n] = Decision(None, None, target if src else None, src[0] if src else None, redraw)
             plan.draw.append((row, s, src, target, temperature, top_p, last))
         elif src:
             s.decisions[n] = Decision(None, None, target, src[0])
@@ -295,7 +304,8 @@ class ForcingBatch:
                 row_list = [it[0] for it in items]
                 emitted, flags = ops.draw(logits, rows, src, target, [float(it[4]) for it in items],
                                           [float(it[5]) for it in items], seeds, positions,
-                                          every_row=row_list == list(range(logits.shape[0])))  # fmt: skip
+                                          every_row=row_list == list(range(logits.shape[0])),
+                                          redraw=[it[1].decisions[len(it[1].output)].redraw for it in items])  # fmt: skip
                 self._finish_last(items, emitted, flags)
             uids = torch.tensor([it[1].uid for it in items], device=dev)
             self._flag_buffer(dev)[uids] = flags
@@ -332,7 +342,7 @@ class ForcingBatch:
                 continue
             if token < 0:
                 raise RuntimeError("budget forcing needs each sampled token before the next step (async scheduling off)")
-            stood_for = d.stop if d is not None and token == d.target and flags.get(s.uid) else None
+            stood_for = d.stop if d is not None and d.flag_matters(token) and flags.get(s.uid) else None
             follow(self.rules, s, pos, token, stood_for)
             self._write_record(s, pos + 1)
         s.seen = max(s.seen, n)
@@ -343,7 +353,7 @@ class ForcingBatch:
         uids = []
         for s in states:
             d = s.decisions.get(s.seen)
-            if d is not None and d.target is not None and len(s.output) > s.seen and s.output[s.seen] == d.target:
+            if d is not None and len(s.output) > s.seen and d.flag_matters(s.output[s.seen]):
                 uids.append(s.uid)
         if not uids or self._flags is None:
             return {}

@@ -97,7 +97,8 @@ def merge(logits, rows, src, target, temperature, seeds, positions) -> torch.Ten
 TOPK_FAST = 1024  # the nucleus is looked for among the top tokens first: a model's usually lies there
 
 
-def nucleus_draw(logits: torch.Tensor, temperatures: list[float], top_ps: list[float], seeds, positions) -> torch.Tensor:
+def nucleus_draw(logits: torch.Tensor, temperatures: list[float], top_ps: list[float], seeds, positions,
+                 stream: int = 0) -> torch.Tensor:  # fmt: skip
     """One token per row of `logits` ([m, V]): argmax where T = 0, else temperature then top-p (the
     smallest prefix by probability whose mass reaches top_p; the first token always stays), picked
     by inverse CDF with the row's uniform for its (seed, position).
@@ -120,19 +121,27 @@ def nucleus_draw(logits: torch.Tensor, temperatures: list[float], top_ps: list[f
     cum = ordered.cumsum(-1)
     kept = torch.where(top_p[:, None] >= 1, cum.shape[-1], ((cum - ordered) < top_p[:, None]).sum(-1, keepdim=True))
     mass = cum.gather(-1, kept - 1)
-    u = (uniforms(seeds, positions) * mass[:, 0].to(torch.float64)).to(cum.dtype)[:, None]
+    u = (uniforms(seeds, positions, stream) * mass[:, 0].to(torch.float64)).to(cum.dtype)[:, None]
     # past the kept prefix only by rounding: the last kept token then
     pick = torch.minimum(torch.searchsorted(cum, u, right=True), kept - 1)
     sampled = (pick if order is None else order.gather(-1, pick))[:, 0]
     return torch.where(greedy, logits.argmax(-1), sampled) if 0 in temperatures else sampled
 
 
-def draw(logits, rows, src, target, temperatures, top_ps, seeds, positions, every_row=False) -> tuple[torch.Tensor, torch.Tensor]:
+def draw(logits, rows, src, target, temperatures, top_ps, seeds, positions, every_row=False,
+         redraw: list[bool] | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Sample rows `rows` here (`nucleus_draw`), replace a drawn stop of `src` by `target` and force
     the result; return the forced tokens and the flags (as `merge`'s). `every_row`: `rows` is every
-    row in order (no copy is taken)."""
-    t = nucleus_draw(logits if every_row else logits[rows], temperatures, top_ps, seeds, positions)
+    row in order (no copy is taken). `redraw[i]`: row i's replacement is a second draw with the stops
+    excluded (an empty ignore string: s1 drops the stop and samples again)."""
+    rows_logits = logits if every_row else logits[rows]
+    t = nucleus_draw(rows_logits, temperatures, top_ps, seeds, positions)
     flags = (t[:, None] == src).any(-1)
     emitted = torch.where(flags, target, t)
+    if redraw and any(redraw):
+        masked = rows_logits.clone()
+        ban(masked, torch.arange(len(temperatures), device=logits.device), src)
+        again = nucleus_draw(masked, temperatures, top_ps, seeds, positions, stream=2)
+        emitted = torch.where(flags & torch.tensor(redraw, device=logits.device), again, emitted)
     force(logits, rows, emitted)
     return emitted, flags

@@ -163,7 +163,7 @@ class HFEngine:
         the logits are sampled only at the step that fed the last pending token.
         """
         events: list[TokenEvent] = []
-        if s.sample_next:
+        while s.sample_next:
             temperature = s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
             banned = self.rules.banned(s)
             if banned:  # one token must come after "Wait": the batch's argmax may be a stop token
@@ -172,7 +172,9 @@ class HFEngine:
             token = greedy if temperature == 0 and greedy is not None else sample_row(
                 logits, temperature, s.req.top_p, s.generator
             )  # fmt: skip
-            events = [TokenEvent(s.index, kind, ids) for kind, ids in self.rules.accept(s, token)]
+            events += [TokenEvent(s.index, kind, ids) for kind, ids in self.rules.accept(s, token)]
+            # an empty ignore string dropped the stop with nothing in its place: draw again, here
+            s.sample_next = self.rules.redraw(s)
         if s.phase != DONE:
             s.feed = s.pending.popleft()
             s.sample_next = not s.pending

@@ -46,7 +46,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from common.chat_format import FormatArgs, delimiter_ids
+from common.chat_format import FormatArgs
 from inference.budget import (
     ANSWER,
     DONE,
@@ -61,7 +61,6 @@ from inference.budget import (
     TokenDelimiters,
     build_result,
     encode_prompt,
-    ignore_string,
     should_suppress,
 )
 
@@ -304,7 +303,7 @@ class VLLMEngine:
             return
         if stop is None:  # cut by the context, not by the budget: _check_context ends it
             return
-        ignore = delimiter_ids(self.tokenizer, ignore_string(s.req, s.num_forced), "ignore string")
+        ignore = self.rules.ignore_ids(s.req, s.num_forced)
         if should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore)):
             s.num_forced += 1
             self._extend(s, ignore, thinking=True)

@@ -122,7 +122,7 @@ def test_vllm_prompts_are_token_ids_never_retokenized(tokenizer, ids):
         ({"max_thinking_tokens": -1}, "--max-thinking-tokens"),
         ({"num_ignore": -2}, "--num-ignore"),
         ({"max_answer_tokens": 0}, "--max-answer-tokens"),
-        ({"ignore_strings": [""]}, "--ignore-string"),
+        ({"ignore_strings": []}, "--ignore-string"),
         ({"top_p": 0}, "--top-p"),
     ],
 )  # fmt: skip

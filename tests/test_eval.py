@@ -56,16 +56,20 @@ def test_budget_forcing_and_wait_set_the_decoder_budgets(tokenizer):
 
 def test_conditional_prompts_state_the_budget(tokenizer):
     c = ctx(tokenizer, FakeEngine(), unforced_max_thinking=500, tokens_per_step=16)
+    # s1's instructions, word for word (its lm-eval fork: PROMPTTOKEN, PROMPTSTEP, PROMPTSHORT, PROMPTLONG)
+    short = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."
+    long = ("Answer after a long amount of thinking. If you feel like you are finished early, spend the extra "
+            "time trying to double-check your work until you are absolutely sure that you have the correct answer.")
     for method, point, text, cap in [("token_conditional", 64, "Think for up to 64 tokens.", 500),
-                                     ("step_conditional", 64, "Think in at most 4 steps, one step per line.", 500),
+                                     ("step_conditional", 64, "Think for up to 4 steps.", 500),
                                      ("token_conditional_bf", 64, "Think for up to 64 tokens.", 64),
-                                     ("step_conditional_bf", 32, "Think in at most 2 steps", 32),
-                                     ("class_conditional", "short", "Think briefly", 500),
-                                     ("class_conditional", "long", "Think carefully and at length", 500)]:  # fmt: skip
+                                     ("step_conditional_bf", 32, "Think for up to 2 steps.", 32),
+                                     ("class_conditional", "short", short, 500),
+                                     ("class_conditional", "long", long, 500)]:  # fmt: skip
         c.engine = FakeEngine()
         samples = METHODS[method](c, ITEMS[:1], point)
         req = c.engine.requests[0]
-        assert f"What is 3 + 4?\n\n{text}" in req.prompt and req.max_thinking_tokens == cap, method
+        assert f"What is 3 + 4?\n\n{text}<|im_end|>" in req.prompt and req.max_thinking_tokens == cap, method
         assert samples[0]["steps"] == 3 and samples[0]["method"] == method
     c.engine = FakeEngine()
     METHODS["budget_forcing"](c, ITEMS[:1], 64)

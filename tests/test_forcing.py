@@ -129,12 +129,14 @@ def test_mixed_budgets_in_one_batch_and_no_waiting_on_the_long_one(tokenizer):
     budgets = [
         dict(max_thinking_tokens=50), dict(num_ignore=6, max_thinking_tokens=200), dict(min_thinking_tokens=7),
         dict(max_thinking_tokens=1), dict(max_thinking_tokens=0), dict(max_answer_tokens=1, num_ignore=1),
+        dict(num_ignore=2, ignore_strings=[""]), dict(min_thinking_tokens=6, ignore_strings=["", "Wait"]),
     ]  # fmt: skip
     reqs = [BudgetRequest(prompt, **b) for b in budgets]
     hf = [HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate([r])[0] for r in reqs]
     ours, llm = run_in_sampler(script, n, tokenizer, FMT, reqs)
     assert [strip(r) for r in ours] == [strip(r) for r in hf]
     assert ours[1].num_forced == 6 and ours[0].num_forced == 0
+    assert ours[6].num_forced == 2 and "Wait" not in ours[6].thinking  # s1's "2x without string"
     # every request ended at the step its own tokens need (one more to stop after a spent answer
     # budget), whatever the others do: nothing waits for a round of Waits
     for i, r in enumerate(ours):
@@ -152,7 +154,7 @@ def test_mixed_budgets_in_one_batch_and_no_waiting_on_the_long_one(tokenizer):
         ({"max_answer_tokens": 0}, "vllm_xargs.max_answer_tokens must be > 0"),
         ({"min_thinking_tokens": "many"}, "vllm_xargs.min_thinking_tokens must be an integer"),
         ({"num_ignore": 1.5}, "vllm_xargs.num_ignore must be an integer"),
-        ({"ignore_strings": [""]}, "vllm_xargs.ignore_strings must be a non-empty string"),
+        ({"ignore_strings": []}, "vllm_xargs.ignore_strings needs at least one string"),
         ({"ignore_strings": 3}, "vllm_xargs.ignore_strings must be a string or a list of strings"),
         ({"answer_temperature": -1}, "vllm_xargs.answer_temperature must be >= 0"),
         ({"max_thinking": 5}, "vllm_xargs.max_thinking is not a budget-forcing setting"),

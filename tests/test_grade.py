@@ -41,7 +41,10 @@ def test_unclosed_box_falls_back():
      # A letter in prose is not an answer: the stated one wins, or there is none.
      ("The correct option is C. Checking: at point D the field vanishes.", "C"),
      ("Answer: A force of 5 N acts on it, so (C)", "C"),
-     ("Point B lies between A and D.", None), ("I think it is D.", None)],
+     ("Point B lies between A and D.", None), ("I think it is D.", None),
+     # a stated letter followed by its reason, and a "Final Answer" heading above the letter
+     ("The correct option is B because the field vanishes there.", "B"), ("**Final Answer**\nB", "B"),
+     ("The correct option is A because it is the only one left.", "A"), ("Final Answer:\n(D)", "D")],
 )  # fmt: skip
 def test_multiple_choice(text, want):
     assert extract_answer(text, choices="ABCD") == want
@@ -54,6 +57,9 @@ def test_multiple_choice(text, want):
      ("The correct option is C. Checking: at point D the field vanishes.", "D", "ABCD", False),
      ("Answer: A force of 5 N acts on it, so (C)", "C", "ABCD", True),
      ("Answer: A force of 5 N acts on it, so (C)", "A", "ABCD", False),
+     ("The correct option is B because the field vanishes there.", "B", "ABCD", True),
+     ("The correct option is B because the field vanishes there.", "A", "ABCD", False),
+     ("**Final Answer**\nB", "B", "ABCD", True), ("**Final Answer**\nB", "C", "ABCD", False),
      ("Answer: (c)", "C", "ABCD", False),  # choices are the capitals; "c" is no choice
      ("\\boxed{E}", "e", None, False), ("\\boxed{e}", "e", None, True),
      ("\\boxed{2X}", "2x", None, False), ("\\boxed{\\text{Even}}", "\\text{even}", None, True),

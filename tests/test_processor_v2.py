@@ -44,6 +44,7 @@ BUDGETS = [
     dict(max_thinking_tokens=50), dict(num_ignore=6, max_thinking_tokens=200), dict(min_thinking_tokens=7),
     dict(max_thinking_tokens=1), dict(max_thinking_tokens=0), dict(max_answer_tokens=1, num_ignore=1),
     dict(min_thinking_tokens=5, max_thinking_tokens=6), dict(num_ignore=2, ignore_strings=["Wait", "Hmm"]),
+    dict(num_ignore=2, ignore_strings=[""]),
 ]  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def test_v2_equals_the_hf_engine_on_every_budget_case(tokenizer, tiny_model_dir,
     preempt_at = {i: 3 for i in range(len(reqs))} if preempt else None
     ours, llm = run_v2(tokenizer, tiny_model_dir, tmp_path, monkeypatch, script, n, reqs, preempt_at=preempt_at)
     assert [strip(r) for r in ours] == [strip(r) for r in hf]
-    assert ours[1].num_forced == 6 and ours[7].num_forced == 2
+    assert ours[1].num_forced == 6 and ours[7].num_forced == 2 and ours[8].num_forced == 2
     if preempt:
         assert llm.adds > len(reqs)  # the preempted requests came back
 

@@ -34,9 +34,11 @@ def test_recipe_settings_are_s1s(recipe):
     assert ev.temperature == 0.0 and ev.samples_per_question == 1
     # No answer truncation: the answer may use all the context, as max_gen_toks=32768 allows.
     assert ev.max_answer_tokens >= backend.max_model_len
-    # max_tokens_thinking=auto: the context less the prompt and s1's ~110 tokens of room.
-    assert 31000 <= ev.wait_max_thinking < backend.max_model_len
-    assert ev.methods == ["wait"] and 0 in ev.wait_counts and 2 in ev.wait_counts
+    # max_tokens_thinking=auto: the context less the longest prompt, the delimiters and 100 tokens.
+    assert ev.wait_max_thinking == "auto" and ev.wait_ignore_strings == ["Wait"]
+    # the run without budget forcing ("s1 w/o BF") and the Wait sweep s1's commands.sh runs
+    assert ev.methods == ["no_forcing", "wait"] and {0, 1, 2} <= set(ev.wait_counts)
+    assert bench.gpqa_format == "s1"
     assert fmt.think_start.startswith("<|im_start|>think") and fmt.think_end.startswith("<|im_start|>answer")
     assert fmt.final_answer_prefix == "Final Answer:" and fmt.end_of_turn == "<|im_end|>"
 
@@ -46,7 +48,8 @@ def test_dry_run_counts_what_table1_would_decode(capsys):
     out = capsys.readouterr().out
     for bench, n in (("aime24", 30), ("math500", 500), ("gpqa_diamond", 198)):
         assert f"on {bench}: {n} questions" in out
-    assert "wait | 2 | 30 | 32000 | 32768 | 983040" in out  # capped by the context, not by an answer budget
+    assert "wait | 2 | 30 | auto | 32768 | 983040" in out  # capped by the context, not by an answer budget
+    assert "no_forcing | none | 30 | 32768 | 32768 | 983040" in out
     assert "at most" in out
 
 
@@ -54,3 +57,26 @@ def test_cpu_recipe_keeps_a_stated_answer_cap():
     ev = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs],
                       ["--config", "recipes/smollm2-135m/eval.yaml"])[3]  # fmt: skip
     assert ev.max_answer_tokens == 24 and EvalArgs().max_answer_tokens == 32768
+
+
+TABLE_RECIPES = {
+    "recipes/qwen2.5-32b/eval-table4-without-string.yaml": ("simplescaling/s1-32B", [""], ["wait"]),
+    "recipes/qwen2.5-32b/eval-table4-hmm.yaml": ("simplescaling/s1-32B", ["Hmm"], ["wait"]),
+    "recipes/qwen2.5-32b/eval-table4-alternatively.yaml": ("simplescaling/s1-32B", ["Alternatively"], ["wait"]),
+    "recipes/qwen2.5-32b/eval-table3.yaml": ("simplescaling/s1-32B", ["Wait"], ["budget_forcing", "class_conditional"]),
+    "recipes/qwen2.5-32b/eval-table3-rs.yaml": ("simplescaling/s1-32B", ["Wait"], ["rejection_sampling"]),
+    "recipes/qwen2.5-32b/eval-table3-tcc.yaml": ("simplescaling/token-conditional-control", ["Wait"],
+                                                 ["token_conditional", "token_conditional_bf"]),
+    "recipes/qwen2.5-32b/eval-table3-scc.yaml": ("simplescaling/step-conditional-control", ["Wait"], ["step_conditional"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe", TABLE_RECIPES)
+def test_table_3_and_4_recipes_name_s1s_models_and_settings(recipe, capsys):
+    """Each Table 3 / 4 run as s1's commands.sh made it: the model it used (token- and step-conditional
+    control were separate fine-tunes), the ignore string, fp32, greedy (rejection sampling at T 1)."""
+    model, ignore, methods = TABLE_RECIPES[recipe]
+    m, _, bench, ev, _ = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], ["--config", recipe])
+    assert m.model == model and m.dtype == "float32" and ev.methods == methods and ev.wait_ignore_strings == ignore
+    assert ev.temperature == 0.0 and (ev.sample_temperature == 1.0 or "rejection_sampling" not in methods)
+    assert eval_main(["--config", recipe, "--dry-run"]) == 0 and "at most" in capsys.readouterr().out

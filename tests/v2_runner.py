@@ -42,7 +42,7 @@ class V2Runner:
     """An `LLM.generate` stand-in that runs the real processor class through V2's interface."""
 
     def __init__(self, processor_cls, model_dir: str, script: list[int], prompt_len: int, vocab_size: int,
-                 max_num_reqs: int = 8, max_model_len: int = 4096, preempt_at: dict | None = None, seed: int = 0):  # fmt: skip
+                 max_num_reqs: int = 16, max_model_len: int = 4096, preempt_at: dict | None = None, seed: int = 0):  # fmt: skip
         from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcRequestState
 
         self.script, self.prompt_len, self.vocab_size = script, prompt_len, vocab_size
