@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
         domain_counts = label_domains(rows, run.domain_classifier, labeler)
         chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base, run.steps(),
-                           is_right=lambda r: grade(r["answer"], r["gold"]).correct)  # fmt: skip
+                           is_right=lambda r: grade(r["answer"], r["gold"], r.get("choices")).correct)  # fmt: skip
         if len(chosen) < run.num_samples:
             log.warning("the pool ran short: %d rows left after the difficulty stage, %d asked for (--num-samples)",
                         len(chosen), run.num_samples)  # fmt: skip

@@ -3,9 +3,12 @@
     index = EvalIndex.from_files(["../shared/benchmarks/math500.jsonl"])
     hit = index.contaminated("some training question")   # name of the eval set it overlaps, or None
 
-A training question is contaminated when it shares any word 8-gram with an evaluation question
-(after `data.text.words` normalisation), or equals one. Benchmark files are read as they are: the
-question is the first of the fields problem / question / Problem / prompt / input that a row has.
+A training question is contaminated when it shares any word 8-gram with an evaluation question, or
+equals one (up to case, spacing and punctuation). The 8-grams are s1's (`data/decontaminate_util.py`):
+the text lower-cased and split on whitespace, so LaTeX and [asy] code stay whole words, and a text of
+fewer than 8 words has no 8-gram (MATH500 against itself: 27 of 500 problems share one with another;
+tests/test_curation_stages.py). Only questions are compared. Benchmark files are read as they are:
+the question is the first of the fields problem / question / Problem / prompt / input that a row has.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from pathlib import Path
 
 from common.io import read_jsonl
 from common.schema import QUESTION_FIELDS
-from data.text import ngrams, normalise, words
+from data.text import normalise
+
+
+def s1_ngrams(text: str, n: int) -> set[str]:
+    """s1's word n-grams: lower-cased, split on whitespace; none for a text of fewer than n words."""
+    tokens = text.lower().split()
+    return {" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def benchmark_questions(path: str | Path) -> list[str]:
@@ -46,7 +55,7 @@ class EvalIndex:
         for q in questions:
             self.exact.setdefault(normalise(q), name)
             if use_ngrams:
-                for g in ngrams(words(q), self.n):
+                for g in s1_ngrams(q, self.n):
                     self.grams.setdefault(g, name)
 
     @classmethod
@@ -61,4 +70,4 @@ class EvalIndex:
         hit = self.exact.get(normalise(question))
         if hit or not use_ngrams:
             return hit
-        return next((self.grams[g] for g in ngrams(words(question), self.n) if g in self.grams), None)
+        return next((self.grams[g] for g in s1_ngrams(question, self.n) if g in self.grams), None)

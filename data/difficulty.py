@@ -78,11 +78,15 @@ def native_prompt(tokenizer, question: str) -> str:
 
 
 def graded_text(result, mode: str) -> str:
-    """What is graded. native: the whole response — the model never writes the think delimiter, so
-    it all arrives as "thinking" and ends at its end of turn. think: the answer only, as every study
-    grades (a probe that never reaches its answer has not solved the question)."""
+    """What is graded. native: the response the model wrote — it never writes the think delimiter, so
+    it all arrives as "thinking" and ends at its end of turn; what the decoder appends after that
+    (the delimiter, "Final Answer:" and a sampled token or so) is not the model's answer and is not
+    read ("The answer is 12.\nFinal Answer: The" is graded as "The answer is 12."). A model that did
+    write the delimiter itself wrote its answer too. think: the answer only, as every study grades
+    (a probe that never reaches its answer has not solved the question)."""
     if mode == "native":
-        return "\n".join(t for t in (result.thinking, result.answer) if t)
+        wrote_answer = getattr(result, "think_end_reason", "") == "delimiter"
+        return "\n".join(t for t in (result.thinking, result.answer if wrote_answer else "") if t)
     return result.answer
 
 
@@ -125,7 +129,7 @@ def solve_with(
             def on_result(i: int, result) -> None:
                 nonlocal solved
                 row = todo[i]
-                g = grade(graded_text(result, args.difficulty_mode), row["gold"])
+                g = grade(graded_text(result, args.difficulty_mode), row["gold"], row.get("choices"))
                 record = {"id": row["id"], "correct": g.correct, "extracted": g.extracted,
                           "answer": result.answer, "thinking_tokens": result.thinking_tokens}  # fmt: skip
                 out.write(record)

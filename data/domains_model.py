@@ -1,10 +1,13 @@
-"""The optional model-based domain classifier: a chat model picks an MSC area for each question.
+"""The model-based domain classifier: a chat model picks an MSC area for each question, as s1 asked.
 
     labeler = model_labeler("Qwen/Qwen2.5-7B-Instruct", fmt, model_args)
-    replies = labeler([prompt, ...])          # used by data.domains.label_domains
+    replies = labeler([question, ...])          # used by data.domains.label_domains
 
-The model answers with no thinking (budget 0: the decoder forces the answer delimiter at once) and a
-short answer budget; `data.domains.parse_model_label` reads the label from the reply.
+Each question goes to the model in its own chat format with s1's instruction, the question and the
+MSC rubric (`data.msc.labeller_messages`); the model explains and ends with the two-digit code,
+which `data.domains.parse_model_label` reads. The reply is the response the model wrote: it never
+writes the think delimiter, so it arrives as "thinking" (up to REPLY_TOKENS tokens); what the
+decoder appends after the model's end of turn is not part of it.
 """
 
 from __future__ import annotations
@@ -13,26 +16,31 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from common.chat_format import FormatArgs, render_prompt
+from common.chat_format import FormatArgs
+from data.msc import labeller_messages
 from inference.backend import BackendArgs
-from inference.engine_args import BudgetArgs, build_engine
+from inference.budget import BudgetRequest
+from inference.engine_args import build_engine
 from inference.models import ModelArgs
+
+REPLY_TOKENS = 1024  # an explanation, then the code
 
 
 def model_labeler(
     model: str, fmt: FormatArgs, base: ModelArgs, batch_size: int = 32, backend: BackendArgs | None = None
 ) -> Callable[[list[str]], list[str]]:
     margs = base.for_model(model)
-    budget = BudgetArgs(max_thinking_tokens=0, max_answer_tokens=24, batch_size=batch_size)
     engine, tokenizer = build_engine(margs, fmt, backend, batch_size)
 
-    def label(prompts: list[str]) -> list[str]:
-        bar = tqdm(total=len(prompts), desc=f"domains {model}", unit="q")
+    def label(questions: list[str]) -> list[str]:
+        bar = tqdm(total=len(questions), desc=f"domains {model}", unit="q")
+        prompts = [tokenizer.apply_chat_template(labeller_messages(q), tokenize=False, add_generation_prompt=True)
+                   for q in questions]  # fmt: skip
         results = engine.generate(
-            [budget.request(render_prompt(tokenizer, fmt, p)) for p in prompts],
+            [BudgetRequest(p, max_thinking_tokens=REPLY_TOKENS, max_answer_tokens=1) for p in prompts],
             on_result=lambda i, r: bar.update(1),
         )
         bar.close()
-        return [r.answer for r in results]
+        return [r.thinking if r.think_end_reason != "delimiter" else f"{r.thinking}\n{r.answer}" for r in results]
 
     return label

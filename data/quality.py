@@ -2,8 +2,13 @@
 
     kept, counts, examples = quality_filter(rows, test_rows, args)
 
-Bad rows (s1's rules): a missing or empty question / reasoning / answer, API-error text, images, and
-`[asy]` figures outside AIME (AIME problems keep theirs, as in s1). Then exact and near-duplicate
+Bad rows (s1's rules, its data/filter.ipynb): a missing or empty question / reasoning / answer /
+reference answer (s1 drops every row with a missing feature, so rows without a gold answer never
+reach the difficulty stage, where they would count as unsolved and be kept), API-error text, images,
+`[asy]` figures outside AIME (AIME problems keep theirs), and s1's two question patterns: a problem
+number such as "p3." (`p{i}.` for i < 1000) and a bold span holding a digit (`**...3...**`). A set
+already curated (s1K, s1K-1.1), only being trained on, skips the stage (`--filter-quality false`), as
+s1 trains on it whole. Then exact and near-duplicate
 questions (`data.dedup`), then 8-gram decontamination (`data.decontaminate`) against the local
 benchmark files given and against the built-in test split. Built-in rows are checked against the
 built-in test split by exact question only: its problems are templates, and the split is already
@@ -20,7 +25,9 @@ from common.validate import within
 from data.decontaminate import EvalIndex
 from data.dedup import deduplicate
 
-REQUIRED = ("question", "reasoning", "answer")
+REQUIRED = ("question", "reasoning", "answer", "gold")
+_PROBLEM_NUMBER_RE = re.compile(r"p(?:[1-9]\d{0,2})\.")  # s1: any(f"p{i}." in question for i in range(1, 1000))
+_BOLD_DIGIT_RE = re.compile(r"\*\*(?=.*\d)[^\s\]]*\*\*")  # s1's pattern, as written
 _API_ERROR_RE = re.compile(
     r"(api error|error code: ?\d{3}|rate limit(ed)? exceeded|internal server error|service unavailable|"
     r"request timed out|quota exceeded|too many requests|\"error\": ?\{|<!doctype html)",
@@ -44,6 +51,10 @@ class QualityArgs:
         },
     )
     ngram: int = field(default=8, metadata={"help": "n of the n-gram overlap test (s1: 8)."})
+    filter_quality: bool = field(
+        default=True,
+        metadata={"help": "false: keep every row (a set already curated, such as s1K-1.1, trained on whole as s1 does)."},
+    )
 
     def __post_init__(self) -> None:
         if self.ngram < 1:
@@ -64,6 +75,10 @@ def row_problem(row: dict) -> str | None:
         return "image"
     if "[asy]" in row["question"] and "aime" not in str(row.get("source", "")).lower():
         return "asy_figure"
+    if _PROBLEM_NUMBER_RE.search(row["question"]):
+        return "problem_number"
+    if _BOLD_DIGIT_RE.search(row["question"]):
+        return "bold_digits"
     return None
 
 
@@ -71,6 +86,8 @@ def quality_filter(
     rows: list[dict], test_rows: list[dict], args: QualityArgs
 ) -> tuple[list[dict], dict[str, int], dict[str, list[str]]]:
     """(kept rows, drop counts by reason, a few example ids per reason)."""
+    if not args.filter_quality:
+        return list(rows), {}, {}
     counts: Counter = Counter()
     examples: dict[str, list[str]] = {}
 

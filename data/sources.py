@@ -15,6 +15,7 @@ on after "Answer: "), `gold` (the reference answer graded against), `domain` (No
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,12 +90,26 @@ def s1_row(rec: dict, name: str, index: int, family: str = "deepseek") -> dict:
     else:
         reasoning, answer = rec.get("thinking_trajectories"), rec.get("attempt")
     source_type = rec.get("source_type") or ""
-    return {
+    row = {
         "id": f"{name}-{index}", "question": _text(rec.get("question")), "reasoning": _text(reasoning),
         "answer": _text(answer), "gold": _text(rec.get("solution")), "domain": None, "level": None,
         "source": f"{name}:{source_type}" if source_type else name,
         "meta": {"cot_type": rec.get("cot_type"), "source_type": source_type},
     }  # fmt: skip
+    if "gpqa" in source_type.lower():
+        # s1's GPQA rows carry the explanation as their solution, its choice last ("... \n\nAnswer: C",
+        # s1's data/fix_gpqa.py): the gold is that letter, graded as a choice. Without one, no gold.
+        row["gold"], row["choices"] = gpqa_letter(row["gold"]), "ABCD"
+    return row
+
+
+_GPQA_ANSWER_RE = re.compile(r"Answer:\s*\(?([ABCD])\)?\s*$")
+
+
+def gpqa_letter(solution: str | None) -> str | None:
+    """The choice letter a GPQA solution ends with ("Answer: C"), or None."""
+    found = _GPQA_ANSWER_RE.search((solution or "").strip())
+    return found.group(1) if found else None
 
 
 def load_hub(name: str, args: SourceArgs) -> list[dict]:

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from common.chat_format import FormatArgs
-from data.decontaminate import EvalIndex
+from data.decontaminate import EvalIndex, s1_ngrams
 from data.domains import keyword_domain, label_domains, parse_model_label
 from data.quality import QualityArgs, quality_filter
 from data.render import render_rows
@@ -108,20 +108,44 @@ def test_local_file_mapping_and_bad_input(tmp_path):
 
 
 def test_keyword_domains_and_model_labels():
-    assert keyword_domain("What is the probability of rolling two dice?") == "60 Probability theory"
+    assert keyword_domain("What is the probability of rolling two dice?") == "60 Probability theory and stochastic processes"
     assert keyword_domain("Find the remainder when 2^10 is divided by 7.") == "11 Number theory"
     assert keyword_domain("Find the area of the triangle.") == "51 Geometry"
-    assert keyword_domain("Hello there.") == "00 General"
-    assert parse_model_label("I would say 05 Combinatorics.") == "05 Combinatorics"
-    assert parse_model_label("number theory") == "11 Number theory"
+    assert keyword_domain("Hello there.") == "00 General and overarching topics"
+    # s1 reads the two-digit code on the reply's last line; a reply ending in none is not a label
+    assert parse_model_label("It counts arrangements of beads.\n05") == "05 Combinatorics"
+    assert parse_model_label("Reasoning...\n**11**.") == "11 Number theory"
+    assert parse_model_label("number theory") is None and parse_model_label("Code 99") is None
     rows = [
         row(0, "What is the probability of heads?"),
         row(1, "Area of a circle?"),
         row(2, "x", domain="given"),
     ]
-    counts = label_domains(rows, "model", model_labeler=lambda prompts: ["15 Linear algebra", "no idea"])
-    assert [r["domain"] for r in rows] == ["15 Linear algebra", "51 Geometry", "given"]
+    asked = []
+
+    def labeler(questions):
+        asked.extend(questions)
+        return ["Matrices are involved.\n15", "no idea"]
+
+    counts = label_domains(rows, "model", model_labeler=labeler)
+    assert asked == ["What is the probability of heads?", "Area of a circle?"]
+    assert [r["domain"] for r in rows] == ["15 Linear and multilinear algebra; matrix theory", "51 Geometry", "given"]
     assert counts == {"given": 1, "keyword": 1, "model": 1}
+
+
+def test_the_labeller_asks_as_s1_did_over_its_61_msc_areas():
+    """s1's data/featurization.py: its instruction as the system turn; the question and a rubric of
+    the 61 MSC areas it used ("### title / * Code / * Description") as the user turn."""
+    from data.msc import MSC_AREAS, labeller_messages
+
+    s1_codes = ["03", "05", "06", "08", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "22", "26", "28", "30", "31", "32", "33", "34", "35", "37", "39", "40", "41", "42", "43", "44", "45", "46", "47", "49", "51", "52", "53", "54", "55", "57", "58", "60", "62", "65", "68", "70", "74", "76", "78", "80", "81", "82", "83", "85", "86", "90", "91", "92", "93", "94", "97"]  # fmt: skip
+    assert list(MSC_AREAS) == s1_codes and len(s1_codes) == 61
+    system, user = labeller_messages("How many subsets does a 5-set have?")
+    assert system["role"] == "system" and system["content"].endswith(
+        "end your response on a new line with two-digit code of the subject that the question belongs to.")
+    assert user["content"].startswith("## Question\nHow many subsets does a 5-set have?\n\n## Classification rubrics\n")
+    assert "### Combinatorics\n* Code: 05\n* Description: " in user["content"]
+    assert user["content"].count("* Code: ") == 61
 
 
 def test_rank_draw_follows_two_to_the_minus_rank():
@@ -165,3 +189,54 @@ def test_render_rows_reports_drops_or_rejects_long_rows(tokenizer):
     assert [r["id"] for r in kept] == ["r0"] and info["dropped"] == 1
     with pytest.raises(ValueError, match="1 rows are longer than --block-size 200"):
         render_rows([dict(r) for r in rows], tokenizer, fmt, block_size=200, over_length="error")
+
+
+def test_s1s_question_patterns_and_rows_without_a_reference_answer_are_dropped():
+    """s1's filter.ipynb: "p{i}." (a problem number), a bold span holding a digit, and any row with a
+    missing feature — a coding row without a gold answer must not reach the difficulty stage, where it
+    would count as unsolved and be kept."""
+    rows = [row(0, "Find x if 2x = 6."), row(1, "Solve p3. from the sheet: 2x = 8."),
+            row(2, "The value **n=4** is given; find n + 1."), row(3, "Write a function that sorts a list.", answer=""),
+            {**row(4, "Implement quicksort in C."), "gold": None}, row(5, "What is **bold** text with no number?")]  # fmt: skip
+    kept, counts, _ = quality_filter(rows, [], QualityArgs())
+    assert [r["id"] for r in kept] == ["r0", "r5"]
+    assert counts == {"problem_number": 1, "bold_digits": 1, "missing_answer": 1, "missing_gold": 1}
+
+
+def test_an_already_curated_set_is_trained_on_whole():
+    rows = [row(0, "Solve p3. from the sheet."), row(1, "   ")]
+    kept, counts, _ = quality_filter(rows, [], QualityArgs(filter_quality=False))
+    assert kept == rows and counts == {}
+
+
+@needs_bench
+def test_decontamination_is_s1s_rule_on_math500():
+    """s1's 8-grams (lower-cased, whitespace words; none for a text under 8 words): MATH500 against
+    itself, 27 of its 500 problems share an 8-gram with another problem (105 under a tokenizer that
+    splits LaTeX into symbols)."""
+    questions = [json.loads(line)["problem"] for line in (BENCH / "math500.jsonl").read_text().splitlines()]
+    assert len(questions) == 500
+    overlapping = 0
+    for i, q in enumerate(questions):
+        others = EvalIndex()
+        others.add("rest", questions[:i] + questions[i + 1 :])
+        overlapping += any(g in others.grams for g in s1_ngrams(q, 8))
+    assert overlapping == 27
+
+
+def test_gpqa_rows_are_graded_against_their_choice():
+    """s1's GPQA rows hold the explanation as their solution, the choice last: the gold is the letter,
+    graded as a choice (so the keep-whole and difficulty steps can find a right trace); a row whose
+    solution names no letter has no gold and is dropped by the quality stage."""
+    from grading.grade import grade
+
+    rec = {"question": "Which is stable?\nAnswer Choices:\n(A) x\n(B) y\n(C) z\n(D) w", "source_type": "Idavidrein/gpqa",
+           "solution": "Only z keeps its charge (see (A) for the opposite case).\n\nAnswer: C",
+           "thinking_trajectories": ["z is stable"], "attempt": "The answer is (C) z."}  # fmt: skip
+    r = s1_row(rec, "pool", 0)
+    assert r["gold"] == "C" and r["choices"] == "ABCD"
+    assert grade(r["answer"], r["gold"], r["choices"]).correct
+    assert not grade("The answer is (A).", r["gold"], r["choices"]).correct
+    bare = s1_row({**rec, "solution": "Only z keeps its charge."}, "pool", 1)
+    kept, counts, _ = quality_filter([bare], [], QualityArgs())
+    assert bare["gold"] is None and kept == [] and counts == {"missing_gold": 1}

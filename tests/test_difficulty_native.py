@@ -9,6 +9,7 @@ import pytest
 
 from common.chat_format import FormatArgs
 from data.difficulty import DifficultyArgs, graded_text, solve_with
+from grading.grade import grade
 from inference.models import ModelArgs
 
 
@@ -42,10 +43,14 @@ def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_respo
 
 
 def test_native_grading_reads_the_response_and_think_mode_reads_the_answer():
-    whole = SimpleNamespace(thinking="2 + 2 is \\boxed{4}", answer="")
+    whole = SimpleNamespace(thinking="2 + 2 is \\boxed{4}", answer="", think_end_reason="not_reached")
     assert graded_text(whole, "native") == "2 + 2 is \\boxed{4}"
-    forced = SimpleNamespace(thinking="so far 3", answer="Final Answer: 4")
-    assert graded_text(forced, "native").endswith("Final Answer: 4") and graded_text(forced, "think") == "Final Answer: 4"
+    # Qwen ends its turn; the decoder appends the delimiter, "Final Answer:" and one sampled token
+    ended = SimpleNamespace(thinking="The answer is 12.", answer="Final Answer: The", think_end_reason="end_of_turn")
+    assert graded_text(ended, "native") == "The answer is 12."
+    assert grade(graded_text(ended, "native"), "12").correct and not grade(ended.answer, "12").correct
+    wrote = SimpleNamespace(thinking="so far 3", answer="Answer: 4", think_end_reason="delimiter")
+    assert graded_text(wrote, "native").endswith("Answer: 4") and graded_text(wrote, "think") == "Answer: 4"
 
 
 def test_an_unknown_mode_is_refused():

@@ -34,6 +34,7 @@ CASES = {
     "maximum_wins_over_minimum": dict(min_thinking_tokens=6, max_thinking_tokens=6, ignore_strings=[LONG_IGNORE]),
     "zero_budget": dict(max_thinking_tokens=0),
     "end_of_turn_inside_thinking": dict(max_thinking_tokens=96),
+    "without_string": dict(num_ignore=2, ignore_strings=[""], max_thinking_tokens=96),  # s1's Table 4 ablation
 }  # fmt: skip
 
 
