@@ -15,9 +15,9 @@
   there), else the mean ± 1.96 clustered standard errors.
 - Statistics built from several runs on the same questions (s1's Scaling, a compute-optimal gain over
   best-of-N) resample questions jointly across the runs, so the runs' correlation is kept: a paired
-  percentile bootstrap, 10,000 resamples (as s1's Table 2) with a fixed seed (the same data always
-  give the same interval). Comparisons of two methods or budgets are paired the same way
-  (`paired_gain`: per-question differences, resampled).
+  percentile bootstrap with a fixed seed (the same data always give the same interval): 10,000
+  resamples in the s1 study (as s1's Table 2), 2,000 elsewhere. Comparisons of two methods or budgets
+  are paired the same way (`paired_gain`: per-question differences, resampled).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from collections.abc import Callable
 import numpy as np
 
 Z95 = 1.959963984540054
-RESAMPLES = 10_000
+RESAMPLES = 2000
+S1_RESAMPLES = 10_000  # the s1 study's paired comparisons, as s1's Table 2
 SEED = 0
 
 
@@ -102,10 +103,10 @@ def mean_interval(by_q: dict, samples_per_question: int = 1) -> tuple[float, flo
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
-def paired_gain(base: dict, other: dict) -> tuple[float, tuple[float, float] | None]:
+def paired_gain(base: dict, other: dict, resamples: int = RESAMPLES) -> tuple[float, tuple[float, float] | None]:
     """other - base in mean accuracy over the questions both answered, with its paired 95% interval."""
     shared = set(base) & set(other)
     if not shared:
         raise ValueError("a gain over no shared questions")
     gain = sum(other[q] - base[q] for q in shared) / len(shared)
-    return gain, bootstrap([base, other], lambda cols: float((cols[1] - cols[0]).mean()))
+    return gain, bootstrap([base, other], lambda cols: float((cols[1] - cols[0]).mean()), resamples)

@@ -16,7 +16,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from common.plots import pyplot, save_figure
-from eval.intervals import bootstrap, clustered_se, mean_interval, paired_gain, per_question_mean, percent
+from eval.intervals import (
+    S1_RESAMPLES,
+    bootstrap,
+    clustered_se,
+    mean_interval,
+    paired_gain,
+    per_question_mean,
+    percent,
+)
 from eval.methods import bounds
 from eval.metrics import SCALING_UNIT, Point, s1_metrics, scaling
 
@@ -72,9 +80,10 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
             rows.append(row)
         m = s1_metrics(points)
         every = [s for ss in by_point.values() for s in ss]
-        scaling_ci = bootstrap(accs + thinks, lambda cols, b=bounds_: _scaling_of(cols, b)) if len(points) > 1 else None
+        scaling_ci = (bootstrap(accs + thinks, lambda cols, b=bounds_: _scaling_of(cols, b), S1_RESAMPLES)
+                      if len(points) > 1 else None)  # fmt: skip
         by_compute = sorted(range(len(points)), key=lambda i: points[i].thinking)
-        gain = paired_gain(accs[by_compute[0]], accs[by_compute[-1]]) if len(points) > 1 else (None, None)
+        gain = paired_gain(accs[by_compute[0]], accs[by_compute[-1]], S1_RESAMPLES) if len(points) > 1 else (None, None)
         out[label] = {"method": method, "control": round(m.control, 4),
                       "scaling": _r(m.scaling, 4), "scaling_unit": SCALING_UNIT,
                       "scaling_ci95": None if scaling_ci is None else [round(v, 4) for v in scaling_ci],

@@ -42,13 +42,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Hashable
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import torch
 
 from inference import forcing_ops as ops
-from inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, DecodeState
+from inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules
 from inference.forcing_request import (  # noqa: F401  (re-exported: the processor's public names)
     FORMAT_ENV,
     PROCESSOR,
@@ -59,73 +57,7 @@ from inference.forcing_request import (  # noqa: F401  (re-exported: the process
     budget_request,
     format_from_env,
 )  # fmt: skip
-
-
-@dataclass(kw_only=True)
-class RowState(DecodeState):
-    """One request inside the sampler: the budget state plus what the engine shows us of it."""
-
-    output: list[int]  # the request's committed output tokens, as the engine shows them
-    prompt_tokens: int
-    max_tokens: int  # the engine stops the request after this many output tokens
-    context_end: bool  # reaching max_tokens means reaching the context (else: the client's max_tokens)
-    stop_id: int  # the token that makes the engine end the request (an end-of-turn it stops at)
-    uid: int  # this request's place in the device flag buffer
-    final_prefix_ids: list[int] | None = None  # a per-request final-answer prefix
-    record: str | None = None
-    park_key: Hashable = None  # how a preempted request is found again
-    decisions: dict = field(default_factory=dict)  # output position -> Decision
-    seen: int = 0  # output positions folded in as final
-    recorded: str = ""  # the phase of the last record written
-
-
-class Decision(NamedTuple):
-    """What a step decided for one output position. `forced`: the token, the state already advanced
-    past it (`snap` undoes that). Else the engine's sampler draws; `target` is the replacement token
-    a stop was merged into (None: nothing merged), `stop` the stop token it then stands for."""
-
-    forced: int | None
-    snap: tuple | None = None
-    target: int | None = None
-    stop: int | None = None
-    redraw: bool = False  # the stop is replaced by a second draw (an empty ignore string), not `target`
-
-    def flag_matters(self, token: int) -> bool:
-        """Does the committed `token` leave open whether it stood for a stop?"""
-        return self.stop is not None and (self.redraw or token == self.target)
-
-
-def _snapshot(s: RowState) -> tuple:
-    return (s.phase, len(s.thinking_ids), len(s.answer_ids), s.answer_sampled, s.generated, s.num_forced,
-            s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, tuple(s.pending))  # fmt: skip
-
-
-def _restore(s: RowState, snap: tuple) -> None:
-    (s.phase, n_think, n_answer, s.answer_sampled, s.generated, s.num_forced,
-     s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, pending) = snap  # fmt: skip
-    del s.thinking_ids[n_think:]
-    del s.answer_ids[n_answer:]
-    s.pending.clear()
-    s.pending.extend(pending)
-
-
-def follow(rules: BudgetRules, s: DecodeState, n: int, token: int, stop: int | None = None) -> None:
-    """Advance `s` by the token the engine committed at output position `n`; `stop`: the stop token a
-    committed replacement stands for. Raises RuntimeError when the token is not what the rules allow."""
-    if s.phase != DONE:
-        if s.pending:
-            emitted = s.pending.popleft()
-        else:
-            sampled = token if stop is None else stop
-            rules.accept(s, sampled)
-            if stop is not None and rules.redraw(s):  # the stop was dropped for nothing: the token is a new draw
-                rules.accept(s, token)
-                sampled = token
-            emitted = s.pending.popleft() if s.pending else sampled
-        if emitted != token:
-            raise RuntimeError(f"budget forcing: the engine emitted token {token} where {emitted} was due")
-    if s.phase != DONE and n + 1 >= s.max_tokens:  # the engine stops the request after this token
-        s.phase, s.stop_reason = DONE, STOP_CONTEXT if s.context_end else STOP_MAX_TOKENS
+from inference.forcing_state import Decision, RowState, follow, record_of, restore, snapshot
 
 
 class _Plan:
@@ -196,7 +128,7 @@ class ForcingBatch:
         self._fold(s, self._read_flags([s]))
         for n in sorted((n for n in s.decisions if n >= s.seen), reverse=True):
             if s.decisions[n].snap is not None:  # a forced token not seen committed: undone, decided again
-                _restore(s, s.decisions.pop(n).snap)
+                restore(s, s.decisions.pop(n).snap)
         # an open decision stays, with its flag under the request's uid: its token may be committed
         self.parked[s.park_key] = s
         while len(self.parked) > 4096:  # aborted requests never come back: forget the oldest
@@ -228,7 +160,7 @@ class ForcingBatch:
             self._fold(s, flags)
             undo = s.decisions.pop(len(s.output), None)
             if undo is not None and undo.snap is not None:
-                _restore(s, undo.snap)
+                restore(s, undo.snap)
             self._classify(row, s, plan)
         self._run(logits, plan)
         return logits
@@ -243,7 +175,7 @@ class ForcingBatch:
     def _classify(self, row: int, s: RowState, plan: _Plan) -> None:
         n = len(s.output)
         if s.phase == DONE or s.pending:
-            snap = _snapshot(s)
+            snap = snapshot(s)
             token = s.stop_id if s.phase == DONE else s.pending.popleft()
             s.decisions[n] = Decision(token, snap)
             if s.phase != DONE and n + 1 >= s.max_tokens:
@@ -323,7 +255,7 @@ class ForcingBatch:
         for j, i in enumerate(last):
             s = items[i][1]
             n, token, flag = len(s.output), values[0][j], bool(values[1][j])
-            snap = _snapshot(s)
+            snap = snapshot(s)
             follow(self.rules, s, n, token, s.decisions[n].stop if flag else None)
             s.decisions[n] = Decision(token, snap)
             self._write_record(s, n + 1)
@@ -402,14 +334,3 @@ class ForcingBatch:
         with open(tmp, "w") as f:
             json.dump(record_of(s) | {"through": through}, f)
         os.replace(tmp, path)  # a reader never sees half a record
-
-
-def record_of(s: DecodeState) -> dict:
-    """The DecodeState fields the offline engine copies into its own state; it follows the tokens
-    after `through` (the output positions the state has passed) itself."""
-    return {
-        "phase": s.phase, "thinking_ids": list(s.thinking_ids), "answer_ids": list(s.answer_ids),
-        "answer_sampled": s.answer_sampled, "generated": s.generated, "num_forced": s.num_forced,
-        "hit_max": s.hit_max, "think_end_reason": s.think_end_reason, "stop_reason": s.stop_reason,
-        "fresh_round": s.fresh_round, "pending": list(s.pending),
-    }  # fmt: skip

@@ -254,7 +254,7 @@ class VLLMEngine:
         by the same rules."""
         from collections import deque
 
-        from inference.forcing import follow
+        from inference.forcing_state import follow
 
         through = record.pop("through")
         s.pending = deque(record.pop("pending"))
