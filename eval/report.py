@@ -137,7 +137,9 @@ def scaling_plot(metrics: dict, path: Path, title: str) -> None:
         if all(p.get("ci95") for p in pts):  # the 95% interval of each point, shaded
             ax.fill_between(xs, [100 * p["ci95"][0] for p in pts], [100 * p["ci95"][1] for p in pts],
                             color=line.get_color(), alpha=0.12, linewidth=0)  # fmt: skip
-    ax.set_xlabel("average thinking tokens")
+    # s1 draws every scaling plot on a log2 token axis; Scaling is the slope on it (points per doubling)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("average thinking tokens (log2 axis)")
     ax.set_ylabel("accuracy (%), 95% intervals shaded")
     ax.set_title(title)
     ax.grid(alpha=0.3)
