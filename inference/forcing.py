@@ -46,7 +46,7 @@ from collections.abc import Hashable
 import torch
 
 from inference import forcing_ops as ops
-from inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules
+from inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, should_suppress
 from inference.forcing_request import (  # noqa: F401  (re-exported: the processor's public names)
     FORMAT_ENV,
     PROCESSOR,
@@ -213,8 +213,6 @@ class ForcingBatch:
             s.decisions[n] = Decision(None)
 
     def _would_suppress(self, s: RowState, ignore: list[int]) -> bool:
-        from inference.budget import should_suppress
-
         return should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore))
 
     def _run(self, logits: torch.Tensor, plan: _Plan) -> None:

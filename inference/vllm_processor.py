@@ -157,8 +157,12 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
     def add_request(self, req_idx: int, sampling_params) -> bool:
         self.batch.drop(req_idx)  # the slot's previous occupant left (V2 does not say when)
         self._resuming.pop(req_idx, None)
-        if budget_request(sampling_params.extra_args, 0.0, 1.0, 0) is None:
-            return False  # no budgets: this processor leaves the request alone
+        try:
+            if budget_request(sampling_params.extra_args, 0.0, 1.0, 0) is None:
+                return False  # no budgets: this processor leaves the request alone
+        except ValueError as e:  # validate_params refused it already; never fail the batch
+            log.error("budget forcing ignores request at slot %d: %s", req_idx, e)
+            return False
         prompt_len = int(self.req_states.prompt_len.np[req_idx])
         prefill_len = int(self.req_states.prefill_len.np[req_idx])
         key = _park_key(sampling_params, prompt_len)

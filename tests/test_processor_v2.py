@@ -94,10 +94,14 @@ def test_v2_sampled_runs_are_reproducible(tokenizer, tiny_model_dir, tmp_path, m
     assert [strip(r) for r in first] == [strip(r) for r in again]  # another row order, same samples
 
 
-def test_v2_leaves_requests_without_budgets_alone(tokenizer, tiny_model_dir, monkeypatch):
+def test_v2_leaves_requests_without_budgets_or_with_bad_ones_alone(tokenizer, tiny_model_dir, monkeypatch):
     runner = V2Runner(BudgetForcingProcessor, str(tiny_model_dir), [0], 1, len(tokenizer))
     plain = FakeSamplingParams(extra_args=None, temperature=0.0, top_p=1.0, seed=None, max_tokens=8, stop_token_ids=[])
     assert runner.processor.add_request(0, plain) is False
+    # settings validate_params would have refused never fail the batch: the request is left alone
+    bad = FakeSamplingParams(extra_args={"min_thinking_tokens": 9, "max_thinking_tokens": 4}, temperature=0.0,
+                             top_p=1.0, seed=None, max_tokens=8, stop_token_ids=[])  # fmt: skip
+    assert runner.processor.add_request(1, bad) is False and 1 not in runner.processor.batch.rows
 
 
 def test_vllms_own_loaders_accept_the_class_for_both_runners():
