@@ -17,6 +17,7 @@ from collections.abc import Callable
 from tqdm import tqdm
 
 from common.chat_format import FormatArgs
+from data.difficulty import graded_text
 from data.msc import labeller_messages
 from inference.backend import BackendArgs
 from inference.budget import BudgetRequest
@@ -41,6 +42,6 @@ def model_labeler(
             on_result=lambda i, r: bar.update(1),
         )
         bar.close()
-        return [r.thinking if r.think_end_reason != "delimiter" else f"{r.thinking}\n{r.answer}" for r in results]
+        return [graded_text(r, "native") for r in results]  # the response the model wrote
 
     return label

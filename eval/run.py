@@ -40,6 +40,7 @@ from eval.published import published_row
 from eval.report import method_metrics, scaling_plot, summary_markdown
 from inference.backend import BackendArgs, backend_suffix
 from inference.engine_args import build_engine
+from inference.forcing_request import UNBOUNDED
 from inference.models import ModelArgs
 
 
@@ -151,19 +152,24 @@ def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatAr
     return f"{model_tag}_{bench_tag}_{'+'.join(ev.methods)}_{tag}{suffix}"
 
 
-def wait_cap(ev: EvalArgs, prompts: list[str], tokenizer, fmt: FormatArgs, context: int | None) -> int:
+def context_of(backend: BackendArgs | None) -> int:
+    """The context a request may fill: --max-model-len, else unbounded (the model's own ends it)."""
+    return backend.max_model_len if backend is not None and backend.max_model_len else UNBOUNDED
+
+
+def wait_cap(ev: EvalArgs, questions: list[str], tokenizer, fmt: FormatArgs, context: int | None) -> int:
     """`wait`'s thinking cap: the recipe's number, or s1's `auto` (its vllm_causallms.py): the context
     minus the longest prompt (without think_start), think_start, think_end + final_answer_prefix and
-    100 tokens left for the answer."""
+    100 tokens left for the answer. The prompts are rendered only for `auto`."""
     if ev.wait_max_thinking != "auto":
         return int(ev.wait_max_thinking)
-    if not context:
+    if not context or context == UNBOUNDED:
         raise ValueError("--wait-max-thinking auto needs --max-model-len (the context it is taken from)")
 
     def length(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False))
 
-    longest = max(length(p.removesuffix(fmt.think_start)) for p in prompts)
+    longest = max(length(render_prompt(tokenizer, fmt, q).removesuffix(fmt.think_start)) for q in questions)
     cap = context - longest - length(fmt.think_start) - length(fmt.think_end + fmt.final_answer_prefix) - 100
     if cap < 1:
         raise ValueError(f"--wait-max-thinking auto: the longest prompt ({longest} tokens) leaves no thinking in "
@@ -257,7 +263,7 @@ def dry_run(model_args: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: Form
                    "no_forcing": "context"}.get(method, ev.unforced_max_thinking)  # fmt: skip
             cap = int(point) if cap is None else cap
             if cap in ("auto", "context"):  # known once the prompts are tokenized: the context bounds it
-                cap = backend.max_model_len if backend is not None and backend.max_model_len else 2**31 - 1
+                cap = context_of(backend)
             tries = ev.max_tries if method == "rejection_sampling" else 1
             requests = questions * ev.samples_per_question * tries
             most = cap + forced + ev.max_answer_tokens
@@ -356,14 +362,13 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
                         bar.set_postfix(acc=f"{right[0] / bar.n:.1%}")
 
                     if cap is None:  # `auto` is measured on this benchmark's prompts, as s1 does
-                        cap = wait_cap(ev, [render_prompt(tok, fmt, it.question) for it in items], tok, fmt,
-                                       backend.max_model_len if backend else None)  # fmt: skip
+                        cap = wait_cap(ev, [it.question for it in items], tok, fmt, context_of(backend))
                         if ev.wait_max_thinking == "auto":
                             print(f"wait_max_thinking auto: {cap} thinking tokens on {bench.benchmark}")
                     ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, cap,
                                   ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
                                   ev.seed + 1_000_003 * k, on_result, ev.temperature, tuple(ev.wait_ignore_strings),
-                                  context=(backend.max_model_len if backend and backend.max_model_len else 2**31 - 1))  # fmt: skip
+                                  context=context_of(backend))  # fmt: skip
                     METHODS[method](ctx, todo, point)
                     bar.close()
         for engine, _ in engines.values():

@@ -285,10 +285,14 @@ class ForcingBatch:
             d = s.decisions.get(s.seen)
             if d is not None and len(s.output) > s.seen and d.flag_matters(s.output[s.seen]):
                 uids.append(s.uid)
-        if not uids or self._flags is None:
-            return {}
-        values = self._flags[torch.tensor(uids, device=self._flags.device)].tolist()
-        return dict(zip(uids, values, strict=True))
+        found = self.flag_values(uids) if uids else None
+        return {} if found is None else dict(zip(uids, found.tolist(), strict=True))
+
+    def flag_values(self, uids: list[int]) -> torch.Tensor | None:
+        """The device flags of these requests (None before any was written), not yet read."""
+        if self._flags is None:
+            return None
+        return self._flags[torch.tensor(uids, device=self._flags.device)]
 
     def _flag_buffer(self, device) -> torch.Tensor:
         if self._flags is None or self._flags.shape[0] < self._next_uid:

@@ -22,7 +22,8 @@ Randomness is counter-based: a request's uniform for output position n is a hash
 wherever and however often it is made (a thrown-away chunked-prefill step draws the same again),
 and seeded runs reproduce on every backend without generator state to save or restore.
 
-Run: imported by `inference.forcing`; tested in tests/test_forcing_ops.py.
+Run: imported by `inference.forcing`; tested through it in tests/test_forcing.py (the law, the op count)
+and tests/test_processor_v2.py.
 """
 
 from __future__ import annotations
@@ -66,25 +67,17 @@ def ban(logits: torch.Tensor, rows: torch.Tensor, ids: torch.Tensor) -> None:
     logits.index_put_((r, ids[keep]), torch.tensor(float("-inf"), dtype=logits.dtype, device=logits.device))
 
 
-def _stop_share(logits, rows, src, target, temperature):
-    """Per row: the stops' logits ([m, w], padding -inf) and the target's logit ([m, 1]), both over
-    the row's temperature (1 for greedy rows)."""
-    t = torch.where(temperature > 0, temperature, torch.ones_like(temperature))[:, None]
-    src_logits = logits[rows[:, None], src.clamp(min=0)].masked_fill(src < 0, float("-inf")) / t
-    tgt_logits = logits[rows, target][:, None] / t
-    return src_logits, tgt_logits
-
-
 def merge(logits, rows, src, target, temperature, seeds, positions) -> torch.Tensor:
     """Fold the stops `src` ([m, w], -1 padded) of each row into its `target`; return the flags
     (True: the draw, if it is the target, stands for a stop). Greedy rows (T = 0) or top-p 1 only."""
     if not rows.numel():
         return torch.zeros(0, dtype=torch.bool, device=logits.device)
-    src_logits, tgt_logits = _stop_share(logits, rows, src, target, temperature)
     greedy = temperature == 0
+    t = torch.where(greedy, torch.ones_like(temperature), temperature)  # greedy rows compare raw logits
+    src_logits = logits[rows[:, None], src.clamp(min=0)].masked_fill(src < 0, float("-inf")) / t[:, None]
+    tgt_logits = logits[rows, target][:, None] / t[:, None]
     src_max = src_logits.max(-1).values
     both = torch.logsumexp(torch.cat([src_logits, tgt_logits], -1), -1)
-    t = torch.where(greedy, torch.ones_like(temperature), temperature)
     merged = torch.where(greedy, torch.maximum(src_max, tgt_logits[:, 0]), both) * t
     share = torch.sigmoid(torch.logsumexp(src_logits, -1) - tgt_logits[:, 0])  # P(stop | stop or target)
     drawn = uniforms(seeds, positions, stream=1) < share.to(torch.float64)

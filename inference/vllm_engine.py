@@ -44,6 +44,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 
 from common.chat_format import FormatArgs
@@ -63,6 +64,7 @@ from inference.budget import (
     encode_prompt,
     should_suppress,
 )
+from inference.forcing_state import follow
 
 
 @dataclass(kw_only=True)
@@ -252,10 +254,6 @@ class VLLMEngine:
         """The processor's record holds the state once thinking ended (or the request was done); the
         tokens the engine returned after it (the answer the engine's sampler drew) are followed here
         by the same rules."""
-        from collections import deque
-
-        from inference.forcing_state import follow
-
         through = record.pop("through")
         s.pending = deque(record.pop("pending"))
         for name, value in record.items():

@@ -207,13 +207,13 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
         rows = torch.tensor([row for row, _ in fetch_rows], device=dev)
         uids = [s.uid for _, s in fetch_rows]
         parts = [ctx.input_ids[rows].long()]
-        flags_buf = self.batch._flags
-        if flags_buf is not None:
-            parts.append(flags_buf[torch.tensor(uids, device=flags_buf.device)].long().to(dev))
+        flags = self.batch.flag_values(uids)
+        if flags is not None:
+            parts.append(flags.long().to(dev))
         values = torch.cat(parts).tolist()
         for j, (_, s) in enumerate(fetch_rows):
             s.output.append(values[j])
-        if flags_buf is None:
+        if flags is None:
             return {}
         return {uid: bool(v) for uid, v in zip(uids, values[len(uids) :], strict=True)}
 

@@ -67,17 +67,18 @@ def test_an_unreadable_gpqa_answer_scores_as_a_and_is_counted(tokenizer, gold, r
 def test_auto_thinking_cap_is_s1s_arithmetic(tokenizer):
     """s1: max_tokens - max(prompt lengths) - len(think_start) - len(think_end + 'Final Answer:') - 100."""
     fmt = FormatArgs()
-    prompts = [render_prompt(tokenizer, fmt, q) for q in ("Short?", "A much longer question " * 20 + "?")]
+    questions = ["Short?", "A much longer question " * 20 + "?"]
+    prompts = [render_prompt(tokenizer, fmt, q) for q in questions]
 
     def n(text):
         return len(tokenizer.encode(text, add_special_tokens=False))
 
     longest = max(n(p.removesuffix(fmt.think_start)) for p in prompts)
     want = 32768 - longest - n("<|im_start|>think\n") - n("<|im_start|>answer\nFinal Answer:") - 100
-    assert wait_cap(EvalArgs(wait_max_thinking="auto"), prompts, tokenizer, fmt, 32768) == want
-    assert wait_cap(EvalArgs(wait_max_thinking="4000"), prompts, tokenizer, fmt, None) == 4000
+    assert wait_cap(EvalArgs(wait_max_thinking="auto"), questions, tokenizer, fmt, 32768) == want
+    assert wait_cap(EvalArgs(wait_max_thinking="4000"), questions, tokenizer, fmt, None) == 4000
     with pytest.raises(ValueError, match="--max-model-len"):
-        wait_cap(EvalArgs(wait_max_thinking="auto"), prompts, tokenizer, fmt, None)
+        wait_cap(EvalArgs(wait_max_thinking="auto"), questions, tokenizer, fmt, None)
     with pytest.raises(ValueError, match="--wait-max-thinking"):
         EvalArgs(wait_max_thinking="lots")
 
