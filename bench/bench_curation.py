@@ -30,8 +30,8 @@ FILLER = ["Show your work.", "Give an exact answer.", "This appeared in a region
 
 
 def synthetic_pool(n: int, seed: int = 0) -> tuple[list[dict], list[str]]:
-    from data.builtin.pool import GENERATORS, LEVELS
-    from data.decontaminate import benchmark_questions
+    from thinkscale.data.builtin.pool import GENERATORS, LEVELS
+    from thinkscale.data.decontaminate import benchmark_questions
 
     rng = random.Random(seed)
     bench_files = [str(p) for p in (BENCH / "math500.jsonl", BENCH / "gsm8k_test.jsonl") if p.exists()]
@@ -66,10 +66,10 @@ def synthetic_pool(n: int, seed: int = 0) -> tuple[list[dict], list[str]]:
 
 
 def curate_stage(rows: list[dict], bench_files: list[str], tokenizer) -> dict:
-    from data.difficulty import count_trace_tokens
-    from data.domains import label_domains
-    from data.quality import QualityArgs, quality_filter
-    from data.select import s1_select
+    from thinkscale.data.difficulty import count_trace_tokens
+    from thinkscale.data.domains import label_domains
+    from thinkscale.data.quality import QualityArgs, quality_filter
+    from thinkscale.data.select import s1_select
 
     rows = [dict(r) for r in rows]
     t0 = time.perf_counter()
@@ -85,8 +85,8 @@ def curate_stage(rows: list[dict], bench_files: list[str], tokenizer) -> dict:
 
 
 def all_pairs_dedup(rows: list[dict], threshold: float = 0.8) -> int:
-    from data.dedup import jaccard, shingles
-    from data.text import normalise, numbers
+    from thinkscale.data.dedup import jaccard, shingles
+    from thinkscale.data.text import normalise, numbers
 
     kept: list[tuple] = []
     exact, dropped = set(), 0
@@ -107,9 +107,9 @@ def main() -> None:
     p.add_argument("--pairs-sample", type=int, default=12000)
     args = p.parse_args()
 
-    from data.dedup import deduplicate
-    from data.text import words
-    from inference.models import load_tokenizer
+    from thinkscale.data.dedup import deduplicate
+    from thinkscale.data.text import words
+    from thinkscale.inference.models import load_tokenizer
 
     tokenizer = load_tokenizer("smollm2-135m")
     rows, bench_files = synthetic_pool(args.rows)

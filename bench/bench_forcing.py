@@ -19,10 +19,11 @@ import argparse
 import os
 from pathlib import Path
 
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest
+
 from bench.bench_vllm import FINETUNED, equal_fields, tokens
 from bench.harness import Case, compare, table
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest
 
 
 class CountingLLM:
@@ -46,12 +47,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from eval.benchmarks import BenchmarkArgs, load_benchmark
-    from inference.backend import BackendArgs, start_vllm
-    from inference.forcing import PROCESSOR
-    from inference.hf_engine import HFEngine
-    from inference.models import ModelArgs, load_model, resolve_model, source_eos_ids
-    from inference.vllm_engine import VLLMEngine, forcing_environment, shutdown_llm
+    from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
+    from thinkscale.inference.backend import BackendArgs, start_vllm
+    from thinkscale.inference.forcing import PROCESSOR
+    from thinkscale.inference.hf_engine import HFEngine
+    from thinkscale.inference.models import ModelArgs, load_model, resolve_model, source_eos_ids
+    from thinkscale.inference.vllm_engine import VLLMEngine, forcing_environment, shutdown_llm
 
     fmt = FormatArgs()
     source = resolve_model(args.model)

@@ -1,8 +1,8 @@
-"""Check `python -m sft.plan` against measured memory: FSDP training of the default model on 2 CPU processes.
+"""Check `thinkscale plan` against measured memory: FSDP training of the default model on 2 CPU processes.
 
     python bench/bench_plan.py [--blocks 512 2048] [--steps 2]
 
-Runs `torchrun --nproc-per-node 2 -m sft.train` (FSDP2, activation checkpointing, ram-efficient
+Runs `torchrun --nproc-per-node 2 -m thinkscale train` (FSDP2, activation checkpointing, ram-efficient
 loading: recipes/accelerate/fsdp_trainer.json) on the default recipe and its `make data` set at each
 block size, reads each
 rank's peak resident memory above its pre-load baseline from memory.json, and prints it beside the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def measure(block: int, steps: int, root: Path) -> list[dict]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29561",
-           "-m", "sft.train", "--config", "recipes/smollm2-135m/sft.yaml", "--output-root", str(root),
+           "-m", "thinkscale.sft.train", "--config", "recipes/smollm2-135m/sft.yaml", "--output-root", str(root),
            "--name", f"plan{block}", "--block-size", str(block), "--max-steps", str(steps), "--save-steps", "1000",
            "--global-batch-size", "2", "--dataset", "outputs/data/smollm2-135m-builtin/train.jsonl",
            "--fsdp", "full_shard auto_wrap",
@@ -39,10 +39,9 @@ def measure(block: int, steps: int, root: Path) -> list[dict]:
 
 
 def main() -> None:
+    from thinkscale.inference.models import resolve_model
+    from thinkscale.sft.plan import PlanArgs, Shape, estimate
     from transformers import AutoConfig
-
-    from inference.models import resolve_model
-    from sft.plan import PlanArgs, Shape, estimate
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, nargs="+", default=[512, 2048])

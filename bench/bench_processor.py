@@ -46,10 +46,11 @@ def sampling_metadata(batch: int, temperature: float, top_p: float):
 
 
 def forcing_batch(batch: int, state: str, temperature: float, top_p: float):
-    from common.chat_format import FormatArgs
-    from inference.budget import BudgetRules, TokenDelimiters
-    from inference.forcing import ForcingBatch
-    from inference.models import load_tokenizer
+    from thinkscale.common.chat_format import FormatArgs
+    from thinkscale.inference.budget import BudgetRules, TokenDelimiters
+    from thinkscale.inference.forcing import ForcingBatch
+    from thinkscale.inference.models import load_tokenizer
+
     from tests.scripted import FakeSamplingParams
 
     tokenizer = load_tokenizer("smollm2-135m")

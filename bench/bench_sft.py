@@ -19,10 +19,10 @@ import random
 import tempfile
 
 import torch
+from thinkscale.sft.packing import Block, PackedCollator, pack, single
+from thinkscale.sft.tokenize import IGNORE, Example
 
 from bench.harness import Case, compare, peak_rss_mib, table
-from sft.packing import Block, PackedCollator, pack, single
-from sft.tokenize import IGNORE, Example
 
 
 def length_mix(n: int, seed: int = 0, cap: int = 1000) -> list[int]:
@@ -61,7 +61,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4, help="examples per padded micro-batch (baseline)")
     args = p.parse_args()
 
-    from inference.models import ModelArgs, load_model
+    from thinkscale.inference.models import ModelArgs, load_model
 
     model, tok = load_model(ModelArgs(), for_training=True)
     model.config.use_cache = False

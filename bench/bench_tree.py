@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.models import ModelArgs, load_model
+from thinkscale.inference.tree import Expansion, TreeDecoder
+
 from bench.harness import Case, compare, table
-from common.chat_format import FormatArgs, render_prompt
-from inference.models import ModelArgs, load_model
-from inference.tree import Expansion, TreeDecoder
 
 QUESTIONS = [
     "Compute (12 + 7) * 3 - 5.",

@@ -20,15 +20,16 @@ import os
 import time
 from pathlib import Path
 
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest
+
 from bench.harness import Case, compare, table
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest
 
 FINETUNED = "outputs/sft/smollm2-135m-s1/final"
 
 
 def requests(tokenizer, fmt, questions: int, budgets: list[int]) -> list[BudgetRequest]:
-    from eval.benchmarks import BenchmarkArgs, load_benchmark
+    from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
 
     items = load_benchmark(BenchmarkArgs(benchmark="builtin"), None)[:questions]
     return [BudgetRequest(render_prompt(tokenizer, fmt, it.question), max_thinking_tokens=b, max_answer_tokens=24)
@@ -45,9 +46,9 @@ def equal_fields(got, want) -> int:
 
 
 def vllm_phase(name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeats) -> tuple[list[Case], float]:
-    from inference.backend import BackendArgs, start_vllm
-    from inference.models import source_eos_ids
-    from inference.vllm_engine import VLLMEngine, shutdown_llm
+    from thinkscale.inference.backend import BackendArgs, start_vllm
+    from thinkscale.inference.models import source_eos_ids
+    from thinkscale.inference.vllm_engine import VLLMEngine, shutdown_llm
 
     start = time.perf_counter()
     llm = start_vllm(source, BackendArgs(backend="vllm", kv_cache_gib=1.0, max_model_len=1024, enforce_eager=eager),
@@ -73,8 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from inference.hf_engine import HFEngine
-    from inference.models import ModelArgs, load_model, resolve_model
+    from thinkscale.inference.hf_engine import HFEngine
+    from thinkscale.inference.models import ModelArgs, load_model, resolve_model
 
     fmt = FormatArgs()
     source = resolve_model(args.model)

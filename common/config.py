@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from common.io import atomic_write_text
+from thinkscale.common.io import atomic_write_text
+from thinkscale.common.recipes import resolve as resolve_recipe
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
-    """Read a recipe: a flat YAML mapping. Errors name the file."""
-    path = Path(path)
+    """Read a recipe: a flat YAML mapping, from a file or a packaged recipe's name
+    (`smollm2-135m/eval`, common.recipes). Errors name the file."""
+    path = resolve_recipe(path)
     if not path.is_file():
-        raise ValueError(f"--config {path}: no such recipe file")
+        raise ValueError(
+            f"--config {path}: no such recipe file, nor a recipe shipped with thinkscale (`thinkscale recipes` lists them)"
+        )
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -52,7 +55,14 @@ def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tu
     known, _ = pre.parse_known_args(argv)
 
     parser = HfArgumentParser(list(types))
-    parser.add_argument("--config", help="YAML recipe; flags given on the command line override it")
+    parser.add_argument(
+        "--config", help="YAML recipe: a file, or a recipe shipped with thinkscale by name (smollm2-135m/eval); "
+        "flags given on the command line override it"
+    )
+    parser.add_argument(
+        "--print-config", action="store_true",
+        help="check the recipe and flags, print the resolved config as a recipe and exit without running",
+    )  # fmt: skip
     if known.config:
         values = load_recipe(known.config)
         fields = {f.name for t in types for f in dataclasses.fields(t)}
@@ -67,7 +77,12 @@ def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tu
         outputs = parser.parse_args_into_dataclasses(args=argv)
     except TypeError as e:  # a recipe value of the wrong type reaches a dataclass constructor
         raise ValueError(f"--config {known.config}: {e}") from None
-    return tuple(outputs[: len(types)])
+    configs = tuple(outputs[: len(types)])
+    if getattr(outputs[len(types)] if len(outputs) > len(types) else None, "print_config", False):
+        # Everything above ran: the recipe was found and read, and each dataclass validated its fields.
+        print(yaml.safe_dump(config_dict(*configs), sort_keys=False, allow_unicode=True), end="")
+        raise SystemExit(0)
+    return configs
 
 
 def config_dict(*configs: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Fault injection for the crash-safety suite: kill this process at a chosen write.
 
-    THINKSCALE_FAULT=jsonl_write:3 python -m eval.run ...     # SIGKILL inside the 3rd appended row
+    THINKSCALE_FAULT=jsonl_write:3 thinkscale eval ...     # SIGKILL inside the 3rd appended row
 
 `fault_point(name)` marks a place where a real crash would hurt most: inside a JSON-lines append
 (half the line written and flushed), between an atomic write's temp file and its rename, before a

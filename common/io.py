@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from common.faults import armed, fault_point
+from thinkscale.common.faults import armed, fault_point
 
 
 def _umask() -> int:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.lock import LOCK_NAME, run_lock
+from thinkscale.common.lock import LOCK_NAME, run_lock
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """ASV-SFT data: easy questions answered in one trial, hard ones with sequential-voting traces.
 
-    python -m data.asv --config recipes/smollm2-135m/asv_data.yaml
+    thinkscale asv-data --config recipes/smollm2-135m/asv_data.yaml
 
 Problems come from the built-in pool's generators, train side only (the parameter hash that keeps
 the held-out test split clean applies here too). A question of level <= `easy_max_level` gets one
@@ -9,7 +9,7 @@ trace; a harder one gets an SV trace (Yu et al., 2025): trials separated by the 
 ends on a wrong answer (its last line states a nearby wrong value), so the model sees why a second
 trial is worth its tokens. Writes outputs/data/<name>/train.jsonl in the curation's schema (text,
 prompt_text, question, reasoning, answer, gold, level, meta.trials), report.json and config.yaml;
-`python -m sft.train --dataset <name>` trains on it.
+`thinkscale train --dataset <name>` trains on it.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from common.chat_format import FormatArgs
-from common.config import parse_config, run_cli, save_config
-from common.io import atomic_write_json, atomic_write_jsonl
-from common.paths import stage_dir
-from common.restart import RestartArgs, claimed_run
-from common.trials import join_trials
-from common.validate import at_least
-from data.builtin.pool import GENERATORS, LEVELS, _row, normalise_question, split_of
-from data.builtin.problem import Problem, Step, fmt
-from data.builtin.traces import TraceStyle, write_trace
-from data.render import render_rows
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.io import atomic_write_json, atomic_write_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.common.trials import join_trials
+from thinkscale.common.validate import at_least
+from thinkscale.data.builtin.pool import GENERATORS, LEVELS, _row, normalise_question, split_of
+from thinkscale.data.builtin.problem import Problem, Step, fmt
+from thinkscale.data.builtin.traces import TraceStyle, write_trace
+from thinkscale.data.render import render_rows
+from thinkscale.inference.models import ModelArgs
 
 
 @dataclass
@@ -107,7 +107,7 @@ def build_rows(args: ASVDataArgs) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from inference.models import load_tokenizer, resolve_model
+    from thinkscale.inference.models import load_tokenizer, resolve_model
 
     model_args, fmt_args, args, again = parse_config([ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv)
     out = stage_dir("data", args.name, args.output_root)

@@ -1,6 +1,6 @@
 """`make data`: build an s1K-style dataset — sources → quality → difficulty → diversity → format.
 
-    python -m data.curate --config recipes/smollm2-135m/data.yaml [--num-samples 200 ...]
+    thinkscale data --config recipes/smollm2-135m/data.yaml [--num-samples 200 ...]
 
 Writes `outputs/data/<name>/`: train.jsonl (question, reasoning, answer, domain, source, text, ...),
 test.jsonl (the built-in pool's held-out split: question, answer, domain, level), dataset/ (Hugging
@@ -20,24 +20,24 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from common.chat_format import FormatArgs
-from common.config import parse_config, recipe_differences, run_cli, save_config
-from common.io import atomic_write_json
-from common.paths import stage_dir
-from common.restart import RestartArgs, claimed_run
-from common.validate import at_least
-from data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
-from data.domains import label_domains
-from data.outputs import write_outputs
-from data.quality import QualityArgs, quality_filter
-from data.render import render_rows
-from data.select import S1Steps, s1_select
-from data.sources import SourceArgs, load_sources
-from grading.grade import grade
-from inference.backend import BACKEND_FIELDS, BackendArgs
-from inference.models import ModelArgs, load_tokenizer, resolve_model
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, recipe_differences, run_cli, save_config
+from thinkscale.common.io import atomic_write_json
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.common.validate import at_least
+from thinkscale.data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
+from thinkscale.data.domains import label_domains
+from thinkscale.data.outputs import write_outputs
+from thinkscale.data.quality import QualityArgs, quality_filter
+from thinkscale.data.render import render_rows
+from thinkscale.data.select import S1Steps, s1_select
+from thinkscale.data.sources import SourceArgs, load_sources
+from thinkscale.grading.grade import grade
+from thinkscale.inference.backend import BACKEND_FIELDS, BackendArgs
+from thinkscale.inference.models import ModelArgs, load_tokenizer, resolve_model
 
-log = logging.getLogger("data.curate")
+log = logging.getLogger("thinkscale.data.curate")
 
 
 @dataclass
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Diversity: domains, then s1's selection.
         labeler = None
         if run.domain_classifier == "model":
-            from data.domains_model import model_labeler
+            from thinkscale.data.domains_model import model_labeler
 
             labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
         domain_counts = label_domains(rows, run.domain_classifier, labeler)

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.io import read_jsonl
-from common.schema import QUESTION_FIELDS
-from data.text import normalise
+from thinkscale.common.io import read_jsonl
+from thinkscale.common.schema import QUESTION_FIELDS
+from thinkscale.data.text import normalise
 
 
 def s1_ngrams(text: str, n: int) -> set[str]:

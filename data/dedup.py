@@ -17,8 +17,7 @@ import zlib
 from collections import defaultdict
 
 import numpy as np
-
-from data.text import ngrams, normalise, numbers, words
+from thinkscale.data.text import ngrams, normalise, numbers, words
 
 NUM_PERM, BANDS = 64, 16
 _PRIME = np.uint64((1 << 61) - 1)

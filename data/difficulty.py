@@ -20,14 +20,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.io import JsonlAppender, read_jsonl
+from thinkscale.grading.grade import grade
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.engine_args import BudgetArgs, build_engine
+from thinkscale.inference.models import ModelArgs
 from tqdm import tqdm
-
-from common.chat_format import FormatArgs, render_prompt
-from common.io import JsonlAppender, read_jsonl
-from grading.grade import grade
-from inference.backend import BackendArgs
-from inference.engine_args import BudgetArgs, build_engine
-from inference.models import ModelArgs
 
 log = logging.getLogger(__name__)
 

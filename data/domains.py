@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from data.msc import code_of_reply, msc_label
+from thinkscale.data.msc import code_of_reply, msc_label
 
 # Keywords per MSC area (the areas elementary and competition problems fall in).
 _KEYWORDS: dict[str, list[str]] = {

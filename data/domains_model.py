@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.data.difficulty import graded_text
+from thinkscale.data.msc import labeller_messages
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.engine_args import build_engine
+from thinkscale.inference.models import ModelArgs
 from tqdm import tqdm
-
-from common.chat_format import FormatArgs
-from data.difficulty import graded_text
-from data.msc import labeller_messages
-from inference.backend import BackendArgs
-from inference.budget import BudgetRequest
-from inference.engine_args import build_engine
-from inference.models import ModelArgs
 
 REPLY_TOKENS = 1024  # an explanation, then the code
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.io import atomic_dir, atomic_write_json, atomic_write_jsonl
-from data.builtin.pool import normalise_question
-from data.report import build_report, write_histograms
+from thinkscale.common.io import atomic_dir, atomic_write_json, atomic_write_jsonl
+from thinkscale.data.builtin.pool import normalise_question
+from thinkscale.data.report import build_report, write_histograms
 
 TRAIN_FIELDS = ("id", "question", "reasoning", "answer", "gold", "domain", "level", "source", "trace_tokens",
                 "num_tokens", "text", "prompt_text", "meta")  # fmt: skip

@@ -21,9 +21,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from common.validate import within
-from data.decontaminate import EvalIndex
-from data.dedup import deduplicate
+from thinkscale.common.validate import within
+from thinkscale.data.decontaminate import EvalIndex
+from thinkscale.data.dedup import deduplicate
 
 REQUIRED = ("question", "reasoning", "answer", "gold")
 _PROBLEM_NUMBER_RE = re.compile(r"p(?:[1-9]\d{0,2})\.")  # s1: any(f"p{i}." in question for i in range(1, 1000))

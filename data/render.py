@@ -10,7 +10,7 @@ own flag), `drop` removes them, `error` stops with their ids.
 
 from __future__ import annotations
 
-from common.chat_format import FormatArgs, render_example
+from thinkscale.common.chat_format import FormatArgs, render_example
 
 OVER_LENGTH = ("report", "drop", "error")
 

@@ -9,8 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
-from common.plots import pyplot, save_figure
+from thinkscale.common.plots import pyplot, save_figure
 
 
 def length_stats(values: list[int]) -> dict:

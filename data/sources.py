@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.io import read_jsonl
-from common.validate import at_least, within
+from thinkscale.common.io import read_jsonl
+from thinkscale.common.validate import at_least, within
 
 
 @dataclass
@@ -170,8 +170,8 @@ def load_local(path: Path, args: SourceArgs, skipped: list[str]) -> list[dict]:
 
 def load_sources(args: SourceArgs, seed: int) -> tuple[list[dict], list[dict], list[str]]:
     """(candidate rows, built-in test rows, descriptions of skipped malformed lines)."""
-    from data.builtin.pool import build_pool
-    from data.builtin.traces import TraceStyle
+    from thinkscale.data.builtin.pool import build_pool
+    from thinkscale.data.builtin.traces import TraceStyle
 
     rows, test, skipped = [], [], []
     for spec in args.sources:

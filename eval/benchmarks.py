@@ -17,9 +17,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.io import read_jsonl
-from common.paths import stage_dir
-from common.schema import QUESTION_FIELDS
+from thinkscale.common.io import read_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.schema import QUESTION_FIELDS
 
 # Published sizes of the Hub benchmarks, for a dry run that cannot reach the Hub.
 PUBLISHED_SIZES = {"aime24": 30, "math500": 500, "gpqa_diamond": 198}
@@ -181,7 +181,7 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
 def load_train_questions(path: Path, limit: int | None = None) -> list[Item]:
     """Questions with gold answers from a training file (a make-data train.jsonl): 'question' and
     'gold' (or 'answer') per row; the first `limit` rows."""
-    from common.io import read_jsonl
+    from thinkscale.common.io import read_jsonl
 
     path = Path(path)
     if not path.exists():

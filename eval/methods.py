@@ -34,10 +34,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from common.chat_format import FormatArgs, render_prompt
-from eval.benchmarks import Item
-from grading.grade import grade
-from inference.budget import BudgetRequest, BudgetResult
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.eval.benchmarks import Item
+from thinkscale.grading.grade import grade
+from thinkscale.inference.budget import BudgetRequest, BudgetResult
 
 # s1's class-conditional prompts, word for word (its lm-eval fork, PROMPTSHORT / PROMPTLONG)
 SHORT_PROMPT = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from common.plots import pyplot, save_figure
-from eval.intervals import (
+from thinkscale.common.plots import pyplot, save_figure
+from thinkscale.eval.intervals import (
     S1_RESAMPLES,
     bootstrap,
     clustered_se,
@@ -25,8 +25,8 @@ from eval.intervals import (
     per_question_mean,
     percent,
 )
-from eval.methods import bounds
-from eval.metrics import SCALING_UNIT, Point, s1_metrics, scaling
+from thinkscale.eval.methods import bounds
+from thinkscale.eval.metrics import SCALING_UNIT, Point, s1_metrics, scaling
 
 
 def _sort_key(point):

@@ -1,6 +1,6 @@
 """`make eval`: the test-time scaling study — accuracy against thinking tokens, per control method.
 
-    python -m eval.run --config recipes/smollm2-135m/eval.yaml [--methods budget_forcing wait ...]
+    thinkscale eval --config recipes/smollm2-135m/eval.yaml [--methods budget_forcing wait ...]
 
 For each method in `--methods` (see `eval.methods`) and each sweep point (`--budgets` in thinking
 tokens; `wait` sweeps `--wait-counts`; `class_conditional` sweeps short/long) every question is
@@ -13,8 +13,8 @@ metrics.json, summary.md, scaling.png, config.yaml.
 Several benchmarks (`--benchmark aime24,math500,gpqa_diamond`) run one after another, a run folder
 each, and `outputs/eval/<first run>_table.md` puts them side by side as s1's Table 1 does:
 
-    python -m eval.run --config recipes/qwen2.5-32b/eval.yaml             # s1-32B's rows (GPUs)
-    python -m eval.run --config recipes/qwen2.5-32b/eval.yaml --dry-run   # what it would decode (any machine)
+    thinkscale eval --config recipes/qwen2.5-32b/eval.yaml             # s1-32B's rows (GPUs)
+    thinkscale eval --config recipes/qwen2.5-32b/eval.yaml --dry-run   # what it would decode (any machine)
 """
 
 from __future__ import annotations
@@ -25,23 +25,22 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.config import config_dict, parse_config, recipe_differences, run_cli, save_config
+from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.common.validate import at_least
+from thinkscale.eval.benchmarks import PUBLISHED_SIZES, BenchmarkArgs, load_benchmark
+from thinkscale.eval.intervals import percent
+from thinkscale.eval.methods import METHODS, NO_FORCING, Context
+from thinkscale.eval.published import published_row
+from thinkscale.eval.report import method_metrics, scaling_plot, summary_markdown
+from thinkscale.inference.backend import BackendArgs, backend_suffix
+from thinkscale.inference.engine_args import build_engine
+from thinkscale.inference.forcing_request import UNBOUNDED
+from thinkscale.inference.models import ModelArgs
 from tqdm import tqdm
-
-from common.chat_format import FormatArgs, render_prompt
-from common.config import config_dict, parse_config, recipe_differences, run_cli, save_config
-from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from common.paths import stage_dir
-from common.restart import RestartArgs, claimed_run
-from common.validate import at_least
-from eval.benchmarks import PUBLISHED_SIZES, BenchmarkArgs, load_benchmark
-from eval.intervals import percent
-from eval.methods import METHODS, NO_FORCING, Context
-from eval.published import published_row
-from eval.report import method_metrics, scaling_plot, summary_markdown
-from inference.backend import BackendArgs, backend_suffix
-from inference.engine_args import build_engine
-from inference.forcing_request import UNBOUNDED
-from inference.models import ModelArgs
 
 
 @dataclass

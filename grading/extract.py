@@ -1,6 +1,6 @@
 """Answer extraction: find the final answer inside a model's answer text.
 
-    from grading.extract import extract_answer
+    from thinkscale.grading.extract import extract_answer
     extract_answer("so the area is \\boxed{\\frac{3}{4}}.")   # -> "\\frac{3}{4}"
     extract_answer("Final Answer: 42")                         # -> "42"
     extract_answer("(C) is right", choices="ABCD")             # -> "C"

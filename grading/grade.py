@@ -1,12 +1,12 @@
 """Answer grading: extract the final answer and test mathematical equivalence with math-verify.
 
-    from grading.grade import grade
+    from thinkscale.grading.grade import grade
     grade("... so \\boxed{0.5}", "\\frac{1}{2}")     # -> Graded(extracted="0.5", correct=True)
 
 Re-grade any results file (writes `extracted` and `correct` into each row, atomically, and prints
 the accuracy):
 
-    python -m grading.grade --file outputs/eval/run/samples.jsonl --pred-field answer --gold-field gold
+    thinkscale grade --file outputs/eval/run/samples.jsonl --pred-field answer --gold-field gold
 
 Gold answers may be bare ("18"), LaTeX ("\\frac{3}{4}"), a solution with a `\\boxed{}` (MATH, s1K) or
 GSM8K's "... #### 18". Equivalence is math-verify's (fractions, decimals, LaTeX, intervals, tuples,
@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from common.io import atomic_write_jsonl, read_jsonl
-from grading.extract import extract_answer, last_boxed
+from thinkscale.common.io import atomic_write_jsonl, read_jsonl
+from thinkscale.grading.extract import extract_answer, last_boxed
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from common.config import run_cli
+    from thinkscale.common.config import run_cli
 
     run_cli(main, sys.argv[1:])

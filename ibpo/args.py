@@ -1,12 +1,13 @@
-"""IBPO settings (recipe keys of the same names; `python -m ibpo.run --help`)."""
+"""IBPO settings (recipe keys of the same names; `thinkscale ibpo --help`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.validate import at_least
-from ibpo.groups import GROUP_BY
+from thinkscale.common.recipes import resolve as resolve_recipe
+from thinkscale.common.validate import at_least
+from thinkscale.ibpo.groups import GROUP_BY
 
 
 @dataclass
@@ -42,6 +43,7 @@ class IBPOArgs:
             raise ValueError("--start-model is required (the ASV-SFT model, e.g. outputs/sft/<name>/final)")
         if not self.sft_config:
             raise ValueError("--sft-config is required (the SFT recipe each round trains with)")
+        self.sft_config = str(resolve_recipe(self.sft_config))  # a file, else a packaged recipe
         if not Path(self.sft_config).is_file():
             raise FileNotFoundError(f"--sft-config {self.sft_config}: no such file")
         at_least(self, 0, "max_thinking_tokens", "temperature")

@@ -1,6 +1,6 @@
 """Evaluate budget-aware training: accuracy vs generated tokens, and who thinks long on what.
 
-    python -m ibpo.evaluate --config recipes/smollm2-135m/ibpo_eval.yaml
+    thinkscale ibpo-eval --config recipes/smollm2-135m/ibpo_eval.yaml
 
 Each model in `models` ("label=path") answers every question once, greedily (thinking up to
 `max_thinking_tokens`, no forcing: the model decides how long to think). Reported per model:
@@ -19,20 +19,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.chat_format import FormatArgs, render_prompt
-from common.config import parse_config, run_cli, save_config
-from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from common.paths import stage_dir
-from common.plots import pyplot, save_figure
-from common.restart import RestartArgs, claimed_run
-from common.trials import is_extended
-from eval.benchmarks import BenchmarkArgs, load_benchmark
-from eval.intervals import percent, wilson
-from eval.strategies.optimal import accuracy_and_tokens
-from grading.grade import grade
-from inference.backend import BackendArgs
-from inference.budget import BudgetRequest
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.plots import pyplot, save_figure
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.common.trials import is_extended
+from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
+from thinkscale.eval.intervals import percent, wilson
+from thinkscale.eval.strategies.optimal import accuracy_and_tokens
+from thinkscale.grading.grade import grade
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.models import ModelArgs
 
 
 @dataclass
@@ -90,7 +90,7 @@ def model_metrics(rows: list[dict]) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from inference.engine_args import build_engine
+    from thinkscale.inference.engine_args import build_engine
 
     base, fmt, bench, args, backend, again = parse_config(
         [ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs, BackendArgs, RestartArgs], argv

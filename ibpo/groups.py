@@ -8,7 +8,7 @@ extended when thinking is longer than `long_tokens` (for models whose long answe
 
 from __future__ import annotations
 
-from common.trials import is_extended
+from thinkscale.common.trials import is_extended
 
 GROUP_BY = ("format", "tokens")
 

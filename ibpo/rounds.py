@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 
-from common.chat_format import render_example, render_prompt
-from common.io import JsonlAppender, read_jsonl
-from eval.benchmarks import Item
-from grading.grade import grade
-from ibpo.groups import length_group
-from ibpo.select import select
-from inference.budget import BudgetRequest
+from thinkscale.common.chat_format import render_example, render_prompt
+from thinkscale.common.io import JsonlAppender, read_jsonl
+from thinkscale.eval.benchmarks import Item
+from thinkscale.grading.grade import grade
+from thinkscale.ibpo.groups import length_group
+from thinkscale.ibpo.select import select
+from thinkscale.inference.budget import BudgetRequest
 
 
 def sample(engine, tokenizer, fmt, items: list[Item], args, seed: int, path) -> list[dict]:

@@ -1,6 +1,6 @@
 """IBPO rounds: sample, grade, select under the budget, fine-tune; per budget q, R rounds.
 
-    python -m ibpo.run --config recipes/smollm2-135m/ibpo.yaml
+    thinkscale ibpo --config recipes/smollm2-135m/ibpo.yaml
 
 For each q in `budgets`, round 1 samples from `start_model` (the ASV-SFT model) and round r from
 round r-1's model. Samples (k graded, grouped responses per question, appended as questions finish)
@@ -20,20 +20,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.chat_format import FormatArgs
-from common.config import parse_config, run_cli, save_config
-from common.io import atomic_write_json, atomic_write_jsonl
-from common.paths import stage_dir
-from common.restart import RestartArgs, claimed_run
-from eval.benchmarks import Item, load_train_questions
-from ibpo.args import IBPOArgs
-from ibpo.rounds import choose, sample, train_rows
-from inference.backend import BackendArgs
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.io import atomic_write_json, atomic_write_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.eval.benchmarks import Item, load_train_questions
+from thinkscale.ibpo.args import IBPOArgs
+from thinkscale.ibpo.rounds import choose, sample, train_rows
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.models import ModelArgs
 
 
 def load_questions(args: IBPOArgs) -> list[Item]:
-    from sft.dataset import find_train_file
+    from thinkscale.sft.dataset import find_train_file
 
     return load_train_questions(find_train_file(args.questions_from, args.output_root), args.questions)
 
@@ -43,8 +43,8 @@ def run_round(
     backend: BackendArgs,
 ) -> str:  # fmt: skip
     """One round; returns the model the next round samples from."""
-    from inference.engine_args import build_engine
-    from sft.train import main as sft_main
+    from thinkscale.inference.engine_args import build_engine
+    from thinkscale.sft.train import main as sft_main
 
     state = folder / "state.json"
     if state.exists():

@@ -1,7 +1,7 @@
 """Which engine decodes (transformers or vLLM) and how vLLM is started: one set of flags for every stage.
 
-    python -m eval.run --config recipes/smollm2-135m/eval.yaml --backend vllm --dtype float32
-    python -m inference.generate ... --backend vllm --tensor-parallel-size 4 --max-model-len 32768
+    thinkscale eval --config recipes/smollm2-135m/eval.yaml --backend vllm --dtype float32
+    thinkscale generate ... --backend vllm --tensor-parallel-size 4 --max-model-len 32768
 
 Every stage that decodes (chat, generate, eval.run, the strategy study, the verifier trainer, the
 difficulty filter, IBPO) takes these keys, in its recipe or as flags. `start_vllm` turns them into a
@@ -166,8 +166,7 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
     `logits_processors`: fully qualified class names (`module:Class`) loaded into the engine."""
     require_vllm()
     import torch
-
-    from inference.models import pick_dtype
+    from thinkscale.inference.models import pick_dtype
 
     on_cuda = torch.cuda.is_available()
     dtype = str(pick_dtype(dtype_name, "cuda" if on_cuda else "cpu")).removeprefix("torch.")
@@ -183,7 +182,7 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
                 model_runner(on_cuda), kwargs, args.data_parallel_size)  # fmt: skip
     try:
         if args.data_parallel_size > 1:
-            from inference.vllm_dp import DataParallelLLM
+            from thinkscale.inference.vllm_dp import DataParallelLLM
 
             return DataParallelLLM(source, kwargs, args.data_parallel_size, on_cuda)
         return LLM(model=source, **kwargs)

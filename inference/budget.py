@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-from common.validate import flag as cli_flag
+from thinkscale.common.validate import flag as cli_flag
 
 STOP_END_OF_TURN = "end_of_turn"
 STOP_MAX_ANSWER = "max_answer_tokens"
@@ -144,7 +144,7 @@ class TokenDelimiters:
 
     @classmethod
     def build(cls, tokenizer, fmt, extra_eos: set[int] = frozenset()) -> TokenDelimiters:
-        from common.chat_format import delimiter_ids
+        from thinkscale.common.chat_format import delimiter_ids
 
         think_end = delimiter_ids(tokenizer, fmt.think_end, "think_end")
         eot = delimiter_ids(tokenizer, fmt.end_of_turn, "end_of_turn")
@@ -288,7 +288,7 @@ class BudgetRules:
 
     def ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
         """The next ignore string's ids ([] for the empty string: nothing is appended)."""
-        from common.chat_format import delimiter_ids
+        from thinkscale.common.chat_format import delimiter_ids
 
         text = ignore_string(req, n)
         if text not in self._ignore_cache:

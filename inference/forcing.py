@@ -44,10 +44,9 @@ import os
 from collections.abc import Hashable
 
 import torch
-
-from inference import forcing_ops as ops
-from inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, should_suppress
-from inference.forcing_request import (  # noqa: F401  (re-exported: the processor's public names)
+from thinkscale.inference import forcing_ops as ops
+from thinkscale.inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, should_suppress
+from thinkscale.inference.forcing_request import (  # noqa: F401  (re-exported: the processor's public names)
     FORMAT_ENV,
     PROCESSOR,
     RECORDS_ENV,
@@ -57,7 +56,7 @@ from inference.forcing_request import (  # noqa: F401  (re-exported: the process
     budget_request,
     format_from_env,
 )  # fmt: skip
-from inference.forcing_state import Decision, RowState, follow, record_of, restore, snapshot
+from thinkscale.inference.forcing_state import Decision, RowState, follow, record_of, restore, snapshot
 
 
 class _Plan:

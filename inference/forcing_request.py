@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from inference.budget import BudgetRequest, validate_budgets
+from thinkscale.inference.budget import BudgetRequest, validate_budgets
 
 UNBOUNDED = 2**31 - 1  # a budget that is not given: the context (or max_tokens) ends the request
 STOP_MAX_TOKENS = "max_tokens"  # vLLM's max_tokens (below the context) ended the request
@@ -25,13 +25,16 @@ XARG_KEYS = (*XARG_INTS, "ignore_strings", "answer_temperature", "final_answer_p
 VLLM_OWN_KEYS = frozenset({"kv_transfer_params", "ec_transfer_params", "kv_cache_report_mode", "session_id"})
 RECORDS_ENV = "THINKSCALE_FORCING_RECORDS"  # folder the offline engine reads results from
 FORMAT_ENV = "THINKSCALE_FORMAT"  # the recipe's FormatArgs as JSON, for the processor in vLLM's processes
-PROCESSOR = "inference.vllm_processor:BudgetForcingProcessor"  # what vLLM's --logits-processors loads
+# The stable names a vLLM deployment gives (thinkscale/vllm.py re-exports both; docs/vllm.md).
+PROCESSOR = "thinkscale.vllm:BudgetForcingProcessor"  # what vLLM's --logits-processors loads
+REASONING_PLUGIN = "thinkscale.vllm"  # --reasoning-parser-plugin: importing it registers the parser
+REASONING_PARSER = "thinkscale"  # --reasoning-parser
 _RECORD_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 def format_from_env():
     """The recipe's format as `inference.serve` / the offline engine passed it in FORMAT_ENV (else s1's)."""
-    from common.chat_format import FormatArgs
+    from thinkscale.common.chat_format import FormatArgs
 
     raw = os.environ.get(FORMAT_ENV)
     return FormatArgs(**json.loads(raw)) if raw else FormatArgs()

@@ -14,8 +14,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from inference.budget import DONE, STOP_CONTEXT, BudgetRules, DecodeState
-from inference.forcing_request import STOP_MAX_TOKENS
+from thinkscale.inference.budget import DONE, STOP_CONTEXT, BudgetRules, DecodeState
+from thinkscale.inference.forcing_request import STOP_MAX_TOKENS
 
 
 @dataclass(kw_only=True)

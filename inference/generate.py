@@ -1,6 +1,6 @@
 """Batch budget-forced generation: a JSON-lines file of questions in, a JSON-lines file of results out.
 
-    python -m inference.generate --input questions.jsonl --output results.jsonl \
+    thinkscale generate --input questions.jsonl --output results.jsonl \
         --max-thinking-tokens 256 --num-ignore 2 [--model M] [--config recipes/smollm2-135m/chat.yaml] \
         [--backend vllm --tensor-parallel-size N --max-model-len L]
 
@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.chat_format import FormatArgs, render_prompt
-from common.config import parse_config, run_cli, save_config
-from common.io import JsonlAppender, read_jsonl
-from common.lock import run_lock
-from common.restart import RestartArgs
-from inference.backend import BackendArgs
-from inference.engine_args import BudgetArgs, build_engine
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.io import JsonlAppender, read_jsonl
+from thinkscale.common.lock import run_lock
+from thinkscale.common.restart import RestartArgs
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.engine_args import BudgetArgs, build_engine
+from thinkscale.inference.models import ModelArgs
 
 
 @dataclass

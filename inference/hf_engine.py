@@ -1,6 +1,6 @@
 """The budget-forcing decoder on transformers models: one KV-cached, batched loop.
 
-    from inference.hf_engine import HFEngine
+    from thinkscale.inference.hf_engine import HFEngine
     engine = HFEngine(model, tokenizer, fmt)
     results = engine.generate([BudgetRequest(prompt, max_thinking_tokens=64, num_ignore=2)])
     for item in engine.stream(BudgetRequest(prompt)): ...   # TokenEvents (kind, ids), then the BudgetResult
@@ -21,9 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-
-from common.chat_format import FormatArgs
-from inference.budget import (
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.inference.budget import (
     DONE,
     STOP_CONTEXT,
     THINK,
@@ -36,8 +35,8 @@ from inference.budget import (
     encode_prompt,
     without,
 )
-from inference.kv_cache import GrowingCache
-from inference.sampling import make_generator, sample_row
+from thinkscale.inference.kv_cache import GrowingCache
+from thinkscale.inference.sampling import make_generator, sample_row
 
 
 @dataclass
@@ -193,6 +192,6 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 
 
 def model_eos_ids(model) -> set[int]:
-    from inference.models import eos_ids_of
+    from thinkscale.inference.models import eos_ids_of
 
     return eos_ids_of(getattr(model, "generation_config", None), model.config)

@@ -1,6 +1,6 @@
 """Model loading: one name resolves to an embedded alias, a local folder, or a Hugging Face Hub id.
 
-    from inference.models import ModelArgs, load_model
+    from thinkscale.inference.models import ModelArgs, load_model
     model, tokenizer = load_model(ModelArgs(model="smollm2-135m"))
 
 Resolution order: (1) an embedded alias such as `smollm2-135m` (converted from its GGUF file on
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from inference.convert import EMBEDDED, convert_embedded
+from thinkscale.inference.convert import EMBEDDED, convert_embedded
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """An OpenAI-compatible budget-forcing server: vLLM's own server, started with the recipe's model and delimiters.
 
     make serve                                                   # the embedded default on 127.0.0.1:8000
-    python -m inference.serve --config recipes/qwen2.5-32b/serve.yaml --tensor-parallel-size 8
-    python -m inference.serve --model outputs/sft/smollm2-135m-s1/final --port 8001 -- --api-key KEY
-    python -m inference.serve --print-command                    # the command it would run, and stop
+    thinkscale serve --config recipes/qwen2.5-32b/serve.yaml --tensor-parallel-size 8
+    thinkscale serve --model outputs/sft/smollm2-135m-s1/final --port 8001 -- --api-key KEY
+    thinkscale serve --print-command                    # the command it would run, and stop
 
 This runs vLLM's OpenAI server (`vllm.entrypoints.openai.api_server`, the same app as `vllm serve`)
 with:
@@ -37,11 +37,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from common.chat_format import FormatArgs
-from common.config import parse_config, run_cli
-from inference.backend import BackendArgs, cpu_environment, llm_kwargs, require_vllm
-from inference.forcing import FORMAT_ENV, PROCESSOR
-from inference.models import ModelArgs, load_tokenizer, pick_dtype, resolve_model
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, run_cli
+from thinkscale.inference.backend import BackendArgs, cpu_environment, llm_kwargs, require_vllm
+from thinkscale.inference.forcing import FORMAT_ENV, PROCESSOR
+from thinkscale.inference.forcing_request import REASONING_PARSER, REASONING_PLUGIN
+from thinkscale.inference.models import ModelArgs, load_tokenizer, pick_dtype, resolve_model
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
@@ -114,7 +115,7 @@ def server_command(source: str, template_path: str, serve: ServeArgs, backend: B
     ]
     argv += _flags(kwargs)
     argv += ["--chat-template", template_path, "--generation-config", "vllm",
-             "--reasoning-parser-plugin", "inference.vllm_reasoning", "--reasoning-parser", "thinkscale"]  # fmt: skip
+             "--reasoning-parser-plugin", REASONING_PLUGIN, "--reasoning-parser", REASONING_PARSER]  # fmt: skip
     if serve.served_model_name:
         argv += ["--served-model-name", serve.served_model_name]
     return argv + list(extra)
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {FORMAT_ENV: json.dumps(asdict(fmt))}
     if not on_cuda:
         env |= {k: v for k, v in cpu_environment().items() if k not in os.environ}
-    from inference.backend import model_runner
+    from thinkscale.inference.backend import model_runner
 
     print(f"vLLM model runner: {model_runner(on_cuda)} (the budget-forcing processor implements V1 and V2)", file=sys.stderr)
     if serve.print_command:

@@ -28,12 +28,11 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import torch
-
-from common.chat_format import FormatArgs
-from inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from inference.hf_engine import left_pad, model_eos_ids
-from inference.kv_cache import GrowingCache
-from inference.sampling import make_generator, sample_row
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
+from thinkscale.inference.hf_engine import left_pad, model_eos_ids
+from thinkscale.inference.kv_cache import GrowingCache
+from thinkscale.inference.sampling import make_generator, sample_row
 
 UNTIL = ("step", "think_end", "done")
 

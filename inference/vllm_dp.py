@@ -35,7 +35,7 @@ def device_slices(replicas: int, tp: int, on_cuda: bool) -> list[dict[str, str]]
                 f"{len(gpus)} are visible"
             )
         return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[r * tp : (r + 1) * tp])} for r in range(replicas)]
-    from inference.backend import usable_cores
+    from thinkscale.inference.backend import usable_cores
 
     cores = usable_cores()
     if len(cores) < replicas:
@@ -65,7 +65,7 @@ def _worker(source: str, kwargs: dict, env: dict, inbox, outbox) -> None:
                 stop_reason=o.outputs[0].stop_reason)]) for o in outs]))  # fmt: skip
         except Exception as e:  # noqa: BLE001
             outbox.put(("error", f"{type(e).__name__}: {e}"))
-    from inference.vllm_engine import shutdown_llm
+    from thinkscale.inference.vllm_engine import shutdown_llm
 
     shutdown_llm(llm)
 

@@ -1,7 +1,7 @@
 """Budget forcing on vLLM (`--backend vllm`; `make setup-vllm` installs vLLM), in the sampler or in rounds.
 
-    from inference.backend import BackendArgs
-    from inference.vllm_engine import VLLMEngine
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.vllm_engine import VLLMEngine
     engine = VLLMEngine.start(source, tokenizer, fmt, BackendArgs(backend="vllm", tensor_parallel_size=4))
     results = engine.generate(requests, on_result=write)   # same BudgetRequest / BudgetResult as the HF engine
 
@@ -47,8 +47,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 
-from common.chat_format import FormatArgs
-from inference.budget import (
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.inference.budget import (
     ANSWER,
     DONE,
     STOP_CONTEXT,
@@ -64,7 +64,7 @@ from inference.budget import (
     encode_prompt,
     should_suppress,
 )
-from inference.forcing_state import follow
+from thinkscale.inference.forcing_state import follow
 
 
 @dataclass(kw_only=True)
@@ -90,7 +90,7 @@ def forcing_environment(fmt: FormatArgs) -> tuple[str, bool]:
     (an existing one, which an engine already running writes to, is reused)."""
     from dataclasses import asdict
 
-    from inference.forcing import FORMAT_ENV, RECORDS_ENV
+    from thinkscale.inference.forcing import FORMAT_ENV, RECORDS_ENV
 
     os.environ[FORMAT_ENV] = json.dumps(asdict(fmt))
     existing = os.environ.get(RECORDS_ENV)
@@ -135,13 +135,13 @@ class VLLMEngine:
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str = "auto",
               chunk_size: int = 256) -> VLLMEngine:  # fmt: skip
         """Start vLLM on a resolved model folder or Hub id with `backend`'s settings (inference.backend)."""
-        from inference.backend import start_vllm
-        from inference.models import source_eos_ids
+        from thinkscale.inference.backend import start_vllm
+        from thinkscale.inference.models import source_eos_ids
 
         mode = backend.vllm_forcing
         records, owned, processors = None, False, None
         if mode == "sampler":
-            from inference.forcing import PROCESSOR
+            from thinkscale.inference.forcing import PROCESSOR
 
             (records, owned), processors = forcing_environment(fmt), [PROCESSOR]
         try:
@@ -180,7 +180,7 @@ class VLLMEngine:
     def stream(self, request: BudgetRequest):
         """The HF engine's `stream` surface: the request's thinking, delimiter and answer as TokenEvents
         once it is decoded (rounds, not single tokens, are vLLM's unit here), then its BudgetResult."""
-        from inference.hf_engine import TokenEvent
+        from thinkscale.inference.hf_engine import TokenEvent
 
         began = time.perf_counter()
         state = self._new_state(request, self._prompt_ids(0, request))

@@ -2,12 +2,12 @@
 inside one `generate` call.
 
     from vllm import LLM, SamplingParams
-    llm = LLM(model, logits_processors=["inference.vllm_processor:BudgetForcingProcessor"], async_scheduling=False)
+    llm = LLM(model, logits_processors=["thinkscale.vllm:BudgetForcingProcessor"], async_scheduling=False)
     params = SamplingParams(max_tokens=4096, temperature=0, extra_args={"min_thinking_tokens": 512,
                             "max_thinking_tokens": 2048, "num_ignore": 2})
     llm.generate(prompt_ending_in_think_start, params)
 
-    vllm serve MODEL --logits-processors inference.vllm_processor:BudgetForcingProcessor --no-async-scheduling
+    vllm serve MODEL --logits-processors thinkscale.vllm:BudgetForcingProcessor --no-async-scheduling
 
 One class, whichever runner vLLM 0.32 picks: the V1 model runner (`vllm.v1.sample.logits_processor`:
 `update_state(BatchUpdate)` then `apply(logits)`, rows are the persistent batch's, outputs are host
@@ -42,9 +42,8 @@ import logging
 import os
 
 import torch
-
-from inference.budget import BudgetRules, TokenDelimiters
-from inference.forcing import RECORDS_ENV, ForcingBatch, budget_request, format_from_env
+from thinkscale.inference.budget import BudgetRules, TokenDelimiters
+from thinkscale.inference.forcing import RECORDS_ENV, ForcingBatch, budget_request, format_from_env
 
 
 def _vllm_version() -> str:
@@ -112,7 +111,7 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
             raise ValueError(f"vllm_xargs.record is for the offline engine only ({RECORDS_ENV} is not set)")
 
     def __init__(self, vllm_config, *args):
-        from inference.models import load_tokenizer, source_eos_ids
+        from thinkscale.inference.models import load_tokenizer, source_eos_ids
 
         if len(args) == 2:  # V1: (vllm_config, device, is_pin_memory)
             self.runner, self.req_states = "V1", None

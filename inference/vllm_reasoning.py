@@ -1,7 +1,7 @@
 """vLLM reasoning parser `thinkscale`: splits the recipe's think / answer turn for the OpenAI server.
 
-    python -m vllm.entrypoints.openai.api_server ... --reasoning-parser-plugin inference.vllm_reasoning \
-        --reasoning-parser thinkscale          # inference.serve passes both
+    python -m vllm.entrypoints.openai.api_server ... --reasoning-parser-plugin thinkscale.vllm \
+        --reasoning-parser thinkscale          # `thinkscale serve` passes both
 
 On `/v1/chat/completions` the thinking comes back in `message.reasoning` (streamed as
 `delta.reasoning`), the answer in `message.content`, and `usage.completion_tokens_details.
@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from thinkscale.inference.forcing import format_from_env
 from vllm.entrypoints.generate.base.protocol import DeltaMessage
 from vllm.reasoning import ReasoningParser, ReasoningParserManager
-
-from inference.forcing import format_from_env
 
 
 def _find(ids: Sequence[int], sub: list[int]) -> int:

@@ -26,11 +26,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-
-from common.chat_format import FormatArgs
-from inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from inference.tree import Expansion, Node, root_nodes
-from inference.vllm_engine import engine_context, shutdown_llm
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
+from thinkscale.inference.tree import Expansion, Node, root_nodes
+from thinkscale.inference.vllm_engine import engine_context, shutdown_llm
 
 STEP_UNSUPPORTED = (
     "step-wise search (beam_search, rebase) and step states expand every path one step at a time from "
@@ -52,8 +51,8 @@ class VLLMTree:
 
     @classmethod
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str, state_model=None) -> VLLMTree:
-        from inference.backend import start_vllm
-        from inference.models import load_model, source_eos_ids
+        from thinkscale.inference.backend import start_vllm
+        from thinkscale.inference.models import load_model, source_eos_ids
 
         llm = start_vllm(source, backend, dtype)
         reader = (lambda: load_model(state_model)[0]) if state_model is not None else None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from common.validate import at_least, within
+from thinkscale.common.recipes import resolve as resolve_recipe
+from thinkscale.common.validate import at_least, within
 
 
 @dataclass
@@ -92,6 +93,8 @@ class SFTArgs:
     )
 
     def __post_init__(self) -> None:
+        if self.fsdp_config:  # a file, else a packaged one (`recipes/accelerate/fsdp_trainer.json` outside a checkout)
+            self.fsdp_config = str(resolve_recipe(self.fsdp_config))
         for name in ("block_size", "global_batch_size", "micro_batch_size", "logging_steps", "save_steps"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")

@@ -12,10 +12,9 @@ import re
 import time
 from pathlib import Path
 
+from thinkscale.common.faults import fault_point
+from thinkscale.common.io import JsonlAppender, atomic_write_text, read_jsonl
 from transformers import TrainerCallback
-
-from common.faults import fault_point
-from common.io import JsonlAppender, atomic_write_text, read_jsonl
 
 MARKER = "COMPLETE"
 _CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -76,7 +75,7 @@ def peak_rss_mib() -> float:
 class MemoryLog(TrainerCallback):
     """Peak resident memory per process: after the model is loaded and sharded, and at the end.
 
-    memory.json lists one entry per rank; it is what `python -m sft.plan` is checked against on CPU,
+    memory.json lists one entry per rank; it is what `thinkscale plan` is checked against on CPU,
     and it shows ram-efficient loading at work (rank 0 alone reads the weights)."""
 
     def __init__(self, before_load: float):
@@ -101,7 +100,7 @@ class MemoryLog(TrainerCallback):
 
 def plot_loss(log_path: Path, png: Path) -> None:
     """loss.png: training loss and learning rate by step."""
-    from common.plots import pyplot, save_figure
+    from thinkscale.common.plots import pyplot, save_figure
 
     # A run shorter than --logging-steps logs nothing (an IBPO round on a handful of examples).
     rows = read_jsonl(log_path, allow_torn_tail=True) if Path(log_path).exists() else []

@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from common.io import read_jsonl
-from common.paths import stage_dir
-from sft.args import SFTArgs
-from sft.packing import Block, pack, single
-from sft.tokenize import IGNORE, Example, tokenize_rows
+from thinkscale.common.io import read_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.sft.args import SFTArgs
+from thinkscale.sft.packing import Block, pack, single
+from thinkscale.sft.tokenize import IGNORE, Example, tokenize_rows
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """FSDP for `sft.train`: the same recipe keys shard the model on GPUs and on CPU processes.
 
-    torchrun --nproc-per-node 2 -m sft.train --config recipes/smollm2-135m/sft.yaml \
+    torchrun --nproc-per-node 2 -m thinkscale train --config recipes/smollm2-135m/sft.yaml \
         --fsdp "full_shard auto_wrap" --fsdp-config recipes/accelerate/fsdp_trainer.json
 
 The Trainer's FSDP options go to accelerate's FSDP2 path (`fully_shard` on each decoder layer, then
@@ -103,7 +103,7 @@ def _non_persistent(model) -> dict:
 
 def load_training_model(model_args, options: dict):
     """(model, tokenizer) for training: every rank's copy, or the meta skeleton (see `load_for_rank`)."""
-    from inference.models import (
+    from thinkscale.inference.models import (
         load_model,
         load_tokenizer,
         pick_attention,

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-
-from sft.tokenize import IGNORE, Example
+from thinkscale.sft.tokenize import IGNORE, Example
 
 
 @dataclass
@@ -83,7 +82,7 @@ class PackedCollator:
         rows = blocks if len(blocks) > 1 and all(b.num_examples == 1 for b in blocks) else [_joined(blocks)]
         batch = self._collate(rows)
         if self.example_weights:  # sft/trainer.py: each example's mean loss counts once
-            from sft.trainer import WEIGHTS, example_weights
+            from thinkscale.sft.trainer import WEIGHTS, example_weights
 
             n = batch["input_ids"].shape[1]
             batch[WEIGHTS] = torch.tensor([

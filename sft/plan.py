@@ -1,7 +1,7 @@
 """Memory plan for a fine-tuning recipe, before anyone books GPUs: per-device memory and whether it fits.
 
-    python -m sft.plan --config recipes/qwen2.5-32b/sft.yaml --gpus 16 --gpu-memory 80
-    python -m sft.plan --config recipes/smollm2-135m/sft.yaml --gpus 2 --target cpu
+    thinkscale plan --config recipes/qwen2.5-32b/sft.yaml --gpus 16 --gpu-memory 80
+    thinkscale plan --config recipes/smollm2-135m/sft.yaml --gpus 2 --target cpu
 
 Reads the model's config only (no weights). The terms, per device, for FSDP full shard over N devices
 (what sft.train runs; 1 device: no sharding), in GiB:
@@ -30,10 +30,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from common.chat_format import FormatArgs
-from common.config import parse_config, run_cli
-from inference.models import ModelArgs
-from sft.args import SFTArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, run_cli
+from thinkscale.inference.models import ModelArgs
+from thinkscale.sft.args import SFTArgs
 
 GIB = 2**30
 # On CPU, what a training process adds above its pre-load baseline besides the terms below (libraries
@@ -151,9 +151,8 @@ def report(name: str, shape: Shape, tokens: int, plan: PlanArgs) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from thinkscale.inference.models import resolve_model
     from transformers import AutoConfig
-
-    from inference.models import resolve_model
 
     model_args, _, args, plan = parse_config([ModelArgs, FormatArgs, SFTArgs, PlanArgs], argv)
     config = AutoConfig.from_pretrained(resolve_model(model_args.model, model_args.revision))

@@ -1,7 +1,7 @@
 """`make train`: supervised fine-tuning on the curated set — config, data, model, trainer, save.
 
-    python -m sft.train --config recipes/smollm2-135m/sft.yaml              # CPU default
-    accelerate launch --config_file recipes/accelerate/fsdp.yaml -m sft.train --config recipes/qwen2.5-32b/sft.yaml
+    thinkscale train --config recipes/smollm2-135m/sft.yaml              # CPU default
+    accelerate launch --config_file recipes/accelerate/fsdp.yaml -m thinkscale train --config recipes/qwen2.5-32b/sft.yaml
 
 Loss only on the assistant turn (sft/tokenize.py), examples packed into blocks with per-example
 position ids (sft/packing.py), transformers' Trainer with accelerate (FSDP from the accelerate
@@ -22,20 +22,20 @@ import os
 import sys
 from collections.abc import Sequence
 
-from common.chat_format import FormatArgs
-from common.config import parse_config, recipe_differences, run_cli, save_config
-from common.io import atomic_dir, atomic_write_json
-from common.lock import run_lock
-from common.paths import stage_dir
-from inference.models import ModelArgs, pick_device, pick_dtype
-from sft.args import SFTArgs
-from sft.callbacks import MemoryLog, TrainLog, last_complete_checkpoint, peak_rss_mib, plot_loss
-from sft.dataset import build_blocks
-from sft.fsdp import fsdp_options, load_training_model, prepare_loading
-from sft.packing import PackedCollator
-from sft.trainer import trainer_class
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, recipe_differences, run_cli, save_config
+from thinkscale.common.io import atomic_dir, atomic_write_json
+from thinkscale.common.lock import run_lock
+from thinkscale.common.paths import stage_dir
+from thinkscale.inference.models import ModelArgs, pick_device, pick_dtype
+from thinkscale.sft.args import SFTArgs
+from thinkscale.sft.callbacks import MemoryLog, TrainLog, last_complete_checkpoint, peak_rss_mib, plot_loss
+from thinkscale.sft.dataset import build_blocks
+from thinkscale.sft.fsdp import fsdp_options, load_training_model, prepare_loading
+from thinkscale.sft.packing import PackedCollator
+from thinkscale.sft.trainer import trainer_class
 
-log = logging.getLogger("sft.train")
+log = logging.getLogger("thinkscale.sft.train")
 
 
 def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool, use_cpu: bool = False):

@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 
 import torch
-
-from sft.tokenize import IGNORE
+from thinkscale.sft.tokenize import IGNORE
 
 log = logging.getLogger(__name__)
 

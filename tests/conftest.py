@@ -17,7 +17,7 @@ import torch  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from inference.models import load_tokenizer
+    from thinkscale.inference.models import load_tokenizer
 
     return load_tokenizer("smollm2-135m")
 
@@ -50,7 +50,7 @@ def tiny_model_dir(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from inference.models import ModelArgs, load_model
+    from thinkscale.inference.models import ModelArgs, load_model
 
     return load_model(ModelArgs(model=str(tiny_model_dir)))
 
@@ -62,7 +62,7 @@ VLLM_CONTEXT = 320  # small, so a test request can reach it
 @pytest.fixture(scope="session")
 def embedded_fp32():
     """The embedded model in transformers, fp32: the reference the vLLM backend must equal."""
-    from inference.models import ModelArgs, load_model
+    from thinkscale.inference.models import ModelArgs, load_model
 
     return load_model(ModelArgs(dtype="float32"))
 
@@ -74,11 +74,11 @@ def real_llm():
     so the rounds path, the tree decoder and the sampler path all run on it)."""
     import shutil
 
-    from common.chat_format import FormatArgs
-    from inference.backend import BackendArgs, start_vllm
-    from inference.forcing import PROCESSOR
-    from inference.models import resolve_model
-    from inference.vllm_engine import forcing_environment, shutdown_llm
+    from thinkscale.common.chat_format import FormatArgs
+    from thinkscale.inference.backend import BackendArgs, start_vllm
+    from thinkscale.inference.forcing import PROCESSOR
+    from thinkscale.inference.models import resolve_model
+    from thinkscale.inference.vllm_engine import forcing_environment, shutdown_llm
 
     source = resolve_model("smollm2-135m")
     records, owned = forcing_environment(FormatArgs())
@@ -94,9 +94,9 @@ def real_llm():
 def shared_vllm(monkeypatch, real_llm):
     """Stages that start vLLM themselves get the session's engine instead of a new one (a start costs
     ~20 s); closing it is left to the session. Everything else about the stage runs as it is."""
-    import inference.backend
-    import inference.vllm_engine
-    import inference.vllm_tree
+    import thinkscale.inference.backend
+    import thinkscale.inference.vllm_engine
+    import thinkscale.inference.vllm_tree
 
     source, llm, _ = real_llm
 
@@ -104,7 +104,7 @@ def shared_vllm(monkeypatch, real_llm):
         assert src == source and args.is_vllm, (src, args)
         return llm
 
-    monkeypatch.setattr(inference.backend, "start_vllm", start)
-    monkeypatch.setattr(inference.vllm_engine, "shutdown_llm", lambda llm: None)
-    monkeypatch.setattr(inference.vllm_tree, "shutdown_llm", lambda llm: None)
+    monkeypatch.setattr(thinkscale.inference.backend, "start_vllm", start)
+    monkeypatch.setattr(thinkscale.inference.vllm_engine, "shutdown_llm", lambda llm: None)
+    monkeypatch.setattr(thinkscale.inference.vllm_tree, "shutdown_llm", lambda llm: None)
     return llm

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from eval.benchmarks import Item
-from eval.strategies.args import StrategyArgs
-from eval.strategies.context import Context
+from thinkscale.eval.benchmarks import Item
+from thinkscale.eval.strategies.args import StrategyArgs
+from thinkscale.eval.strategies.context import Context
 
 STEP_TOKENS = 5
 

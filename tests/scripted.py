@@ -64,7 +64,7 @@ class FakeLLM:
 
 def count_generate_calls(monkeypatch) -> list[int]:
     """Record how many requests each HFEngine.generate call gets (the engine still runs)."""
-    from inference.hf_engine import HFEngine
+    from thinkscale.inference.hf_engine import HFEngine
 
     asked: list[int] = []
     original = HFEngine.generate
@@ -102,8 +102,8 @@ class FakeSamplerLLM:
     request's first step is sampled twice and the first sample thrown away, as a chunked prefill does."""
 
     def __init__(self, script: list[int], prompt_len: int, tokenizer, fmt, records_dir: str, vocab_size: int):
-        from inference.budget import BudgetRules, TokenDelimiters
-        from inference.forcing import ForcingBatch
+        from thinkscale.inference.budget import BudgetRules, TokenDelimiters
+        from thinkscale.inference.forcing import ForcingBatch
 
         self.script, self.prompt_len, self.vocab_size = script, prompt_len, vocab_size
         self.batch = ForcingBatch(BudgetRules(tokenizer, TokenDelimiters.build(tokenizer, fmt)), records_dir)
@@ -166,7 +166,7 @@ def run_in_sampler(script: list[int], prompt_len: int, tokenizer, fmt, requests)
     import os
     import tempfile
 
-    from inference.vllm_engine import VLLMEngine
+    from thinkscale.inference.vllm_engine import VLLMEngine
 
     with tempfile.TemporaryDirectory() as records:
         llm = FakeSamplerLLM(script, prompt_len, tokenizer, fmt, records, len(tokenizer))

@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.backend import BackendArgs, cpu_environment, llm_kwargs
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.hf_engine import HFEngine
+from thinkscale.inference.vllm_engine import VLLMEngine
 
-from common.chat_format import FormatArgs, render_prompt
-from inference.backend import BackendArgs, cpu_environment, llm_kwargs
-from inference.budget import BudgetRequest
-from inference.hf_engine import HFEngine
-from inference.vllm_engine import VLLMEngine
 from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM
 
 FMT = FormatArgs()
@@ -41,8 +41,8 @@ def test_impossible_backend_settings(kwargs, needle):
 def test_missing_vllm_names_the_install_command(monkeypatch):
     import importlib.util
 
-    from inference.engine_args import build_engine
-    from inference.models import ModelArgs
+    from thinkscale.inference.engine_args import build_engine
+    from thinkscale.inference.models import ModelArgs
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
@@ -51,7 +51,7 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
 
 
 def test_data_parallel_replicas_get_disjoint_devices(monkeypatch):
-    from inference.vllm_dp import device_slices
+    from thinkscale.inference.vllm_dp import device_slices
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3,4,5,6,7")
     assert device_slices(2, 4, on_cuda=True) == [{"CUDA_VISIBLE_DEVICES": "0,1,2,3"}, {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}]
@@ -64,7 +64,7 @@ def test_data_parallel_replicas_get_disjoint_devices(monkeypatch):
 
 
 def test_eos_ids_come_from_config_and_generation_config(tmp_path):
-    from inference.models import source_eos_ids
+    from thinkscale.inference.models import source_eos_ids
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "eos_token_id": 2}))
     assert source_eos_ids(str(tmp_path)) == {2}  # no generation_config.json: the config's EOS alone
@@ -106,7 +106,7 @@ def test_vllm_results_come_back_per_chunk(tokenizer):
 
 @pytest.mark.parametrize("system_prompt", [None, "You are Qwen, created by Alibaba Cloud."])
 def test_the_servers_chat_template_renders_prompts_as_the_offline_engines_do(tokenizer, system_prompt):
-    from inference.serve import chat_template
+    from thinkscale.inference.serve import chat_template
 
     fmt = FormatArgs(system_prompt=system_prompt)
     msgs = [{"role": "user", "content": "What is 2 + 2?"}]
@@ -116,14 +116,14 @@ def test_the_servers_chat_template_renders_prompts_as_the_offline_engines_do(tok
 
 
 def test_the_server_command_loads_the_processor_and_the_parser():
-    from inference.serve import ServeArgs, server_command
+    from thinkscale.inference.serve import ServeArgs, server_command
 
     argv = server_command("/models/m", "/tmp/t.jinja", ServeArgs(port=8123), BackendArgs(max_model_len=4096),
                           "float32", on_cuda=False, extra=["--api-key", "k"])  # fmt: skip
     line = " ".join(argv)
     assert "-m vllm.entrypoints.openai.api_server --model /models/m --host 127.0.0.1 --port 8123" in line
-    assert "--logits-processors inference.vllm_processor:BudgetForcingProcessor --no-async-scheduling" in line
-    assert "--reasoning-parser-plugin inference.vllm_reasoning --reasoning-parser thinkscale" in line
+    assert "--logits-processors thinkscale.vllm:BudgetForcingProcessor --no-async-scheduling" in line
+    assert "--reasoning-parser-plugin thinkscale.vllm --reasoning-parser thinkscale" in line
     assert "--kv-cache-memory-bytes 2147483648" in line and "--max-model-len 4096" in line
     assert "--generation-config vllm" in line and "--chat-template /tmp/t.jinja" in line
     assert argv[-2:] == ["--api-key", "k"]

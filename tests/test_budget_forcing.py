@@ -3,11 +3,11 @@
 from dataclasses import asdict
 
 import pytest
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.hf_engine import HFEngine
+from thinkscale.inference.vllm_engine import VLLMEngine
 
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest
-from inference.hf_engine import HFEngine
-from inference.vllm_engine import VLLMEngine
 from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM, run_in_sampler
 
 FMT = FormatArgs()

@@ -7,9 +7,8 @@ from fractions import Fraction
 from math import comb, gcd
 
 import pytest
-
-from data.builtin.pool import GENERATORS, LEVELS, build_pool, normalise_question
-from data.builtin.traces import TraceStyle
+from thinkscale.data.builtin.pool import GENERATORS, LEVELS, build_pool, normalise_question
+from thinkscale.data.builtin.traces import TraceStyle
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,9 @@
 import json
 
 import pytest
-
-from common.config import run_cli
-from common.io import read_jsonl
-from inference import chat, generate
+from thinkscale.common.config import run_cli
+from thinkscale.common.io import read_jsonl
+from thinkscale.inference import chat, generate
 
 CONTRACT = {"thinking", "answer", "thinking_tokens", "answer_tokens", "num_forced", "hit_max", "stop_reason"}
 

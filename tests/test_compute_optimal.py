@@ -1,9 +1,8 @@
 """Difficulty levels, compute-optimal selection on synthetic records, and the verifier's AUROC/head."""
 
 import torch
-
-from eval.strategies.optimal import apply, best_label, choose, difficulty_levels
-from eval.verifier.head import ValueHead, auroc
+from thinkscale.eval.strategies.optimal import apply, best_label, choose, difficulty_levels
+from thinkscale.eval.verifier.head import ValueHead, auroc
 
 
 def test_difficulty_levels_split_by_quantiles_easiest_first():

@@ -3,9 +3,8 @@
 from dataclasses import dataclass, field
 
 import pytest
-
-from common.chat_format import FormatArgs
-from common.config import parse_config, save_config
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, save_config
 
 
 @dataclass

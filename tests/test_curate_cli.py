@@ -1,12 +1,12 @@
-"""`python -m data.curate` end to end on the tiny model: outputs, reuse, determinism, resume, bad input."""
+"""`thinkscale data` end to end on the tiny model: outputs, reuse, determinism, resume, bad input."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from thinkscale.data.curate import main
 
-from data.curate import main
 from tests.scripted import count_generate_calls
 
 
@@ -98,8 +98,8 @@ def test_empty_pool_names_the_stage(tmp_path, tiny_model_dir):
 )  # fmt: skip
 def test_impossible_settings_fail_before_any_work(tmp_path, flags, needle, monkeypatch):
     """The issue's case: `--num-samples 0` used to start the 1200-question difficulty pass first."""
-    import data.curate
+    import thinkscale.data.curate
 
-    monkeypatch.setattr(data.curate, "stage_dir", lambda *a: pytest.fail("work started"))
+    monkeypatch.setattr(thinkscale.data.curate, "stage_dir", lambda *a: pytest.fail("work started"))
     with pytest.raises(ValueError, match=needle):
-        data.curate.main(["--output-root", str(tmp_path), *flags])
+        thinkscale.data.curate.main(["--output-root", str(tmp_path), *flags])

@@ -7,14 +7,14 @@ import random
 from collections import Counter
 
 import pytest
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.data.decontaminate import EvalIndex, s1_ngrams
+from thinkscale.data.domains import keyword_domain, label_domains, parse_model_label
+from thinkscale.data.quality import QualityArgs, quality_filter
+from thinkscale.data.render import render_rows
+from thinkscale.data.select import rank_draw, s1_select
+from thinkscale.data.sources import SourceArgs, load_local, s1_row
 
-from common.chat_format import FormatArgs
-from data.decontaminate import EvalIndex, s1_ngrams
-from data.domains import keyword_domain, label_domains, parse_model_label
-from data.quality import QualityArgs, quality_filter
-from data.render import render_rows
-from data.select import rank_draw, s1_select
-from data.sources import SourceArgs, load_local, s1_row
 from tests.benchfiles import BENCH, needs_bench
 
 
@@ -136,7 +136,7 @@ def test_keyword_domains_and_model_labels():
 def test_the_labeller_asks_as_s1_did_over_its_61_msc_areas():
     """s1's data/featurization.py: its instruction as the system turn; the question and a rubric of
     the 61 MSC areas it used ("### title / * Code / * Description") as the user turn."""
-    from data.msc import MSC_AREAS, labeller_messages
+    from thinkscale.data.msc import MSC_AREAS, labeller_messages
 
     s1_codes = ["03", "05", "06", "08", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "22", "26", "28", "30", "31", "32", "33", "34", "35", "37", "39", "40", "41", "42", "43", "44", "45", "46", "47", "49", "51", "52", "53", "54", "55", "57", "58", "60", "62", "65", "68", "70", "74", "76", "78", "80", "81", "82", "83", "85", "86", "90", "91", "92", "93", "94", "97"]  # fmt: skip
     assert list(MSC_AREAS) == s1_codes and len(s1_codes) == 61
@@ -228,7 +228,7 @@ def test_gpqa_rows_are_graded_against_their_choice():
     """s1's GPQA rows hold the explanation as their solution, the choice last: the gold is the letter,
     graded as a choice (so the keep-whole and difficulty steps can find a right trace); a row whose
     solution names no letter has no gold and is dropped by the quality stage."""
-    from grading.grade import grade
+    from thinkscale.grading.grade import grade
 
     rec = {"question": "Which is stable?\nAnswer Choices:\n(A) x\n(B) y\n(C) z\n(D) w", "source_type": "Idavidrein/gpqa",
            "solution": "Only z keeps its charge (see (A) for the opposite case).\n\nAnswer: C",

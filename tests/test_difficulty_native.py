@@ -6,16 +6,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
-from common.chat_format import FormatArgs
-from data.difficulty import DifficultyArgs, graded_text, solve_with
-from grading.grade import grade
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.data.difficulty import DifficultyArgs, graded_text, solve_with
+from thinkscale.grading.grade import grade
+from thinkscale.inference.models import ModelArgs
 
 
 def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_response(tiny_model_dir, tmp_path, monkeypatch):
-    import data.difficulty
-    from inference.engine_args import build_engine
+    import thinkscale.data.difficulty
+    from thinkscale.inference.engine_args import build_engine
 
     seen = []
 
@@ -30,7 +29,7 @@ def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_respo
         engine.generate = generate
         return engine, tok
 
-    monkeypatch.setattr(data.difficulty, "build_engine", recording)
+    monkeypatch.setattr(thinkscale.data.difficulty, "build_engine", recording)
     rows = [{"id": "a", "question": "What is 1 + 1?", "gold": "2"}, {"id": "b", "question": "What is 2 + 2?", "gold": "4"}]
     args = DifficultyArgs(difficulty_mode="native", difficulty_max_thinking_tokens=12, difficulty_max_answer_tokens=2)
     solve_with(str(tiny_model_dir), rows, args, FormatArgs(), ModelArgs(), tmp_path / "cache.jsonl")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.eval.benchmarks import BenchmarkArgs, Item, _gpqa, load_benchmark
+from thinkscale.eval.methods import METHODS, Context, bounds
+from thinkscale.inference.budget import BudgetResult
 
-from common.chat_format import FormatArgs
-from eval.benchmarks import BenchmarkArgs, Item, _gpqa, load_benchmark
-from eval.methods import METHODS, Context, bounds
-from inference.budget import BudgetResult
 from tests.benchfiles import BENCH, needs_bench
 from tests.scripted import count_generate_calls
 
@@ -132,7 +132,7 @@ def test_gpqa_choices_are_shuffled_with_the_gold_letter_tracked():
 
 
 def test_eval_cli_resumes_finished_points(tiny_model_dir, tmp_path, monkeypatch):
-    from eval.run import main
+    from thinkscale.eval.run import main
 
     bench = tmp_path / "q.jsonl"
     bench.write_text(

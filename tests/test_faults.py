@@ -42,7 +42,7 @@ def _env(fault: str | None = None, even_grader: bool = False) -> dict:
 
 
 def _run(argv: list[str], fault: str | None = None) -> subprocess.CompletedProcess:
-    even = argv[0] in ("eval.verifier.train", "ibpo.run")
+    even = argv[0] in ("thinkscale.eval.verifier.train", "thinkscale.ibpo.run")
     return subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, env=_env(fault, even), capture_output=True,
                           text=True, timeout=900)  # fmt: skip
 
@@ -93,7 +93,7 @@ def _bench(tmp_path: Path, n: int) -> Path:
 
 def test_curation_survives_kills(tiny_model_dir, tmp_path):
     def argv(root):
-        return ["data.curate", "--model", str(tiny_model_dir), "--output-root", str(root), "--name", "t",
+        return ["thinkscale.data.curate", "--model", str(tiny_model_dir), "--output-root", str(root), "--name", "t",
                 "--builtin-train-per-level", "2", "--builtin-test-per-level", "1", "--num-samples", "30",
                 "--difficulty-models", str(tiny_model_dir), "--difficulty-max-thinking-tokens", "6",
                 "--difficulty-max-answer-tokens", "6", "--block-size", "1024"]  # fmt: skip
@@ -115,7 +115,7 @@ def test_training_survives_kills(tiny_model_dir, tmp_path):
     write_train_file(data)
 
     def argv(root):
-        return ["sft.train", "--model", str(tiny_model_dir), "--dataset", str(data), "--output-root", str(root),
+        return ["thinkscale.sft.train", "--model", str(tiny_model_dir), "--dataset", str(data), "--output-root", str(root),
                 "--name", "t", "--block-size", "600", "--learning-rate", "1e-3", "--global-batch-size", "2",
                 "--micro-batch-size", "1", "--warmup-ratio", "0", "--logging-steps", "1", "--save-steps", "2",
                 "--max-steps", "6"]  # fmt: skip
@@ -141,7 +141,7 @@ def test_the_s1_study_survives_kills(tiny_model_dir, tmp_path):
     bench = _bench(tmp_path, 5)
 
     def argv(root):
-        return ["eval.run", "--model", str(tiny_model_dir), "--benchmark", str(bench), "--output-root", str(root),
+        return ["thinkscale.eval.run", "--model", str(tiny_model_dir), "--benchmark", str(bench), "--output-root", str(root),
                 "--name", "r", "--budgets", "4", "8", "--max-answer-tokens", "4"]  # fmt: skip
 
     def outputs(root):
@@ -155,7 +155,7 @@ def test_the_strategy_study_survives_kills(tiny_model_dir, tmp_path):
     bench = _bench(tmp_path, 8)
 
     def argv(root):
-        return ["eval.strategies.run", "--model", str(tiny_model_dir), "--benchmark", str(bench),
+        return ["thinkscale.eval.strategies.run", "--model", str(tiny_model_dir), "--benchmark", str(bench),
                 "--output-root", str(root), "--name", "s", "--strategies", "budget_forcing", "majority",
                 "--bf-budgets", "4", "8", "--samples", "2", "--val-questions", "3", "--test-questions", "3",
                 "--max-thinking-tokens", "8", "--max-answer-tokens", "3", "--step-delimiter", "\n"]  # fmt: skip
@@ -181,7 +181,7 @@ def test_the_verifier_survives_kills(tiny_model_dir, tmp_path):
     questions = _questions(tmp_path, 6)
 
     def argv(root):
-        return ["eval.verifier.train", "--model", str(tiny_model_dir), "--train-file", str(questions),
+        return ["thinkscale.eval.verifier.train", "--model", str(tiny_model_dir), "--train-file", str(questions),
                 "--output-root", str(root), "--name", "v", "--questions", "6", "--samples", "2", "--holdout", "0.5",
                 "--max-thinking-tokens", "8", "--max-answer-tokens", "3", "--max-step-tokens", "4",
                 "--step-delimiter", "\n"]  # fmt: skip
@@ -202,7 +202,7 @@ def test_ibpo_survives_kills(tiny_model_dir, tmp_path):
                    "micro_batch_size: 1\nsave_steps: 2\nlogging_steps: 1\nwarmup_ratio: 0.0\n")  # fmt: skip
 
     def argv(root):
-        return ["ibpo.run", "--start-model", str(tiny_model_dir), "--questions-from", str(questions),
+        return ["thinkscale.ibpo.run", "--start-model", str(tiny_model_dir), "--questions-from", str(questions),
                 "--questions", "4", "--samples", "2", "--budgets", "0.5", "--rounds", "1", "--per-question", "2",
                 "--ilp-batch", "2", "--max-thinking-tokens", "6", "--max-answer-tokens", "3",
                 "--temperature", "0", "--sft-config", str(sft), "--output-root", str(root), "--name", "t"]  # fmt: skip

@@ -7,11 +7,11 @@ from dataclasses import asdict
 
 import pytest
 import torch
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest, BudgetRules, TokenDelimiters
+from thinkscale.inference.forcing import ForcingBatch, budget_request
+from thinkscale.inference.hf_engine import HFEngine
 
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest, BudgetRules, TokenDelimiters
-from inference.forcing import ForcingBatch, budget_request
-from inference.hf_engine import HFEngine
 from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample, run_in_sampler
 
 FMT = FormatArgs()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from thinkscale.grading.extract import extract_answer, last_boxed
+from thinkscale.grading.grade import gold_answer, grade, is_equivalent
+from thinkscale.grading.grade import main as grade_main
 
-from grading.extract import extract_answer, last_boxed
-from grading.grade import gold_answer, grade, is_equivalent
-from grading.grade import main as grade_main
 from tests.benchfiles import BENCH, needs_bench
 
 

@@ -1,7 +1,8 @@
 """Every entry point answers `--help` (exit 0, a usage line) without loading a model or data.
 
 Entry points are found, not listed: every module of the toolkit's packages (and bench/) that runs as
-`python -m <module>`, so a new one is covered the day it is added.
+`python -m <module>`, so a new one is covered the day it is added. The `thinkscale` command's
+subcommands are tested in tests/test_cli.py.
 """
 
 import runpy
@@ -22,12 +23,14 @@ def entry_points() -> list[str]:
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"):
-                found.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
+                name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+                found.append(name if package == "bench" else f"thinkscale.{name}")
     return found
 
 
 def test_entry_points_are_found():
-    assert {"sft.train", "inference.generate", "eval.run", "data.curate", "ibpo.run"} <= set(entry_points())
+    assert {"thinkscale.sft.train", "thinkscale.inference.generate", "thinkscale.eval.run", "thinkscale.data.curate",
+            "thinkscale.ibpo.run", "bench.bench_processor"} <= set(entry_points())
 
 
 @pytest.mark.parametrize("module", entry_points())

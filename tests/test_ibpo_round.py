@@ -4,8 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from grading.grade import Graded
+from thinkscale.grading.grade import Graded
 
 
 def _sft_recipe(tmp_path):
@@ -16,15 +15,15 @@ def _sft_recipe(tmp_path):
 
 
 def test_one_ibpo_round_end_to_end(tiny_model_dir, tmp_path, monkeypatch):
-    import ibpo.rounds
-    from ibpo.run import main
+    import thinkscale.ibpo.rounds
+    from thinkscale.ibpo.run import main
 
     questions = tmp_path / "train.jsonl"
     questions.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 2?", "gold": str(i + 2),
                                              "level": 1 + i % 2}) + "\n" for i in range(3)))  # fmt: skip
     # The tiny random model is never right; the grader is replaced so that every response counts as
     # right and the selection program has something to choose from.
-    monkeypatch.setattr(ibpo.rounds, "grade", lambda text, gold, choices=None: Graded("x", True))
+    monkeypatch.setattr(thinkscale.ibpo.rounds, "grade", lambda text, gold, choices=None: Graded("x", True))
     argv = ["--start-model", str(tiny_model_dir), "--questions-from", str(questions), "--questions", "3",
             "--samples", "2", "--budgets", "0.5", "--rounds", "1", "--per-question", "2", "--ilp-batch", "2",
             "--max-thinking-tokens", "6", "--max-answer-tokens", "3", "--sft-config", str(_sft_recipe(tmp_path)),
@@ -43,16 +42,16 @@ def test_one_ibpo_round_end_to_end(tiny_model_dir, tmp_path, monkeypatch):
     models = json.loads((tmp_path / "ibpo" / "t" / "models.json").read_text())
     assert models == {"0.5": state["model_out"]}
 
-    import inference.engine_args
+    import thinkscale.inference.engine_args
 
-    monkeypatch.setattr(inference.engine_args, "build_engine", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(thinkscale.inference.engine_args, "build_engine", lambda *a, **k: pytest.fail("decoded again"))
     assert main(argv) == 0  # finished rounds are skipped
 
 
 def test_asv_data_mixes_single_trials_and_sv_traces(tmp_path):
-    from common.trials import split_trials
-    from data.asv import main
-    from grading.extract import extract_answer
+    from thinkscale.common.trials import split_trials
+    from thinkscale.data.asv import main
+    from thinkscale.grading.extract import extract_answer
 
     assert (
         main(["--name", "a", "--output-root", str(tmp_path), "--per-level", "2", "--wrong-trial-rate", "0.5"])
@@ -71,8 +70,8 @@ def test_asv_data_mixes_single_trials_and_sv_traces(tmp_path):
 
 
 def test_ibpo_evaluation_reports_accuracy_tokens_and_long_share(tiny_model_dir, tmp_path):
-    from eval.intervals import wilson
-    from ibpo.evaluate import main
+    from thinkscale.eval.intervals import wilson
+    from thinkscale.ibpo.evaluate import main
 
     bench = tmp_path / "q.jsonl"
     bench.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + 1?", "answer": str(i + 1),

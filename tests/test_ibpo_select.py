@@ -4,10 +4,9 @@ import itertools
 import random
 
 import pytest
-
-from common.trials import SEPARATOR, is_extended, join_trials, split_trials
-from ibpo.groups import length_group
-from ibpo.select import feasible, objective, select
+from thinkscale.common.trials import SEPARATOR, is_extended, join_trials, split_trials
+from thinkscale.ibpo.groups import length_group
+from thinkscale.ibpo.select import feasible, objective, select
 
 
 def brute_force(rewards, extended, groups, q, cap, tokens):

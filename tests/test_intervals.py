@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean, wilson
-from eval.report import method_metrics, summary_markdown
+from thinkscale.eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean, wilson
+from thinkscale.eval.report import method_metrics, summary_markdown
 
 
 def test_wilson_matches_the_textbook_values():

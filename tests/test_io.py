@@ -3,9 +3,8 @@
 import json
 
 import pytest
-
-from common.io import JsonlAppender, atomic_dir, atomic_write_text, read_jsonl
-from common.paths import output_root, stage_dir
+from thinkscale.common.io import JsonlAppender, atomic_dir, atomic_write_text, read_jsonl
+from thinkscale.common.paths import output_root, stage_dir
 
 
 def test_atomic_dir_keeps_target_on_error(tmp_path):

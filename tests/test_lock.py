@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from thinkscale.common.lock import LOCK_NAME, run_lock
 
-from common.lock import LOCK_NAME, run_lock
 from tests.test_sft_distributed import write_train_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ def test_a_second_process_on_the_same_folder_is_told_who_runs_it(tmp_path):
     out = tmp_path / "data" / "run"
     with run_lock(out, "curation"):
         proc = subprocess.run(
-            [sys.executable, "-m", "data.curate", "--output-root", str(tmp_path), "--name", "run"],
+            [sys.executable, "-m", "thinkscale.data.curate", "--output-root", str(tmp_path), "--name", "run"],
             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -51,7 +51,7 @@ def test_training_killed_after_a_checkpoint_resumes_by_itself(tiny_model_dir, tm
 
     data = tmp_path / "train.jsonl"
     write_train_file(data)
-    cmd = [sys.executable, "-m", "sft.train", "--model", str(tiny_model_dir), "--dataset", str(data),
+    cmd = [sys.executable, "-m", "thinkscale.sft.train", "--model", str(tiny_model_dir), "--dataset", str(data),
            "--block-size", "600", "--learning-rate", "1e-3", "--global-batch-size", "2", "--micro-batch-size", "1",
            "--warmup-ratio", "0", "--logging-steps", "1", "--save-steps", "2", "--max-steps", "6"]  # fmt: skip
     whole = subprocess.run([*cmd, "--output-root", str(tmp_path / "a"), "--name", "t"], cwd=ROOT, env=ENV,

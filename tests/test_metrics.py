@@ -3,8 +3,7 @@
 from math import log2
 
 import pytest
-
-from eval.metrics import Point, control, s1_metrics, scaling
+from thinkscale.eval.metrics import Point, control, s1_metrics, scaling
 
 
 def test_three_runs_by_hand():

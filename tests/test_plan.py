@@ -1,4 +1,4 @@
-"""`python -m sft.plan`: the published fit / no-fit facts of s1's 32B run, and the CLI on a recipe."""
+"""`thinkscale plan`: the published fit / no-fit facts of s1's 32B run, and the CLI on a recipe."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from sft.plan import PlanArgs, Shape, estimate, fits, largest_block
+from thinkscale.sft.plan import PlanArgs, Shape, estimate, fits, largest_block
 
 ROOT = Path(__file__).resolve().parents[1]
 # Qwen2.5-32B-Instruct's config.json (the fields the plan reads), as published on the Hub.
@@ -41,11 +40,11 @@ def test_s1_block_32768_does_not_fit_16_h100s_and_s1_1_block_20000_does(qwen_32b
 
 def test_plan_cli_prints_the_verdict_for_a_recipe(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(QWEN_32B))
-    proc = subprocess.run([sys.executable, "-m", "sft.plan", "--config", "recipes/qwen2.5-32b/sft.yaml",
+    proc = subprocess.run([sys.executable, "-m", "thinkscale.sft.plan", "--config", "recipes/qwen2.5-32b/sft.yaml",
                            "--model", str(tmp_path), "--gpus", "16"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "block 20000 tokens, 16 x 80 GiB" in proc.stdout and "-> fits" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "sft.plan", "--gpus", "0"], cwd=ROOT, capture_output=True, text=True,
+    bad = subprocess.run([sys.executable, "-m", "thinkscale.sft.plan", "--gpus", "0"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert bad.returncode != 0 and "--gpus must be >= 1" in bad.stderr

@@ -10,12 +10,13 @@ import torch
 
 pytest.importorskip("vllm")
 
-from common.chat_format import FormatArgs, render_prompt  # noqa: E402
-from inference.budget import BudgetRequest  # noqa: E402
-from inference.forcing import PROCESSOR, RECORDS_ENV  # noqa: E402
-from inference.hf_engine import HFEngine  # noqa: E402
-from inference.vllm_engine import VLLMEngine  # noqa: E402
-from inference.vllm_processor import BudgetForcingProcessor  # noqa: E402
+from thinkscale.common.chat_format import FormatArgs, render_prompt  # noqa: E402
+from thinkscale.inference.budget import BudgetRequest  # noqa: E402
+from thinkscale.inference.forcing import PROCESSOR, RECORDS_ENV  # noqa: E402
+from thinkscale.inference.hf_engine import HFEngine  # noqa: E402
+from thinkscale.inference.vllm_engine import VLLMEngine  # noqa: E402
+from thinkscale.inference.vllm_processor import BudgetForcingProcessor  # noqa: E402
+
 from tests.scripted import FakeSamplingParams, ScriptedLM  # noqa: E402
 from tests.v2_runner import V2Runner  # noqa: E402
 
@@ -102,6 +103,19 @@ def test_v2_leaves_requests_without_budgets_or_with_bad_ones_alone(tokenizer, ti
     bad = FakeSamplingParams(extra_args={"min_thinking_tokens": 9, "max_thinking_tokens": 4}, temperature=0.0,
                              top_p=1.0, seed=None, max_tokens=8, stop_token_ids=[])  # fmt: skip
     assert runner.processor.add_request(1, bad) is False and 1 not in runner.processor.batch.rows
+
+
+def test_the_documented_names_are_what_vllm_loads():
+    """`thinkscale.vllm:BudgetForcingProcessor` and `--reasoning-parser-plugin thinkscale.vllm
+    --reasoning-parser thinkscale` (docs/vllm.md), through vLLM's own plugin import."""
+    from thinkscale.inference.vllm_reasoning import ThinkAnswerParser
+    from vllm.reasoning import ReasoningParserManager
+
+    from thinkscale.vllm import REASONING_PARSER, REASONING_PLUGIN
+
+    assert PROCESSOR == "thinkscale.vllm:BudgetForcingProcessor"
+    ReasoningParserManager.import_reasoning_parser(REASONING_PLUGIN)
+    assert ReasoningParserManager.get_reasoning_parser(REASONING_PARSER) is ThinkAnswerParser
 
 
 def test_vllms_own_loaders_accept_the_class_for_both_runners():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from common.io import read_jsonl
+from thinkscale.common.io import read_jsonl
 
 
 def _bench(tmp_path, n=3):
@@ -15,7 +15,7 @@ def _bench(tmp_path, n=3):
 
 
 def test_the_s1_study_restarts_on_purpose(tiny_model_dir, tmp_path, capsys):
-    from eval.run import main
+    from thinkscale.eval.run import main
 
     argv = ["--model", str(tiny_model_dir), "--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path),
             "--name", "r", "--budgets", "4", "--max-answer-tokens", "3"]  # fmt: skip
@@ -36,7 +36,7 @@ def test_the_s1_study_restarts_on_purpose(tiny_model_dir, tmp_path, capsys):
 
 
 def test_generate_restart_rewrites_only_its_output_file(tiny_model_dir, tmp_path):
-    from inference.generate import main
+    from thinkscale.inference.generate import main
 
     questions = _bench(tmp_path, 2)
     output = tmp_path / "results.jsonl"

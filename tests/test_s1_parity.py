@@ -8,14 +8,13 @@ from __future__ import annotations
 import random
 
 import pytest
-
-from common.chat_format import FormatArgs, render_prompt
-from eval.benchmarks import BenchmarkArgs, Item, gpqa_as_s1
-from eval.intervals import clustered_se, mean_interval, wilson
-from eval.methods import METHODS, Context
-from eval.run import EvalArgs, benchmark_table, wait_cap
-from inference.budget import BudgetResult
-from inference.forcing_request import UNBOUNDED
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.eval.benchmarks import BenchmarkArgs, Item, gpqa_as_s1
+from thinkscale.eval.intervals import clustered_se, mean_interval, wilson
+from thinkscale.eval.methods import METHODS, Context
+from thinkscale.eval.run import EvalArgs, benchmark_table, wait_cap
+from thinkscale.inference.budget import BudgetResult
+from thinkscale.inference.forcing_request import UNBOUNDED
 
 
 def gpqa_docs(n: int) -> list[dict]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from data.curate import CurateArgs
-from data.select import S1Steps, benchmark_weights, s1_select
+from thinkscale.data.curate import CurateArgs
+from thinkscale.data.select import S1Steps, benchmark_weights, s1_select
 
 GPQA, AIME, MATH, OTHER = "Idavidrein/gpqa", "qq8933/AIME_1983_2024", "qfq/openaimath/Algebra", "other"
 
@@ -75,7 +74,7 @@ def test_the_steps_are_checked_before_any_work():
 
 
 def test_the_s1_recipe_selects_as_s1_did():
-    from common.config import load_recipe
+    from thinkscale.common.config import load_recipe
 
     recipe = load_recipe("recipes/qwen2.5-32b/data-s1k.yaml")
     steps = CurateArgs(**{k: recipe[k] for k in ("keep_whole_sources", "keep_long_sources", "keep_long_min_tokens",
@@ -88,7 +87,7 @@ def test_the_s1_recipe_selects_as_s1_did():
 
 
 def test_the_s1_recipe_runs_the_difficulty_stage_as_s1_did():
-    from common.config import load_recipe
+    from thinkscale.common.config import load_recipe
 
     recipe = load_recipe("recipes/qwen2.5-32b/data-s1k.yaml")
     # s1's data/bulk_inference.py: Qwen2.5-7B- and 32B-Instruct, own chat template, 32768 tokens, T 0.05

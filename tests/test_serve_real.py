@@ -1,4 +1,4 @@
-"""The budget-forcing server (`python -m inference.serve`) for real: vLLM's OpenAI server on 127.0.0.1,
+"""The budget-forcing server (`thinkscale serve`) for real: vLLM's OpenAI server on 127.0.0.1,
 a free port, the embedded model in fp32, started and stopped here (`vllm` marker, `make test-vllm`).
 
 Budgets are checked against the HF engine on the same prompts (greedy, fp32): the server's thinking,
@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest
-from inference.hf_engine import HFEngine
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.hf_engine import HFEngine
 
 pytestmark = pytest.mark.vllm
 
@@ -39,7 +38,7 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
-    argv = [sys.executable, "-m", "inference.serve", "--port", str(port), "--dtype", "float32",
+    argv = [sys.executable, "-m", "thinkscale.inference.serve", "--port", str(port), "--dtype", "float32",
             "--max-model-len", str(CONTEXT), "--kv-cache-gib", "1"]  # fmt: skip
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

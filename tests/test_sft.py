@@ -7,20 +7,19 @@ import shutil
 
 import pytest
 import torch
-
-from common.chat_format import FormatArgs, render_example
-from common.io import atomic_write_jsonl, read_jsonl
-from sft.args import SFTArgs
-from sft.callbacks import MARKER, last_complete_checkpoint
-from sft.packing import PackedCollator, pack, single
-from sft.tokenize import IGNORE, tokenize_example, tokenize_rows
-from sft.train import main
+from thinkscale.common.chat_format import FormatArgs, render_example
+from thinkscale.common.io import atomic_write_jsonl, read_jsonl
+from thinkscale.sft.args import SFTArgs
+from thinkscale.sft.callbacks import MARKER, last_complete_checkpoint
+from thinkscale.sft.packing import PackedCollator, pack, single
+from thinkscale.sft.tokenize import IGNORE, tokenize_example, tokenize_rows
+from thinkscale.sft.train import main
 
 
 @pytest.fixture(scope="module")
 def train_file(tokenizer, tmp_path_factory):
-    from data.builtin.pool import build_pool
-    from data.render import render_rows
+    from thinkscale.data.builtin.pool import build_pool
+    from thinkscale.data.render import render_rows
 
     rows, _ = build_pool(
         seed=0, train_per_level=1, test_per_level=0, domains=["arithmetic", "geometry", "systems"]
@@ -128,10 +127,10 @@ def test_restart_starts_over_and_another_recipe_is_refused_mid_run(full_run, tin
 
 
 def test_final_model_loads_in_the_engine(full_run):
-    from common.chat_format import render_prompt
-    from inference.budget import BudgetRequest
-    from inference.hf_engine import HFEngine
-    from inference.models import ModelArgs, load_model
+    from thinkscale.common.chat_format import render_prompt
+    from thinkscale.inference.budget import BudgetRequest
+    from thinkscale.inference.hf_engine import HFEngine
+    from thinkscale.inference.models import ModelArgs, load_model
 
     model, tok = load_model(ModelArgs(model=str(full_run / "final")))
     res = HFEngine(model, tok, FormatArgs()).generate(
@@ -167,7 +166,7 @@ def test_bad_input(tiny_model_dir, train_file, tmp_path):
 
 def test_loss_plot_of_a_run_shorter_than_one_logging_interval(tmp_path):
     """A run that never reached --logging-steps has no train_log.jsonl: no plot, and no error."""
-    from sft.callbacks import plot_loss
+    from thinkscale.sft.callbacks import plot_loss
 
     plot_loss(tmp_path / "train_log.jsonl", tmp_path / "loss.png")
     assert not (tmp_path / "loss.png").exists()

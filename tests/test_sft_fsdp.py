@@ -1,6 +1,6 @@
 """FSDP through the real entry point on two CPU processes (torchrun, gloo): the path 16 GPUs run.
 
-`python -m torch.distributed.run --nproc-per-node 2 -m sft.train ... --fsdp "full_shard auto_wrap"
+`python -m torch.distributed.run --nproc-per-node 2 -m thinkscale train ... --fsdp "full_shard auto_wrap"
 --fsdp-config recipes/accelerate/fsdp_trainer.json` — FSDP2 with the decoder layers wrapped,
 activation checkpointing, ram-efficient loading and sharded checkpoints, exactly the recipe file the
 GPU runs use. Each test bounds its processes with a timeout.
@@ -24,13 +24,13 @@ FSDP = ["--fsdp", "full_shard auto_wrap", "--fsdp-config", str(ROOT / "recipes/a
 
 
 def train(model_dir, data, root, *extra, processes: int = 2, port: int = 29541):
-    cmd = [sys.executable, "-m", "sft.train", "--model", str(model_dir), "--dataset", str(data),
+    cmd = [sys.executable, "-m", "thinkscale.sft.train", "--model", str(model_dir), "--dataset", str(data),
            "--output-root", str(root), "--name", "f", "--block-size", "600", "--learning-rate", "1e-3",
            "--global-batch-size", "2", "--micro-batch-size", "1", "--warmup-ratio", "0", "--logging-steps", "1",
            "--save-steps", "2", "--save-total-limit", "3", *extra]  # fmt: skip
     if processes > 1:
         cmd[1:3] = ["-m", "torch.distributed.run", "--nproc-per-node", str(processes),
-                    "--master-port", str(port), "-m", "sft.train"]  # fmt: skip
+                    "--master-port", str(port), "-m", "thinkscale.sft.train"]  # fmt: skip
     env = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -79,7 +79,7 @@ def test_resume_from_a_sharded_checkpoint_equals_the_uninterrupted_run(fsdp_run,
 
 
 def test_final_is_gathered_once_and_loads_in_the_engine(fsdp_run, tiny_model):
-    from inference.models import ModelArgs, load_model
+    from thinkscale.inference.models import ModelArgs, load_model
 
     final = fsdp_run / "final"
     assert sorted(p.name for p in final.glob("*.safetensors")) == ["model.safetensors"]

@@ -1,12 +1,12 @@
 """Strategy logic on a scripted policy: stop rules, fallbacks, aggregation, search bookkeeping, compute."""
 
 import pytest
+from thinkscale.eval.strategies.answers import vote
+from thinkscale.eval.strategies.compute import Compute, flops
+from thinkscale.eval.strategies.parallel import best_of_n, majority, powers
+from thinkscale.eval.strategies.search import allocate, beam_search, rebase
+from thinkscale.eval.strategies.sequential import adaptive_vote, budget_forcing, fallback, sequential_vote
 
-from eval.strategies.answers import vote
-from eval.strategies.compute import Compute, flops
-from eval.strategies.parallel import best_of_n, majority, powers
-from eval.strategies.search import allocate, beam_search, rebase
-from eval.strategies.sequential import adaptive_vote, budget_forcing, fallback, sequential_vote
 from tests.fake_policy import STEP_TOKENS, FakePolicy, FakeVerifier, context, items
 
 
@@ -152,7 +152,7 @@ def test_compute_counters_add_and_flops():
 
 
 def test_path_score_aggregation():
-    from eval.strategies.search import Path
+    from thinkscale.eval.strategies.search import Path
 
     p = Path(node=None, q=0, scores=[0.9, 0.5, 0.8])
     assert p.value("last") == 0.8 and p.value("min") == 0.5 and abs(p.value("product") - 0.36) < 1e-12

@@ -22,8 +22,8 @@ def _argv(tiny_model_dir, tmp_path, *extra):
 
 
 def test_study_writes_its_report_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
-    from eval.strategies.run import main
-    from inference.tree import TreeDecoder
+    from thinkscale.eval.strategies.run import main
+    from thinkscale.inference.tree import TreeDecoder
 
     assert main(_argv(tiny_model_dir, tmp_path)) == 0
     out = tmp_path / "strategies" / "s"
@@ -52,7 +52,7 @@ def test_study_writes_its_report_and_resumes(tiny_model_dir, tmp_path, monkeypat
 
 
 def test_study_refuses_what_it_cannot_run(tiny_model_dir, tmp_path):
-    from eval.strategies.run import main
+    from thinkscale.eval.strategies.run import main
 
     with pytest.raises(ValueError, match="best_of_n needs a verifier"):
         main(_argv(tiny_model_dir, tmp_path, "--strategies", "best_of_n", "--name", "b"))
@@ -69,9 +69,8 @@ def test_study_refuses_what_it_cannot_run(tiny_model_dir, tmp_path):
 def test_search_strategies_run_on_the_real_decoder_with_a_value_head(tiny_model_dir, tmp_path):
     """Every verifier strategy end to end on the tiny model, with a value head fitted on random states."""
     import torch
-
-    from eval.strategies.run import main
-    from eval.verifier.head import ValueHead
+    from thinkscale.eval.strategies.run import main
+    from thinkscale.eval.verifier.head import ValueHead
 
     x = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
     ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "vh", {"model": str(tiny_model_dir)})
@@ -111,9 +110,8 @@ def test_a_hub_style_outcome_reward_model_plugs_in(tiny_model_dir, tmp_path, tok
     """`--verifier orm:<folder>`: a sequence classifier (here tiny and random) scores the paths, and
     what it reads is charged as verifier tokens."""
     import torch
+    from thinkscale.eval.strategies.run import main
     from transformers import LlamaConfig, LlamaForSequenceClassification
-
-    from eval.strategies.run import main
 
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,

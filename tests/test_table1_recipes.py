@@ -10,14 +10,13 @@ aime24_nofigures, openai_math (MATH500) and gpqa_diamond_openai.
 from __future__ import annotations
 
 import pytest
-
-from common.chat_format import FormatArgs
-from common.config import parse_config
-from eval.benchmarks import HUB, BenchmarkArgs
-from eval.run import EvalArgs
-from eval.run import main as eval_main
-from inference.backend import BackendArgs
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config
+from thinkscale.eval.benchmarks import HUB, BenchmarkArgs
+from thinkscale.eval.run import EvalArgs
+from thinkscale.eval.run import main as eval_main
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.models import ModelArgs
 
 RECIPES = {"recipes/qwen2.5-32b/eval.yaml": "simplescaling/s1-32B",
            "recipes/qwen2.5-32b/eval-s1.1.yaml": "simplescaling/s1.1-32B"}  # fmt: skip

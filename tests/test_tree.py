@@ -1,11 +1,10 @@
 """The tree decoder: one-shot, step-wise and branched decoding agree with the budget-forcing engine."""
 
 import pytest
-
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest
-from inference.hf_engine import HFEngine
-from inference.tree import Expansion, TreeDecoder
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.hf_engine import HFEngine
+from thinkscale.inference.tree import Expansion, TreeDecoder
 
 FMT = FormatArgs()
 QUESTIONS = ["What is 2 + 3?", "Name a prime number larger than ten, please.", "Compute (4 + 5) * 3 - 2."]
@@ -100,10 +99,9 @@ def test_whole_paths_with_states_read_afterwards_equal_step_wise_sampling(setup,
     """The verifier trainer's vLLM route (whole path, step ends found afterwards, states read in one
     forward pass) gives the tree decoder's step-wise states, greedy; run here on the HF tree."""
     import torch
-
-    from eval.benchmarks import Item
-    from eval.strategies.policy import Policy, PolicySettings
-    from eval.verifier.train import sample_paths, sample_whole_paths
+    from thinkscale.eval.benchmarks import Item
+    from thinkscale.eval.strategies.policy import Policy, PolicySettings
+    from thinkscale.eval.verifier.train import sample_paths, sample_whole_paths
 
     _, tok, tree, prompts = setup
     whole = tree.expand(tree.roots(prompts[:1]), Expansion(until="done", max_thinking_tokens=16, max_answer_tokens=4), [0])[0]

@@ -8,28 +8,28 @@ import importlib
 import pytest
 
 CASES = [  # (module, settings class, field, impossible value, text the error must hold)
-    ("data.sources", "SourceArgs", "builtin_train_per_level", 0, "--builtin-train-per-level must be >= 1"),
-    ("data.sources", "SourceArgs", "slip_rate", 1.5, "--slip-rate must be in [0.0, 1.0]"),
-    ("data.quality", "QualityArgs", "near_dup_threshold", -0.1, "--near-dup-threshold must be in"),
-    ("data.curate", "CurateArgs", "num_samples", 0, "--num-samples"),
-    ("data.asv", "ASVDataArgs", "block_size", 0, "--block-size must be >= 1"),
-    ("sft.args", "SFTArgs", "max_steps", 0, "--max-steps must be -1"),
-    ("sft.args", "SFTArgs", "num_train_epochs", 0.0, "--num-train-epochs must be > 0"),
-    ("sft.args", "SFTArgs", "adam_beta2", 1.0, "--adam-beta2 must be in [0.0, 1.0)"),
-    ("sft.args", "SFTArgs", "save_total_limit", 0, "--save-total-limit must be >= 1"),
-    ("sft.args", "SFTArgs", "loss_weighting", "sequence", "--loss-weighting must be token or example"),
-    ("sft.plan", "PlanArgs", "gpus", 0, "--gpus must be >= 1"),
-    ("eval.run", "EvalArgs", "max_tries", 0, "--max-tries must be >= 1"),
-    ("eval.run", "EvalArgs", "sample_temperature", 0.0, "--sample-temperature must be > 0"),
-    ("eval.run", "EvalArgs", "budgets", [0], "--budgets must be positive"),
-    ("eval.run", "EvalArgs", "samples_per_question", 2, "--samples-per-question above 1 needs --temperature > 0"),
-    ("eval.run", "EvalArgs", "temperature", -0.5, "--temperature must be >= 0"),
-    ("eval.strategies.args", "StrategyArgs", "beam_width", 0, "--beam-width must be >= 1"),
-    ("eval.strategies.args", "StrategyArgs", "asv_threshold", 2.0, "--asv-threshold must be in"),
-    ("eval.verifier.train", "VerifierArgs", "batch_size", 0, "--batch-size must be >= 1"),
-    ("eval.verifier.train", "VerifierArgs", "holdout", 1.0, "--holdout must be in (0, 1)"),
-    ("inference.engine_args", "BudgetArgs", "max_thinking_tokens", -1, "max"),
-    ("inference.generate", "GenerateArgs", "input", "no/such/file.jsonl", "--input no/such/file.jsonl: no such file"),
+    ("thinkscale.data.sources", "SourceArgs", "builtin_train_per_level", 0, "--builtin-train-per-level must be >= 1"),
+    ("thinkscale.data.sources", "SourceArgs", "slip_rate", 1.5, "--slip-rate must be in [0.0, 1.0]"),
+    ("thinkscale.data.quality", "QualityArgs", "near_dup_threshold", -0.1, "--near-dup-threshold must be in"),
+    ("thinkscale.data.curate", "CurateArgs", "num_samples", 0, "--num-samples"),
+    ("thinkscale.data.asv", "ASVDataArgs", "block_size", 0, "--block-size must be >= 1"),
+    ("thinkscale.sft.args", "SFTArgs", "max_steps", 0, "--max-steps must be -1"),
+    ("thinkscale.sft.args", "SFTArgs", "num_train_epochs", 0.0, "--num-train-epochs must be > 0"),
+    ("thinkscale.sft.args", "SFTArgs", "adam_beta2", 1.0, "--adam-beta2 must be in [0.0, 1.0)"),
+    ("thinkscale.sft.args", "SFTArgs", "save_total_limit", 0, "--save-total-limit must be >= 1"),
+    ("thinkscale.sft.args", "SFTArgs", "loss_weighting", "sequence", "--loss-weighting must be token or example"),
+    ("thinkscale.sft.plan", "PlanArgs", "gpus", 0, "--gpus must be >= 1"),
+    ("thinkscale.eval.run", "EvalArgs", "max_tries", 0, "--max-tries must be >= 1"),
+    ("thinkscale.eval.run", "EvalArgs", "sample_temperature", 0.0, "--sample-temperature must be > 0"),
+    ("thinkscale.eval.run", "EvalArgs", "budgets", [0], "--budgets must be positive"),
+    ("thinkscale.eval.run", "EvalArgs", "samples_per_question", 2, "--samples-per-question above 1 needs --temperature > 0"),
+    ("thinkscale.eval.run", "EvalArgs", "temperature", -0.5, "--temperature must be >= 0"),
+    ("thinkscale.eval.strategies.args", "StrategyArgs", "beam_width", 0, "--beam-width must be >= 1"),
+    ("thinkscale.eval.strategies.args", "StrategyArgs", "asv_threshold", 2.0, "--asv-threshold must be in"),
+    ("thinkscale.eval.verifier.train", "VerifierArgs", "batch_size", 0, "--batch-size must be >= 1"),
+    ("thinkscale.eval.verifier.train", "VerifierArgs", "holdout", 1.0, "--holdout must be in (0, 1)"),
+    ("thinkscale.inference.engine_args", "BudgetArgs", "max_thinking_tokens", -1, "max"),
+    ("thinkscale.inference.generate", "GenerateArgs", "input", "no/such/file.jsonl", "--input no/such/file.jsonl: no such file"),
 ]
 
 
@@ -43,15 +43,15 @@ def test_impossible_setting_is_refused_naming_the_flag(module, cls, name, value,
 
 
 def test_ibpo_names_a_missing_sft_recipe():
-    from ibpo.args import IBPOArgs
+    from thinkscale.ibpo.args import IBPOArgs
 
     with pytest.raises(FileNotFoundError, match="--sft-config nowhere.yaml: no such file"):
         IBPOArgs(start_model="m", sft_config="nowhere.yaml")
 
 
 def test_the_cli_refuses_before_loading_anything(tmp_path, capsys):
-    from common.config import run_cli
-    from sft.train import main
+    from thinkscale.common.config import run_cli
+    from thinkscale.sft.train import main
 
     # No model or dataset exists at these paths: the refusal must come from the flag check first.
     with pytest.raises(SystemExit) as done:

@@ -13,12 +13,12 @@ Each case also asserts that the behaviour it names happened, so a case cannot pa
 from dataclasses import asdict
 
 import pytest
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.hf_engine import HFEngine
+from thinkscale.inference.vllm_engine import VLLMEngine
 
 from bench.bench_forcing import CountingLLM
-from common.chat_format import FormatArgs, render_prompt
-from inference.budget import BudgetRequest
-from inference.hf_engine import HFEngine
-from inference.vllm_engine import VLLMEngine
 from tests.conftest import VLLM_CONTEXT
 
 pytestmark = pytest.mark.vllm
@@ -140,9 +140,9 @@ def test_results_come_back_per_chunk_in_request_order(real_llm, embedded_fp32):
 
 def test_data_parallel_replicas_split_a_call_and_equal_the_hf_engine(embedded_fp32):
     """--data-parallel-size 2 on the CPU: two replicas in two processes, one core each."""
-    from inference.backend import BackendArgs, start_vllm
-    from inference.models import resolve_model
-    from inference.vllm_engine import shutdown_llm
+    from thinkscale.inference.backend import BackendArgs, start_vllm
+    from thinkscale.inference.models import resolve_model
+    from thinkscale.inference.vllm_engine import shutdown_llm
 
     model, tok = embedded_fp32
     llm = start_vllm(resolve_model("smollm2-135m"),

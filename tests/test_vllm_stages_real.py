@@ -12,10 +12,9 @@ import subprocess
 import sys
 
 import pytest
-
-from common.chat_format import FormatArgs
-from inference.backend import BackendArgs
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.models import ModelArgs
 
 pytestmark = pytest.mark.vllm
 
@@ -46,7 +45,7 @@ def test_generate_cli_starts_vllm_itself_and_matches_hf(tmp_path):
     flags = ["--input", str(questions), "--min-thinking-tokens", "8", "--max-thinking-tokens", "24",
              "--max-answer-tokens", "12", "--dtype", "float32"]  # fmt: skip
     for backend in ("hf", "vllm"):
-        cmd = [sys.executable, "-m", "inference.generate", *flags, "--output", str(tmp_path / f"{backend}.jsonl"),
+        cmd = [sys.executable, "-m", "thinkscale.inference.generate", *flags, "--output", str(tmp_path / f"{backend}.jsonl"),
                "--backend", backend, "--max-model-len", "512", "--kv-cache-gib", "1", "--batch-size", "2"]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
@@ -60,14 +59,14 @@ def test_generate_cli_starts_vllm_itself_and_matches_hf(tmp_path):
     (["--data-parallel-size", "999"], "--data-parallel-size 999 needs at least 999 cores"),
 ])  # fmt: skip
 def test_vllm_errors_reach_the_user_without_a_traceback(tmp_path, flags, needle):
-    cmd = [sys.executable, "-m", "inference.generate", "--input", str(_bench(tmp_path, 1)), "--output",
+    cmd = [sys.executable, "-m", "thinkscale.inference.generate", "--input", str(_bench(tmp_path, 1)), "--output",
            str(tmp_path / "o.jsonl"), "--backend", "vllm", *flags]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr
 
 
 def test_chat_one_shot_matches_hf(shared_vllm, capsys):
-    from inference.chat import main
+    from thinkscale.inference.chat import main
 
     out = {}
     for backend in ("hf", "vllm"):
@@ -81,7 +80,7 @@ def test_chat_one_shot_matches_hf(shared_vllm, capsys):
 
 
 def test_eval_run_matches_hf(shared_vllm, tmp_path):
-    from eval.run import main
+    from thinkscale.eval.run import main
 
     for backend in ("hf", "vllm"):
         main(["--benchmark", str(_bench(tmp_path, 4)), "--output-root", str(tmp_path), "--name", "run",
@@ -97,7 +96,7 @@ def test_eval_run_matches_hf(shared_vllm, tmp_path):
 
 
 def test_strategy_study_matches_hf(shared_vllm, tmp_path):
-    from eval.strategies.run import main
+    from thinkscale.eval.strategies.run import main
 
     for backend in ("hf", "vllm"):
         main(["--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path), "--name", "run",
@@ -116,10 +115,9 @@ def test_strategy_study_matches_hf(shared_vllm, tmp_path):
 def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):
     """Whole paths on vLLM + states read afterwards = the tree decoder's step-wise states (greedy)."""
     import torch
-
-    from eval.benchmarks import Item
-    from eval.strategies.policy import PolicySettings
-    from eval.verifier.train import VerifierArgs, sampled_paths
+    from thinkscale.eval.benchmarks import Item
+    from thinkscale.eval.strategies.policy import PolicySettings
+    from thinkscale.eval.verifier.train import VerifierArgs, sampled_paths
 
     items = [Item(id=f"q{i}", question=q, gold=a) for i, (q, a) in enumerate(QUESTIONS[:4])]
     pset = PolicySettings(temperature=0.0, max_thinking_tokens=24, max_answer_tokens=8, step_delimiter="\n")
@@ -133,7 +131,7 @@ def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):
 
 
 def test_difficulty_filter_matches_hf(shared_vllm, tmp_path):
-    from data.difficulty import DifficultyArgs, solve_with
+    from thinkscale.data.difficulty import DifficultyArgs, solve_with
 
     rows = [{"id": f"q{i}", "question": q, "gold": a} for i, (q, a) in enumerate(QUESTIONS)]
     args = DifficultyArgs(difficulty_max_thinking_tokens=16, difficulty_max_answer_tokens=16)
@@ -147,9 +145,9 @@ def test_difficulty_filter_matches_hf(shared_vllm, tmp_path):
 def test_ibpo_sampling_matches_hf(shared_vllm, tmp_path, embedded_fp32):
     from types import SimpleNamespace
 
-    from eval.benchmarks import Item
-    from ibpo.rounds import sample
-    from inference.engine_args import build_engine
+    from thinkscale.eval.benchmarks import Item
+    from thinkscale.ibpo.rounds import sample
+    from thinkscale.inference.engine_args import build_engine
 
     items = [Item(id=f"q{i}", question=q, gold=a, level=1) for i, (q, a) in enumerate(QUESTIONS[:3])]
     args = SimpleNamespace(samples=2, max_thinking_tokens=24, max_answer_tokens=8, temperature=0.0,
@@ -175,7 +173,7 @@ def test_generate_on_vllm_resumes_after_a_kill(tmp_path):
     flags = ["--input", str(questions), "--min-thinking-tokens", "48", "--max-thinking-tokens", "64",
              "--max-answer-tokens", "12", "--dtype", "float32", "--batch-size", "1", "--kv-cache-gib", "1"]  # fmt: skip
     out = tmp_path / "vllm.jsonl"
-    cmd = [sys.executable, "-m", "inference.generate", *flags, "--output", str(out), "--backend", "vllm"]
+    cmd = [sys.executable, "-m", "thinkscale.inference.generate", *flags, "--output", str(out), "--backend", "vllm"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not (out.exists() and out.read_text().count("\n") >= 2):
@@ -188,7 +186,7 @@ def test_generate_on_vllm_resumes_after_a_kill(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and f"wrote {6 - written} results" in done.stdout, done.stdout + done.stderr[-1000:]
     ref = tmp_path / "hf.jsonl"
-    subprocess.run([sys.executable, "-m", "inference.generate", *flags, "--output", str(ref)], check=True,
+    subprocess.run([sys.executable, "-m", "thinkscale.inference.generate", *flags, "--output", str(ref)], check=True,
                    capture_output=True, timeout=300)  # fmt: skip
     got, want = (sorted(_drop(_jsonl(p), "seconds"), key=lambda r: r["id"]) for p in (out, ref))
     assert [r["id"] for r in got] == [f"q{i}" for i in range(6)] and got == want

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from data.builtin.problem import Problem, Step, fmt, pick, signed
+from thinkscale.data.builtin.problem import Problem, Step, fmt, pick, signed
 
 
 def gen_linear(rng: random.Random, level: int) -> Problem:

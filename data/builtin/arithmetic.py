@@ -9,7 +9,7 @@ import random
 from fractions import Fraction
 from math import gcd
 
-from data.builtin.problem import Problem, Step, fmt, pick
+from thinkscale.data.builtin.problem import Problem, Step, fmt, pick
 
 
 def gen_arithmetic(rng: random.Random, level: int) -> Problem:

@@ -6,7 +6,7 @@ import random
 from fractions import Fraction
 from math import comb, factorial
 
-from data.builtin.problem import Problem, Step, fmt, pick
+from thinkscale.data.builtin.problem import Problem, Step, fmt, pick
 
 
 def gen_number_theory(rng: random.Random, level: int) -> Problem:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from data.builtin.problem import Problem, Step, fmt, pick
+from thinkscale.data.builtin.problem import Problem, Step, fmt, pick
 
 
 def gen_geometry(rng: random.Random, level: int) -> Problem:

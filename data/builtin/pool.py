@@ -1,6 +1,6 @@
 """The built-in reasoning pool: seeded math problems in 10 domains x 4 levels, with a clean test split.
 
-    from data.builtin.pool import build_pool
+    from thinkscale.data.builtin.pool import build_pool
     train_rows, test_rows = build_pool(seed=0, train_per_level=30, test_per_level=5)
 
 The split is made on each problem's parameters, not drawn at random: a stable hash of
@@ -18,12 +18,12 @@ import random
 import re
 from collections.abc import Callable
 
-from data.builtin.algebra import gen_linear, gen_sequences, gen_systems
-from data.builtin.arithmetic import gen_arithmetic, gen_fractions, gen_word_units
-from data.builtin.counting import gen_combinatorics, gen_number_theory, gen_probability
-from data.builtin.geometry import gen_geometry
-from data.builtin.problem import Problem
-from data.builtin.traces import TraceStyle, write_trace
+from thinkscale.data.builtin.algebra import gen_linear, gen_sequences, gen_systems
+from thinkscale.data.builtin.arithmetic import gen_arithmetic, gen_fractions, gen_word_units
+from thinkscale.data.builtin.counting import gen_combinatorics, gen_number_theory, gen_probability
+from thinkscale.data.builtin.geometry import gen_geometry
+from thinkscale.data.builtin.problem import Problem
+from thinkscale.data.builtin.traces import TraceStyle, write_trace
 
 GENERATORS: dict[str, Callable[[random.Random, int], Problem]] = {
     "arithmetic": gen_arithmetic,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from data.builtin.problem import Problem, Step, fmt
+from thinkscale.data.builtin.problem import Problem, Step, fmt
 
 
 @dataclass(frozen=True)

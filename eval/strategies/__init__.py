@@ -1,4 +1,4 @@
 """Test-time compute strategies beside budget forcing: voting, sequential voting, verifiers, search.
 
-`eval.strategies.table.STRATEGIES` is the dispatch table; `python -m eval.strategies.run` the study.
+`eval.strategies.table.STRATEGIES` is the dispatch table; `thinkscale strategies` the study.
 """

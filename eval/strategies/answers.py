@@ -6,7 +6,7 @@ majority(["1/2", "3", "3"], weights=[.9, .2, .3])  # -> "1/2" (0.9 > 0.5): weigh
 
 from __future__ import annotations
 
-from grading.grade import is_equivalent
+from thinkscale.grading.grade import is_equivalent
 
 
 def clusters(answers: list[str | None]) -> list[int]:

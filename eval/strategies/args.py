@@ -1,10 +1,10 @@
-"""The strategy study's settings (recipe keys of the same names; `python -m eval.strategies.run --help`)."""
+"""The strategy study's settings (recipe keys of the same names; `thinkscale strategies --help`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.validate import at_least, within
+from thinkscale.common.validate import at_least, within
 
 
 @dataclass
@@ -45,8 +45,8 @@ class StrategyArgs:
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
 
     def __post_init__(self) -> None:
-        from eval.strategies.search import AGGREGATES
-        from eval.strategies.table import STRATEGIES
+        from thinkscale.eval.strategies.search import AGGREGATES
+        from thinkscale.eval.strategies.table import STRATEGIES
 
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown:

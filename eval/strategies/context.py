@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eval.benchmarks import Item
-from eval.strategies.compute import Compute
+from thinkscale.eval.benchmarks import Item
+from thinkscale.eval.strategies.compute import Compute
 
 
 class Context:

@@ -11,8 +11,8 @@ the tokens of those k samples. Weighted best-of-N sums verifier scores over equi
 
 from __future__ import annotations
 
-from eval.strategies.answers import vote
-from eval.strategies.compute import Compute
+from thinkscale.eval.strategies.answers import vote
+from thinkscale.eval.strategies.compute import Compute
 
 
 def powers(n: int) -> list[int]:

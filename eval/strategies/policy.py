@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from common.chat_format import FormatArgs, render_prompt
-from eval.benchmarks import Item
-from eval.strategies.compute import Compute
-from grading.extract import extract_answer
-from grading.grade import matches
-from inference.tree import Expansion, Node, TreeDecoder
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.eval.benchmarks import Item
+from thinkscale.eval.strategies.compute import Compute
+from thinkscale.grading.extract import extract_answer
+from thinkscale.grading.grade import matches
+from thinkscale.inference.tree import Expansion, Node, TreeDecoder
 
 
 @dataclass
@@ -131,11 +131,11 @@ def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_siz
                 states: bool = False) -> Policy:  # fmt: skip
     """The model named by `model_args` behind a TreeDecoder (hf) or a VLLMTree (vllm; `states`: also load
     the model in transformers, lazily, to read hidden states for a value-head verifier)."""
-    from inference.models import count_parameters, load_model, load_tokenizer, resolve_model
+    from thinkscale.inference.models import count_parameters, load_model, load_tokenizer, resolve_model
 
     if backend is not None and backend.is_vllm:
-        from inference.backend import require_vllm
-        from inference.vllm_tree import VLLMTree
+        from thinkscale.inference.backend import require_vllm
+        from thinkscale.inference.vllm_tree import VLLMTree
 
         require_vllm()
         source = resolve_model(model_args.model, model_args.revision)

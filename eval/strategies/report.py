@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from common.plots import pyplot, save_figure
-from eval.intervals import paired_gain, percent, wilson
-from eval.strategies.compute import FIELDS, flops
-from eval.strategies.optimal import (
+from thinkscale.common.plots import pyplot, save_figure
+from thinkscale.eval.intervals import paired_gain, percent, wilson
+from thinkscale.eval.strategies.compute import FIELDS, flops
+from thinkscale.eval.strategies.optimal import (
     FALLBACK,
     accuracy_and_tokens,
     best_label,
@@ -22,7 +22,7 @@ from eval.strategies.optimal import (
     mean_outcome,
     outcomes,
 )
-from eval.verifier.head import auroc
+from thinkscale.eval.verifier.head import auroc
 
 
 def label_rows(records: list[dict], policy_params: float, verifier_params: float) -> list[dict]:

@@ -1,6 +1,6 @@
 """The strategy study: every way to spend test-time compute on one set of questions and one axis.
 
-    python -m eval.strategies.run --config recipes/smollm2-135m/strategies.yaml [--strategies majority rebase]
+    thinkscale strategies --config recipes/smollm2-135m/strategies.yaml [--strategies majority rebase]
 
 The benchmark's questions are split (seeded) into a validation part, on which the compute-optimal
 policy is chosen, and a test part, on which everything is reported. Each (strategy, setting) in the
@@ -19,23 +19,22 @@ import re
 import sys
 from collections.abc import Sequence
 
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
+from thinkscale.common.paths import stage_dir
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.eval.benchmarks import BenchmarkArgs, Item, load_benchmark
+from thinkscale.eval.strategies import report
+from thinkscale.eval.strategies.args import StrategyArgs
+from thinkscale.eval.strategies.context import Context
+from thinkscale.eval.strategies.policy import PolicySettings, load_policy
+from thinkscale.eval.strategies.table import STEPWISE, STRATEGIES, setting_key, settings
+from thinkscale.eval.verifier.verifiers import build_verifier
+from thinkscale.inference.backend import BackendArgs, backend_suffix
+from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.vllm_tree import STEP_UNSUPPORTED
 from tqdm import tqdm
-
-from common.chat_format import FormatArgs
-from common.config import parse_config, run_cli, save_config
-from common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
-from common.paths import stage_dir
-from common.restart import RestartArgs, claimed_run
-from eval.benchmarks import BenchmarkArgs, Item, load_benchmark
-from eval.strategies import report
-from eval.strategies.args import StrategyArgs
-from eval.strategies.context import Context
-from eval.strategies.policy import PolicySettings, load_policy
-from eval.strategies.table import STEPWISE, STRATEGIES, setting_key, settings
-from eval.verifier.verifiers import build_verifier
-from inference.backend import BackendArgs, backend_suffix
-from inference.models import ModelArgs
-from inference.vllm_tree import STEP_UNSUPPORTED
 
 
 def split(items: list[Item], args: StrategyArgs) -> tuple[list[Item], list[Item]]:

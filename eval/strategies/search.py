@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from eval.strategies.answers import vote
-from eval.strategies.compute import Compute
-from inference.tree import Node
+from thinkscale.eval.strategies.answers import vote
+from thinkscale.eval.strategies.compute import Compute
+from thinkscale.inference.tree import Node
 
 AGGREGATES = ("last", "min", "product")
 

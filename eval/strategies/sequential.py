@@ -22,10 +22,10 @@ trial at least `ctx.args.asv_threshold`.
 
 from __future__ import annotations
 
-from common.trials import SEPARATOR
-from eval.strategies.answers import clusters, vote
-from eval.strategies.compute import Compute
-from grading.extract import extract_answer
+from thinkscale.common.trials import SEPARATOR
+from thinkscale.eval.strategies.answers import clusters, vote
+from thinkscale.eval.strategies.compute import Compute
+from thinkscale.grading.extract import extract_answer
 
 
 def budget_forcing(ctx, items, setting) -> list[dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eval.strategies import parallel, search, sequential
+from thinkscale.eval.strategies import parallel, search, sequential
 
 STRATEGIES: dict[str, Callable] = {
     "budget_forcing": sequential.budget_forcing,

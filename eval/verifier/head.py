@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
-from common.io import atomic_write_bytes, atomic_write_text
+from thinkscale.common.io import atomic_write_bytes, atomic_write_text
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Train the offline verifier: a value head on the policy's hidden states, labelled by the grader.
 
-    python -m eval.verifier.train --config recipes/smollm2-135m/verifier.yaml
+    thinkscale verifier --config recipes/smollm2-135m/verifier.yaml
 
 The policy samples `samples` solutions to each of `questions` training questions (the data stage's
 train.jsonl: questions the policy was trained on, none from the test split), step by step, keeping
@@ -24,19 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
-from common.chat_format import FormatArgs
-from common.config import config_dict, parse_config, run_cli, save_config
-from common.io import atomic_write_bytes
-from common.paths import output_root, stage_dir
-from common.restart import RestartArgs, claimed_run
-from common.validate import at_least
-from eval.benchmarks import Item, load_train_questions
-from eval.strategies.compute import Compute
-from eval.strategies.policy import Policy, PolicySettings, load_policy
-from eval.verifier.head import ValueHead, auroc
-from inference.backend import BackendArgs
-from inference.models import ModelArgs
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.config import config_dict, parse_config, run_cli, save_config
+from thinkscale.common.io import atomic_write_bytes
+from thinkscale.common.paths import output_root, stage_dir
+from thinkscale.common.restart import RestartArgs, claimed_run
+from thinkscale.common.validate import at_least
+from thinkscale.eval.benchmarks import Item, load_train_questions
+from thinkscale.eval.strategies.compute import Compute
+from thinkscale.eval.strategies.policy import Policy, PolicySettings, load_policy
+from thinkscale.eval.verifier.head import ValueHead, auroc
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.models import ModelArgs
 
 CHUNK = 25  # questions sampled (and cached) together
 
@@ -104,7 +103,7 @@ def sample_whole_paths(policy: Policy, items: list[Item], n: int, seed: int) -> 
     """`sample_paths` on a decoder that expands whole paths (vLLM): each solution is sampled at once, its
     step ends are found afterwards (`step_ends`, the tree decoder's rule) and the states at those tokens
     and after the answer are read in one forward pass per path. Greedy: equal to `sample_paths`."""
-    from inference.vllm_tree import read_states, step_ends
+    from thinkscale.inference.vllm_tree import read_states, step_ends
 
     computes = [Compute() for _ in items]
     roots = policy.roots(items, computes)

@@ -14,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
-from eval.strategies.compute import Compute
-from eval.verifier.head import ValueHead
-from inference.tree import Node
+from thinkscale.eval.strategies.compute import Compute
+from thinkscale.eval.verifier.head import ValueHead
+from thinkscale.inference.tree import Node
 
 
 class ValueHeadVerifier:
@@ -32,7 +31,7 @@ class ValueHeadVerifier:
         if trained_on and Path(trained_on).resolve() != Path(policy.model_path).resolve():
             raise ValueError(
                 f"{folder}: the value head reads {trained_on}'s hidden states, but the policy is {policy.model_path};"
-                " train a head for this policy (`python -m eval.verifier.train --model ...`)"
+                " train a head for this policy (`thinkscale verifier --model ...`)"
             )
 
     def score(self, policy, questions: list[str], nodes: list[Node], owners: list[int],

@@ -17,11 +17,11 @@ def _even(gold) -> bool:
 
 
 def _install() -> None:
-    import ibpo.rounds
-    from eval.strategies.policy import Policy
+    import thinkscale.ibpo.rounds
+    from thinkscale.eval.strategies.policy import Policy
 
-    real = ibpo.rounds.grade
-    ibpo.rounds.grade = lambda text, gold, choices=None: dataclasses.replace(real(text, gold, choices), correct=_even(gold))
+    real = thinkscale.ibpo.rounds.grade
+    thinkscale.ibpo.rounds.grade = lambda text, gold, choices=None: dataclasses.replace(real(text, gold, choices), correct=_even(gold))
     Policy.is_right = lambda self, answer, item: _even(item.gold)
 
 

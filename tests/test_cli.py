@@ -1,0 +1,120 @@
+"""The `thinkscale` command: every subcommand answers --help, packaged recipes are found by name from any
+folder, bad commands and recipe names get one clear line, `env` reports the installed versions, and the
+toolkit imports itself only as `thinkscale.*`."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_plan import QWEN_32B
+from thinkscale import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("common", "data", "sft", "inference", "eval", "ibpo", "grading")
+# Entry points that are set-up tools, not stages: `make setup-vllm` runs it as a module.
+NOT_SUBCOMMANDS = {"inference.vllm_setup"}
+
+
+def thinkscale(*args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
+    """The command as a user runs it (the console script's code path: `python -m thinkscale`)."""
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "thinkscale", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)  # fmt: skip
+
+
+def test_help_and_version_answer_without_importing_torch():
+    code = ("import sys, thinkscale.cli as c; c.main(['--help']); c.main(['--version']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage: thinkscale" in proc.stdout and all(f"  {name} " in proc.stdout for name in cli.COMMANDS)
+    from thinkscale import __version__
+
+    assert f"thinkscale {__version__}" in proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_every_subcommand_answers_help(name, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # cli.main sets argv[0] for argparse's prog
+    with pytest.raises(SystemExit) as done:
+        cli.main([name, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code in (0, None) and f"usage: thinkscale {name}" in out, out[:500]
+
+
+def test_every_stage_entry_point_is_a_subcommand():
+    """A stage module that runs as `python -m` is reachable from the command (a new one must be added)."""
+    mains = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for stage in STAGES for p in (ROOT / stage).rglob("*.py")
+        if 'if __name__ == "__main__":' in p.read_text(encoding="utf-8")
+    }  # fmt: skip
+    assert mains - NOT_SUBCOMMANDS <= {module for module, _ in cli.COMMANDS.values()}
+
+
+def test_unknown_command_and_unknown_recipe_name_one_line(tmp_path):
+    proc = thinkscale("trian", cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown command 'trian'" in proc.stderr
+    proc = thinkscale("plan", "--config", "smollm2-135m/nope", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--config smollm2-135m/nope: no such recipe file, nor a recipe shipped with thinkscale" in proc.stderr
+
+
+def test_a_packaged_recipe_by_name_from_another_folder(tmp_path):
+    """`--config qwen2.5-32b/sft` outside the checkout: the recipe, and the FSDP config it names, are the
+    packaged files."""
+    (tmp_path / "config.json").write_text(json.dumps(QWEN_32B))
+    proc = thinkscale("plan", "--config", "qwen2.5-32b/sft", "--model", str(tmp_path), "--gpus", "16", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "block 20000 tokens, 16 x 80 GiB" in proc.stdout and "-> fits" in proc.stdout
+    listed = thinkscale("recipes", cwd=tmp_path).stdout.split()
+    assert {"smollm2-135m/eval", "qwen2.5-32b/sft", "accelerate/fsdp_trainer"} <= set(listed)
+
+
+def test_a_file_of_the_users_own_wins_over_the_packaged_recipe(tmp_path):
+    from thinkscale.common.recipes import packaged_root, resolve
+
+    assert resolve("smollm2-135m/eval") == packaged_root() / "smollm2-135m" / "eval.yaml"
+    (tmp_path / "smollm2-135m").mkdir()
+    own = tmp_path / "smollm2-135m" / "eval"
+    own.write_text("model: mine\n")
+    assert resolve(own) == own
+
+
+def test_env_reports_the_installed_versions():
+    import torch
+    import transformers
+
+    proc = thinkscale("env", "--json", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = json.loads(proc.stdout)
+    assert facts["torch"] == torch.__version__.split("+")[0] or facts["torch"] == torch.__version__
+    assert facts["transformers"] == transformers.__version__
+    assert facts["vllm model runner"] in ("V1", "V2", None) and "cuda devices" in facts
+    text = thinkscale("env", timeout=120).stdout
+    assert "transformers" in text and "vllm model runner" in text
+
+
+def _stage_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names.extend(a.name for a in node.names)
+    return [n for n in names if n.split(".")[0] in STAGES]
+
+
+def test_the_toolkit_imports_itself_only_as_thinkscale():
+    """A bare `import inference...` would load a second copy of a module (or someone else's package)."""
+    folders = (*STAGES, "thinkscale", "tests", "bench")
+    bare = {str(p.relative_to(ROOT)): found for f in folders for p in (ROOT / f).rglob("*.py")
+            if (found := _stage_imports(p))}  # fmt: skip
+    assert bare == {}
