@@ -103,7 +103,7 @@ def _sample(method: str, point, item: Item, r: BudgetResult, tries: int = 1) -> 
             "fallback": fell_back,
             "thinking_tokens": r.thinking_tokens, "answer_tokens": r.answer_tokens, "steps": steps,
             "tries": tries, "num_forced": r.num_forced, "think_end_reason": r.think_end_reason,
-            "level": item.level}  # fmt: skip
+            "hit_max": r.hit_max, "level": item.level, "segments": r.segments}  # fmt: skip
 
 
 def _run(

@@ -29,6 +29,7 @@ from thinkscale.common.trials import is_extended
 from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
 from thinkscale.eval.intervals import percent, wilson
 from thinkscale.eval.strategies.optimal import accuracy_and_tokens
+from thinkscale.eval.view import write_report
 from thinkscale.grading.grade import grade
 from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.budget import BudgetRequest
@@ -119,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     g = grade(r.answer or "", it.gold, it.choices)
                     row = {"label": label, "id": it.id, "level": it.level, "correct": g.correct, "extracted": g.extracted,
                            "generated_tokens": r.generated_tokens, "thinking_tokens": r.thinking_tokens,
-                           "extended": is_extended(r.thinking), "thinking": r.thinking, "answer": r.answer}  # fmt: skip
+                           "extended": is_extended(r.thinking), "thinking": r.thinking, "answer": r.answer,
+                           "question": it.question, "gold": it.gold, "num_forced": r.num_forced, "hit_max": r.hit_max,
+                           "think_end_reason": r.think_end_reason, "segments": r.segments}  # fmt: skip
                     sink.write(row)
                     rows.append(row)
 
@@ -133,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = summary(metrics, majority, len(items))
         atomic_write_text(out / "summary.md", text)
         plot(metrics, majority, out / "ibpo.png")
+        write_report(out)  # report.html: each model's traces (thinkscale view)
         print(text)
         return 0
 

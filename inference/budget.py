@@ -25,6 +25,11 @@ thinking tokens plus appended ignore-string tokens; it never exceeds `max_thinki
 `answer_tokens` = tokens sampled in the answer phase, end-of-turn excluded (the appended final-answer
 prefix is not counted; it is part of `answer` text). `generated_tokens` = every token after the
 prompt, forced ones and delimiters included: the compute that was spent.
+
+Segments: each result also says what happened in order (`segments`): the model's thinking, each
+forced ignore string, the delimiter (forced or written by the model, and why thinking ended), the
+forced final-answer prefix and the answer, each with its text and token count. The rules record
+them as they append (`DecodeState.trail`), so every backend reports the same segments.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class BudgetResult:
     think_end_reason: str  # "delimiter" | "end_of_turn" | "max_thinking_tokens" | "not_reached"
     stop_reason: str  # STOP_* above
     seconds: float
+    # What happened, in order (`segment_records`); older result files have none.
+    segments: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -207,6 +214,54 @@ class DecodeState:
     pending: deque = field(
         default_factory=deque
     )  # appended tokens (sampled or forced) not yet fed to the model
+    # [kind, tokens, ids or None] per appended chunk, in order; consecutive thinking (or answer) chunks
+    # merge, so a request's trail stays a few entries long. Only delimiters keep their ids: the other
+    # kinds' tokens are in thinking_ids / answer_ids, in the same order.
+    trail: list = field(default_factory=list)
+
+
+# The trail's kinds (BudgetRules') -> the segment kinds a result reports, and whether the rules forced them.
+SEGMENT_KINDS = {"thinking": ("thinking", False), "forced": ("ignore_string", True), "delimiter": ("delimiter", None),
+                 "answer_prefix": ("final_answer_prefix", True), "answer": ("answer", False)}  # fmt: skip
+
+
+def note(s: DecodeState, kind: str, ids: list[int]) -> None:
+    """Record `ids` appended under `kind` (a BudgetRules kind) in the request's trail."""
+    trail = s.trail
+    if kind in ("thinking", "answer") and trail and trail[-1][0] == kind:
+        trail[-1][1] += len(ids)
+    else:
+        trail.append([kind, len(ids), list(ids) if kind == "delimiter" else None])
+
+
+def trail_ids(s: DecodeState) -> list[tuple[str, list[int]]]:
+    """The trail as (kind, token ids) pairs, in the order the tokens were appended."""
+    out, t, a = [], 0, 0
+    for kind, n, ids in s.trail:
+        if kind in ("thinking", "forced"):
+            chunk, t = s.thinking_ids[t : t + n], t + n
+        elif kind == "delimiter":
+            chunk = ids
+        else:
+            chunk, a = s.answer_ids[a : a + n], a + n
+        out.append((kind, list(chunk)))
+    return out
+
+
+def segment_records(tokenizer, s: DecodeState) -> list[dict]:
+    """The trail as a result's `segments`: kind, text, tokens, forced; the delimiter also has its reason
+    (delimiter: the model closed its thinking; max_thinking_tokens: the cut; end_of_turn: the model
+    tried to end its turn inside thinking)."""
+    out = []
+    for kind, chunk in trail_ids(s):
+        name, forced = SEGMENT_KINDS[kind]
+        seg = {"kind": name, "text": tokenizer.decode(chunk, skip_special_tokens=False), "tokens": len(chunk)}
+        if kind == "delimiter":
+            seg["reason"] = s.think_end_reason
+            forced = s.think_end_reason != "delimiter"
+        seg["forced"] = forced
+        out.append(seg)
+    return out
 
 
 def build_result(tokenizer, state: DecodeState, seconds: float) -> BudgetResult:
@@ -218,7 +273,7 @@ def build_result(tokenizer, state: DecodeState, seconds: float) -> BudgetResult:
         thinking_tokens=len(state.thinking_ids), answer_tokens=state.answer_sampled,
         generated_tokens=state.generated, prompt_tokens=state.prompt_tokens, num_forced=state.num_forced,
         hit_max=state.hit_max, think_end_reason=state.think_end_reason, stop_reason=state.stop_reason,
-        seconds=round(seconds, 4),
+        seconds=round(seconds, 4), segments=segment_records(tokenizer, state),
     )  # fmt: skip
 
 
@@ -269,6 +324,7 @@ class BudgetRules:
         s.answer_ids.append(token)
         s.answer_sampled += 1
         s.pending.append(token)
+        note(s, ANSWER, [token])
         if s.answer_sampled >= req.max_answer_tokens:
             s.phase, s.stop_reason = DONE, STOP_MAX_ANSWER
         return [(ANSWER, [token])]
@@ -304,6 +360,7 @@ class BudgetRules:
         """Queue tokens to feed; thinking and forced tokens count toward the thinking budget."""
         s.pending.extend(ids)
         s.generated += len(ids)
+        note(s, kind, ids)
         events = [(kind, list(ids))]
         if kind == "delimiter":
             s.phase = ANSWER

@@ -1,4 +1,4 @@
-"""Interactive budget-forced chat: thinking streams dimmed, the answer bold, then token counts.
+"""Interactive budget-forced chat: thinking streams dimmed, the answer bold, forced tokens marked, then counts.
 
     make chat                                              # REPL on the embedded default
     thinkscale chat --model outputs/sft/<name>/final --min-thinking-tokens 64 --num-ignore 2
@@ -6,7 +6,9 @@
     thinkscale chat --backend vllm --dtype float32      # the same on vLLM (`make setup-vllm`)
 
 In the REPL, Ctrl-C stops the current answer (the session goes on); Ctrl-D or `exit` quits.
-`--no-think` asks for a plain chat turn without the think/answer format (e.g. an untuned model).
+What the rules forced stands apart from model text: a forced "Wait" and the "Final Answer:" forced
+after a cut are highlighted on a terminal and bracketed ([Wait]) when the output is not a terminal or
+NO_COLOR is set. `--no-think` asks for a plain chat turn without the think/answer format (e.g. an untuned model).
 The HF engine streams token by token; the vLLM engine decodes in rounds, so its REPL prints each
 answer's thinking and answer when the request is done.
 The one-shot contract is stable: `--prompt TEXT --json` prints one object with at least thinking,
@@ -31,6 +33,8 @@ from thinkscale.inference.hf_engine import HFEngine, TokenEvent
 from thinkscale.inference.models import ModelArgs, load_model
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
+# Forced by the budget rules, shown apart from model text: an ignore string, the final-answer prefix after a cut.
+FORCED = {"forced": "\033[0;30;43m", "answer_prefix": "\033[0;30;46m"}
 
 
 @dataclass
@@ -44,25 +48,40 @@ class ChatArgs:
 
 class _Printer:
     """Prints token ids as text as they arrive, in one style per phase (decoding whole runs, so
-    multi-token characters never print half-formed)."""
+    multi-token characters never print half-formed). What the budget rules forced is marked: a forced
+    ignore string ("Wait") and the final-answer prefix forced after a cut stand out in colour on a
+    terminal, and in [brackets] otherwise (a pipe, NO_COLOR)."""
 
     def __init__(self, tokenizer, color: bool):
         self.tokenizer, self.color = tokenizer, color
         self.kind, self.ids, self.shown = None, [], ""
+        self.phase = None
 
     def add(self, kind: str, ids: list[int]) -> None:
-        phase = "answer" if kind in ("answer", "answer_prefix") else "thinking"
         if kind == "delimiter":
             return
-        if phase != self.kind:
-            self.kind, self.ids, self.shown = phase, [], ""
+        phase = "answer" if kind in ("answer", "answer_prefix") else "thinking"
+        if phase != self.phase:
+            self.phase = phase
             label = "\n[answer] " if phase == "answer" else "[thinking] "
             self._write((RESET + (BOLD if phase == "answer" else DIM) if self.color else "") + label)
+        if kind in FORCED:
+            self.kind, self.ids, self.shown = kind, [], ""
+            self._write(self._mark(self.tokenizer.decode(ids, skip_special_tokens=True), kind))
+            return
+        if kind != self.kind:  # a new run of model text
+            self.kind, self.ids, self.shown = kind, [], ""
         self.ids += ids
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
         if not text.endswith("\ufffd"):
             self._write(text[len(self.shown) :])
             self.shown = text
+
+    def _mark(self, text: str, kind: str) -> str:
+        if not self.color:
+            return f"[{text}]" if text else "[]"
+        back = DIM if self.phase == "thinking" else BOLD
+        return f"{FORCED[kind]}{text}{RESET}{back}"
 
     def end(self) -> None:
         self._write((RESET if self.color else "") + "\n")
@@ -154,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.prompt is None:
         repl(engine, fmt, budget)
         return 0
-    printer = None if args.json else _Printer(tokenizer, sys.stdout.isatty())
+    printer = None if args.json else _Printer(tokenizer, sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     result = ask(engine, fmt, budget, args.prompt, printer)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

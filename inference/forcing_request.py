@@ -20,7 +20,8 @@ STOP_MAX_TOKENS = "max_tokens"  # vLLM's max_tokens (below the context) ended th
 
 # The per-request settings a client may pass (vLLM's SamplingParams.extra_args, the server's vllm_xargs).
 XARG_INTS = ("min_thinking_tokens", "max_thinking_tokens", "num_ignore", "max_answer_tokens")
-XARG_KEYS = (*XARG_INTS, "ignore_strings", "answer_temperature", "final_answer_prefix", "record")
+XARG_KEYS = (*XARG_INTS, "ignore_strings", "answer_temperature", "final_answer_prefix", "record", "segments")
+SERVER_SEGMENTS_ENV = "THINKSCALE_SERVE_SEGMENTS"  # set by `thinkscale serve`: the tokenizer the middleware reads with
 # extra_args keys that vLLM itself reads: passed through untouched.
 VLLM_OWN_KEYS = frozenset({"kv_transfer_params", "ec_transfer_params", "kv_cache_report_mode", "session_id"})
 RECORDS_ENV = "THINKSCALE_FORCING_RECORDS"  # folder the offline engine reads results from
@@ -59,6 +60,10 @@ def budget_request(
     Raises ValueError naming the field for an unknown key, a wrong type or an impossible budget.
     """
     extra = {k: v for k, v in (extra_args or {}).items() if k not in VLLM_OWN_KEYS}
+    # `segments` asks `thinkscale serve` for the segments in the response (inference/serve_segments.py);
+    # it is no budget, and the processor has nothing to do for it.
+    if extra.pop("segments", False) not in (True, False):  # (vLLM may hand a JSON true on as 1)
+        raise ValueError(f"{_xarg('segments')} must be true or false")
     if not extra:
         return None
     unknown = sorted(set(extra) - set(XARG_KEYS))

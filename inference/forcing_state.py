@@ -10,6 +10,7 @@ Run: imported by `inference.forcing` and `inference.vllm_engine`; tested in test
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -53,15 +54,20 @@ class Decision(NamedTuple):
 
 
 def snapshot(s: RowState) -> tuple:
+    trail = s.trail
     return (s.phase, len(s.thinking_ids), len(s.answer_ids), s.answer_sampled, s.generated, s.num_forced,
-            s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, tuple(s.pending))  # fmt: skip
+            s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, tuple(s.pending),
+            len(trail), trail[-1][1] if trail else 0)  # fmt: skip
 
 
 def restore(s: RowState, snap: tuple) -> None:
     (s.phase, n_think, n_answer, s.answer_sampled, s.generated, s.num_forced,
-     s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, pending) = snap  # fmt: skip
+     s.hit_max, s.think_end_reason, s.stop_reason, s.fresh_round, pending, n_trail, last) = snap  # fmt: skip
     del s.thinking_ids[n_think:]
     del s.answer_ids[n_answer:]
+    del s.trail[n_trail:]
+    if s.trail:  # the last chunk may have grown since (thinking and answer chunks merge)
+        s.trail[-1][1] = last
     s.pending.clear()
     s.pending.extend(pending)
 
@@ -92,5 +98,23 @@ def record_of(s: DecodeState) -> dict:
         "phase": s.phase, "thinking_ids": list(s.thinking_ids), "answer_ids": list(s.answer_ids),
         "answer_sampled": s.answer_sampled, "generated": s.generated, "num_forced": s.num_forced,
         "hit_max": s.hit_max, "think_end_reason": s.think_end_reason, "stop_reason": s.stop_reason,
-        "fresh_round": s.fresh_round, "pending": list(s.pending),
+        "fresh_round": s.fresh_round, "pending": list(s.pending), "trail": [list(e) for e in s.trail],
     }  # fmt: skip
+
+
+def state_from_record(rules: BudgetRules, s: DecodeState, record: dict, tokens: list[int], max_tokens: int,
+                      context_end: bool) -> DecodeState:  # fmt: skip
+    """A request's final state from the processor's record (its state when thinking ended, or when it was
+    done) and the output tokens the engine returned: the tokens after the record's `through` (the answer
+    the engine's sampler drew) are followed by the same rules. The offline engine and the server's
+    segments middleware both finish a request this way."""
+    record = dict(record)
+    through = record.pop("through")
+    s.pending = deque(record.pop("pending"))
+    for name, value in record.items():
+        setattr(s, name, value)
+    s.max_tokens, s.context_end = max_tokens, context_end
+    for n in range(through, len(tokens)):
+        follow(rules, s, n, tokens[n])
+    s.phase = DONE
+    return s

@@ -41,9 +41,15 @@ from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli
 from thinkscale.inference.backend import BackendArgs, cpu_environment, llm_kwargs, require_vllm
 from thinkscale.inference.forcing import FORMAT_ENV, PROCESSOR
-from thinkscale.inference.forcing_request import REASONING_PARSER, REASONING_PLUGIN
+from thinkscale.inference.forcing_request import (
+    REASONING_PARSER,
+    REASONING_PLUGIN,
+    RECORDS_ENV,
+    SERVER_SEGMENTS_ENV,
+)
 from thinkscale.inference.models import ModelArgs, load_tokenizer, pick_dtype, resolve_model
 
+SEGMENTS_MIDDLEWARE = "thinkscale.inference.serve_segments.segments_middleware"  # vllm_xargs.segments
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
 
@@ -115,7 +121,8 @@ def server_command(source: str, template_path: str, serve: ServeArgs, backend: B
     ]
     argv += _flags(kwargs)
     argv += ["--chat-template", template_path, "--generation-config", "vllm",
-             "--reasoning-parser-plugin", REASONING_PLUGIN, "--reasoning-parser", REASONING_PARSER]  # fmt: skip
+             "--reasoning-parser-plugin", REASONING_PLUGIN, "--reasoning-parser", REASONING_PARSER,
+             "--middleware", SEGMENTS_MIDDLEWARE]  # fmt: skip
     if serve.served_model_name:
         argv += ["--served-model-name", serve.served_model_name]
     return argv + list(extra)
@@ -147,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f.write(template)
         os.replace(f.name, path)
     command = server_command(source, path, serve, backend, dtype, on_cuda, extra)
-    env = {FORMAT_ENV: json.dumps(asdict(fmt))}
+    # The processor writes the budget state of requests that ask for segments here; the middleware reads it.
+    records = tempfile.mkdtemp(prefix="thinkscale-serve-records-")
+    env = {FORMAT_ENV: json.dumps(asdict(fmt)), RECORDS_ENV: records, SERVER_SEGMENTS_ENV: source}
     if not on_cuda:
         env |= {k: v for k, v in cpu_environment().items() if k not in os.environ}
     from thinkscale.inference.backend import model_runner

@@ -44,7 +44,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 
 from thinkscale.common.chat_format import FormatArgs
@@ -62,9 +61,11 @@ from thinkscale.inference.budget import (
     TokenDelimiters,
     build_result,
     encode_prompt,
+    note,
     should_suppress,
+    trail_ids,
 )
-from thinkscale.inference.forcing_state import follow
+from thinkscale.inference.forcing_state import state_from_record
 
 
 @dataclass(kw_only=True)
@@ -185,10 +186,10 @@ class VLLMEngine:
         began = time.perf_counter()
         state = self._new_state(request, self._prompt_ids(0, request))
         self._decode([state])
-        yield TokenEvent(0, "thinking", list(state.thinking_ids))
-        yield TokenEvent(0, "delimiter", list(self.delims.think_end_ids))
-        yield TokenEvent(0, "answer", list(state.answer_ids))
-        yield build_result(self.tokenizer, state, time.perf_counter() - began)
+        result = build_result(self.tokenizer, state, time.perf_counter() - began)
+        for kind, ids in trail_ids(state):
+            yield TokenEvent(0, kind, ids)
+        yield result
 
     # ---- one chunk --------------------------------------------------------------------------
     def _prompt_ids(self, i: int, r: BudgetRequest) -> list[int]:
@@ -254,14 +255,7 @@ class VLLMEngine:
         """The processor's record holds the state once thinking ended (or the request was done); the
         tokens the engine returned after it (the answer the engine's sampler drew) are followed here
         by the same rules."""
-        through = record.pop("through")
-        s.pending = deque(record.pop("pending"))
-        for name, value in record.items():
-            setattr(s, name, value)
-        s.max_tokens, s.context_end = max_tokens, True  # the offline engine's max_tokens is the context
-        for n in range(through, len(tokens)):
-            follow(self.rules, s, n, tokens[n])
-        s.phase = DONE
+        state_from_record(self.rules, s, record, tokens, max_tokens, context_end=True)  # max_tokens is the context
 
     def _room(self, s: _State, budget: int) -> int:
         # Never ask vLLM for more than the context holds: it would reject the whole call.
@@ -294,7 +288,7 @@ class VLLMEngine:
 
     def _after_thinking(self, s: _State, out) -> None:
         ids, stop = self._split_stop(out, self.delims.think_stop_ids)
-        self._extend(s, ids, thinking=True)
+        self._extend(s, ids, THINK)
         s.fresh_round = s.fresh_round and not ids
         if len(s.thinking_ids) >= s.req.max_thinking_tokens:
             self._force_end(s, hit_max=True)
@@ -304,13 +298,13 @@ class VLLMEngine:
         ignore = self.rules.ignore_ids(s.req, s.num_forced)
         if should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore)):
             s.num_forced += 1
-            self._extend(s, ignore, thinking=True)
+            self._extend(s, ignore, "forced")
             s.fresh_round = True
             if len(s.thinking_ids) >= s.req.max_thinking_tokens:
                 self._force_end(s, hit_max=True)
         elif stop == self.delims.think_end_ids[0]:
             s.think_end_reason = "delimiter"
-            self._extend(s, self.delims.think_end_ids, thinking=False)
+            self._extend(s, self.delims.think_end_ids, "delimiter")
             s.phase = ANSWER
         else:
             s.think_end_reason = "end_of_turn"
@@ -325,6 +319,8 @@ class VLLMEngine:
         ids, stop = self._split_stop(out, self.delims.eos_ids)
         s.answer_ids += ids
         s.answer_sampled += len(ids)
+        if ids:
+            note(s, ANSWER, ids)
         s.ids += ids
         s.generated += len(ids) + (stop is not None)
         if stop is not None:
@@ -335,15 +331,20 @@ class VLLMEngine:
             s.stop_reason = STOP_CONTEXT
         s.phase = DONE
 
-    def _extend(self, s: _State, ids: list[int], thinking: bool) -> None:
+    def _extend(self, s: _State, ids: list[int], kind: str) -> None:
+        """Append tokens of one kind (BudgetRules' kinds): thinking and forced ones count as thinking."""
+        if not ids and kind != "forced":  # an empty ignore string is still a forced step; nothing else is
+            return
         s.ids += ids
         s.generated += len(ids)
-        if thinking:
+        note(s, kind, ids)
+        if kind in (THINK, "forced"):
             s.thinking_ids += ids
 
     def _force_end(self, s: _State, hit_max: bool) -> None:
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
-        self._extend(s, self.delims.close_ids(s.thinking_ids, cut=hit_max) + self.delims.final_prefix_ids, thinking=False)
+        self._extend(s, self.delims.close_ids(s.thinking_ids, cut=hit_max), "delimiter")
+        self._extend(s, self.delims.final_prefix_ids, "answer_prefix")
         s.answer_ids += self.delims.final_prefix_ids
         s.phase = ANSWER

@@ -137,3 +137,39 @@ def test_prompt_longer_than_context(tiny_model, ids):
     engine = HFEngine(model, tok, FMT, max_context=16)
     with pytest.raises(ValueError, match=r"prompt is \d+ tokens, but the model's context is 16 tokens"):
         engine.generate([BudgetRequest(ids["prompt"])])
+
+
+def _kinds(r):
+    return [(s["kind"], s["tokens"], s["forced"]) for s in r.segments]
+
+
+def test_segments_record_what_happened_in_order(tokenizer, ids):
+    """Each forced "Wait" and the delimiter sit at the positions the rules put them, on all three backends
+    (run_both compares the segments too), and the segments add up to the counts."""
+    X, S = ids["X"], ids["STOP"]
+    script = [X, X, X, S, X, S, X, S, 0, 0, ids["FOUR"], ids["EOT"]]
+    r = run_both(tokenizer, ids, script, min_thinking_tokens=6, max_thinking_tokens=50)
+    assert _kinds(r) == [("thinking", 3, False), ("ignore_string", 1, True), ("thinking", 1, False),
+                         ("ignore_string", 1, True), ("thinking", 1, False),
+                         ("delimiter", len(ids["delim"]), False), ("answer", 1, False)]  # fmt: skip
+    assert [s["text"] for s in r.segments if s["forced"]] == ["Wait", "Wait"]
+    assert r.segments[5]["reason"] == "delimiter" and r.segments[-1]["text"] == "4"
+
+    cut = run_both(tokenizer, ids, [X], max_thinking_tokens=10, max_answer_tokens=5)
+    assert _kinds(cut) == [("thinking", 10, False), ("delimiter", 1 + len(ids["delim"]), True),
+                           ("final_answer_prefix", len(ids["final"]), True), ("answer", 5, False)]  # fmt: skip
+    assert cut.segments[1]["reason"] == "max_thinking_tokens" and cut.segments[1]["text"].startswith("\n")
+
+    eot = run_both(tokenizer, ids, [X, ids["EOT"], ids["FOUR"], ids["EOT"]], max_thinking_tokens=50)
+    assert [s["kind"] for s in eot.segments][:3] == ["thinking", "delimiter", "final_answer_prefix"]
+    assert eot.segments[1]["reason"] == "end_of_turn" and eot.segments[1]["forced"]
+
+    empty = run_both(tokenizer, ids, [X, S, X, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1,
+                     ignore_strings=[""], max_thinking_tokens=50)  # fmt: skip
+    assert ("ignore_string", 0, True) in _kinds(empty)  # a stop dropped for nothing is still recorded
+
+    for res in (r, cut, eot, empty):
+        thinking = sum(s["tokens"] for s in res.segments if s["kind"] in ("thinking", "ignore_string"))
+        assert thinking == res.thinking_tokens
+        assert sum(s["kind"] == "ignore_string" for s in res.segments) == res.num_forced
+        assert sum(s["tokens"] for s in res.segments) + (res.stop_reason == "end_of_turn") == res.generated_tokens

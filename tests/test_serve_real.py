@@ -144,6 +144,26 @@ def test_eight_concurrent_requests_with_different_budgets(server, hf):
     assert got[5].json()["usage"]["completion_tokens"] == want[5].generated_tokens + 1  # + the end-of-turn that stops it
 
 
+def test_segments_when_asked_are_the_offline_engines(server, hf):
+    """`vllm_xargs.segments`: the response's segments (forced Waits, the cut, the prefix) equal the HF
+    engine's for the same budgets; without it the response has no such field."""
+    budgets = [BUDGETS[0], BUDGETS[2], {"num_ignore": 1, "ignore_strings": ["Hmm"], "max_thinking_tokens": 48}]
+    want = expected(hf, budgets)
+    for budget, w in zip(budgets, want, strict=True):
+        r = chat(server, {**budget, "segments": True})
+        assert r.status_code == 200, r.text
+        choice = r.json()["choices"][0]
+        assert choice["segments"] == w.segments and "token_ids" not in choice
+        assert_matches(r.json(), w, hf[1])
+    assert any(s["kind"] == "ignore_string" and s["forced"] for s in want[1].segments)
+    assert want[0].segments[-3]["reason"] == "max_thinking_tokens" or any(
+        s.get("reason") == "max_thinking_tokens" for s in want[0].segments)  # fmt: skip
+    plain = chat(server, budgets[0])
+    assert "segments" not in plain.json()["choices"][0]
+    refused = chat(server, {**budgets[0], "segments": True}, n=2)
+    assert refused.status_code == 400 and "n = 1" in refused.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     "budget, field",
     [

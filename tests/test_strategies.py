@@ -95,6 +95,16 @@ def test_beam_search_bookkeeping():
     assert trace[2]["candidates"] == 4 and trace[2]["finished"] == 4 and trace[2]["kept"] == 0
     assert rec["model_calls"] == 12 and rec["generated_tokens"] == 12 * STEP_TOKENS
     assert rec["verifier_calls"] == 12
+    # The tree the report draws: every scored step, 2 kept per depth, the answer's path from the root.
+    tree = rec["tree"]
+    assert len(tree) == 12 and [n["depth"] for n in tree] == [0] * 4 + [1] * 4 + [2] * 4
+    assert [sum(n["kept"] for n in tree if n["depth"] == d) for d in (0, 1, 2)] == [2, 2, 0]
+    assert all(tree[n["parent"]]["kept"] for n in tree if n["parent"] >= 0)  # children come from kept steps only
+    chosen = [n for n in tree if n["chosen"]]
+    assert [n["depth"] for n in chosen] == [0, 1, 2] and chosen[-1]["done"]
+    assert chosen[1]["parent"] == chosen[0]["id"] and chosen[2]["parent"] == chosen[1]["id"]
+    best = max((n for n in tree if n["done"]), key=lambda n: n["score"])
+    assert chosen[-1]["score"] == best["score"]
 
 
 def test_beam_search_answers_with_the_best_scored_finished_path():
@@ -135,6 +145,9 @@ def test_rebase_spends_exactly_the_width_on_finished_paths():
     (rec,) = rebase(context(pol, ver), items(1), {"width": 6, "temperature": 0.2})
     assert all(sum(t["children"]) == 6 - t["finished"] for t in rec["trace"])
     assert rec["trace"][-1]["finished"] == 6
+    tree = rec["tree"]
+    assert sum(n["done"] for n in tree) == 6 and any(n["chosen"] and n["done"] for n in tree)
+    assert all(isinstance(n["text"], str) and 0 <= n["score"] <= 1 for n in tree)
 
 
 def test_budget_forcing_strategy_charges_one_call():

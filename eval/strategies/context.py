@@ -24,4 +24,4 @@ class Context:
     def record(self, strategy: str, label: str, knob, item: Item, answer: str | None, compute: Compute,
                extra: dict | None = None) -> dict:  # fmt: skip
         return {"strategy": strategy, "label": label, "knob": knob, "id": item.id, "level": item.level,
-                "answer": answer, "correct": self.policy.is_right(answer, item), **compute.to_dict(), **(extra or {})}  # fmt: skip
+                "question": item.question, "gold": item.gold, "answer": answer, "correct": self.policy.is_right(answer, item), **compute.to_dict(), **(extra or {})}  # fmt: skip

@@ -38,6 +38,7 @@ class Path:
     node: Node
     q: int
     scores: list[float] = field(default_factory=list)
+    at: int = -1  # this path's last step in its question's SearchTree (-1: the root)
 
     def value(self, agg: str) -> float:
         if agg == "last":
@@ -45,6 +46,41 @@ class Path:
         if agg == "min":
             return min(self.scores)
         return math.prod(self.scores)
+
+
+class SearchTree:
+    """Every step a search scored, per question, for the record (the report draws it): the step's text,
+    its score, its parent, whether it was kept (beam) or expanded (REBASE), whether it finished, and
+    whether it is on the path the answer came from. Indices only: no node (nor its KV cache) is kept."""
+
+    def __init__(self, n_questions: int):
+        self.nodes: list[list[dict]] = [[] for _ in range(n_questions)]
+
+    def add(self, policy, parent: Path, node: Node, score: float) -> int:
+        steps = self.nodes[parent.q]
+        steps.append({"id": len(steps), "parent": parent.at, "depth": len(parent.scores), "text": policy.step_text(node),
+                      "score": round(float(score), 4), "done": node.done, "kept": False, "chosen": False})  # fmt: skip
+        return len(steps) - 1
+
+    def mark(self, paths: list[Path], key: str) -> None:
+        for p in paths:
+            if p.at >= 0:
+                self.nodes[p.q][p.at][key] = True
+
+    def choose(self, path: Path) -> None:
+        """Mark the steps from the root to `path`'s last one as the chosen path."""
+        i, steps = path.at, self.nodes[path.q]
+        while i >= 0:
+            steps[i]["chosen"] = True
+            i = steps[i]["parent"]
+
+
+def _grown(ctx, parents: list[Path], kids: list[Node], values: list[float], tree: SearchTree | None) -> list[Path]:
+    out = []
+    for k, p, v in zip(kids, parents, values, strict=True):
+        at = tree.add(ctx.policy, p, k, v) if tree is not None else -1
+        out.append(Path(k, p.q, p.scores + [v], at))
+    return out
 
 
 def allocate(scores: list[float], width: int, temperature: float) -> list[int]:
@@ -63,7 +99,7 @@ def allocate(scores: list[float], width: int, temperature: float) -> list[int]:
     return counts
 
 
-def _grow(ctx, items, parents: list[Path], computes, depth: int, lookahead: int = 0) -> list[Path]:
+def _grow(ctx, items, parents: list[Path], computes, depth: int, lookahead: int = 0, tree=None) -> list[Path]:
     """Expand each parent by one step and score the new steps (with lookahead rollouts if asked)."""
     if not parents:
         return []
@@ -81,10 +117,10 @@ def _grow(ctx, items, parents: list[Path], computes, depth: int, lookahead: int 
         for j, n in zip(idx, ahead, strict=True):
             scored[j] = n
     values = ctx.verifier.score(ctx.policy, [items[q].question for q in owners], scored, owners, computes)
-    return [Path(k, p.q, p.scores + [v]) for k, p, v in zip(kids, parents, values, strict=True)]
+    return _grown(ctx, parents, kids, values, tree)
 
 
-def _finish(ctx, items, paths: list[Path], computes) -> list[Path]:
+def _finish(ctx, items, paths: list[Path], computes, tree=None) -> list[Path]:
     """Answer unfinished paths (the search ran out of candidates before enough finished)."""
     if not paths:
         return []
@@ -93,17 +129,17 @@ def _finish(ctx, items, paths: list[Path], computes) -> list[Path]:
     values = ctx.verifier.score(
         ctx.policy, [items[p.q].question for p in paths], kids, [p.q for p in paths], computes
     )
-    return [Path(k, p.q, p.scores + [v]) for k, p, v in zip(kids, paths, values, strict=True)]
+    return _grown(ctx, paths, kids, values, tree)
 
 
-def _first_steps(ctx, items, n: int, lookahead: int, name: str) -> tuple[list[Compute], list[Path]]:
+def _first_steps(ctx, items, n: int, lookahead: int, name: str, tree=None) -> tuple[list[Compute], list[Path]]:
     """Every question read once and expanded into `n` scored first steps: how both searches start."""
     if ctx.verifier is None:
         raise ValueError(f"{name} needs a verifier (--verifier)")
     computes = [Compute() for _ in items]
     roots = ctx.policy.roots(items, computes)
     first = [Path(roots[q], q) for q in range(len(items)) for _ in range(n)]
-    return computes, _grow(ctx, items, first, computes, 0, lookahead)
+    return computes, _grow(ctx, items, first, computes, 0, lookahead, tree)
 
 
 def _best_unfinished(paths: list[Path], finished: list[list[Path]], key) -> list[Path]:
@@ -122,7 +158,8 @@ def beam_search(ctx, items, setting) -> list[dict]:
         raise ValueError(
             f"beam search needs n divisible by width and agg in {AGGREGATES}: n={n} width={width} agg={agg}"
         )
-    computes, frontier = _first_steps(ctx, items, n, lookahead, "beam_search")
+    tree = SearchTree(len(items))
+    computes, frontier = _first_steps(ctx, items, n, lookahead, "beam_search", tree)
     finished: list[list[Path]] = [[] for _ in items]
     trace: list[list] = [[] for _ in items]
     for depth in range(1, ctx.args.max_depth + 1):
@@ -134,28 +171,33 @@ def beam_search(ctx, items, setting) -> list[dict]:
             kept = live[: n // width] if len(finished[q]) < n else []
             trace[q].append({"candidates": len(mine), "kept": len(kept), "finished": len(finished[q])})
             keep += kept
+        tree.mark(keep, "kept")
         if not keep:
             break
-        frontier = _grow(ctx, items, [p for p in keep for _ in range(width)], computes, depth, lookahead)
+        frontier = _grow(ctx, items, [p for p in keep for _ in range(width)], computes, depth, lookahead, tree)
     else:
         keep = [p for p in frontier if not p.node.done]
         for p in frontier:
             if p.node.done:
                 finished[p.q].append(p)
-    for p in _finish(ctx, items, _best_unfinished(keep, finished, lambda p: p.value(agg)), computes):
+    for p in _finish(ctx, items, _best_unfinished(keep, finished, lambda p: p.value(agg)), computes, tree):
         finished[p.q].append(p)
     out = []
     for q, it in enumerate(items):
         best = max(finished[q], key=lambda p: p.value(agg)) if finished[q] else None
         answer = ctx.policy.answer(best.node, it.choices) if best else None
+        if best is not None:
+            tree.choose(best)
         label = f"beam N={n} M={width} {agg}" + (f" la={lookahead}" if lookahead else "")
-        out.append(ctx.record("beam_search", label, n, it, answer, computes[q], {"trace": trace[q]}))
+        out.append(ctx.record("beam_search", label, n, it, answer, computes[q],
+                              {"trace": trace[q], "tree": tree.nodes[q]}))  # fmt: skip
     return out
 
 
 def rebase(ctx, items, setting) -> list[dict]:
     width, temperature = int(setting["width"]), float(setting.get("temperature", 0.2))
-    computes, frontier = _first_steps(ctx, items, width, 0, "rebase")
+    tree = SearchTree(len(items))
+    computes, frontier = _first_steps(ctx, items, width, 0, "rebase", tree)
     finished: list[list[Path]] = [[] for _ in items]
     trace: list[list] = [[] for _ in items]
     live: list[Path] = []
@@ -169,22 +211,25 @@ def rebase(ctx, items, setting) -> list[dict]:
             trace[q].append({"nodes": len(live_q), "children": counts, "finished": len(finished[q])})
             parents += [p for p, c in zip(live_q, counts, strict=True) for _ in range(c)]
         live = parents
+        tree.mark(parents, "kept")
         if not parents:
             break
-        frontier = _grow(ctx, items, parents, computes, depth)
+        frontier = _grow(ctx, items, parents, computes, depth, tree=tree)
     else:
         live = [p for p in frontier if not p.node.done]
         for p in frontier:
             if p.node.done:
                 finished[p.q].append(p)
-    for p in _finish(ctx, items, _best_unfinished(live, finished, lambda p: p.scores[-1]), computes):
+    for p in _finish(ctx, items, _best_unfinished(live, finished, lambda p: p.scores[-1]), computes, tree):
         finished[p.q].append(p)
     out = []
     for q, it in enumerate(items):
         paths = finished[q]
-        answer = vote([ctx.policy.answer(p.node, it.choices) for p in paths], [p.scores[-1] for p in paths])[
-            0
-        ]
+        answers = [ctx.policy.answer(p.node, it.choices) for p in paths]
+        answer = vote(answers, [p.scores[-1] for p in paths])[0]
+        for p, a in zip(paths, answers, strict=True):  # the weighted vote's answer: every path that gave it
+            if a == answer and answer is not None:
+                tree.choose(p)
         out.append(ctx.record("rebase", f"rebase W={width} T={temperature:g}", width, it, answer, computes[q],
-                              {"trace": trace[q]}))  # fmt: skip
+                              {"trace": trace[q], "tree": tree.nodes[q]}))  # fmt: skip
     return out
