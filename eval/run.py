@@ -36,6 +36,7 @@ from thinkscale.eval.intervals import percent
 from thinkscale.eval.methods import METHODS, NO_FORCING, Context
 from thinkscale.eval.published import published_row
 from thinkscale.eval.report import method_metrics, scaling_plot, summary_markdown
+from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.engine_args import build_engine
 from thinkscale.inference.forcing_request import UNBOUNDED
@@ -380,6 +381,7 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
         atomic_write_json(out / "metrics.json", {"title": title, "methods": metrics})
         atomic_write_text(out / "summary.md", summary_markdown(metrics, title))
         scaling_plot(metrics, out / "scaling.png", title)
+        write_report(out)  # report.html: the traces, forced tokens marked (thinkscale view)
         print(summary_markdown(metrics, title))
         print(f"written: {out}")
         return out, metrics

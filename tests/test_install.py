@@ -60,7 +60,7 @@ def test_the_wheel_holds_thinkscale_only_and_all_of_it(wheel):
     modules = {f"thinkscale/{p.relative_to(ROOT).as_posix()}" for s in STAGES for p in (ROOT / s).rglob("*.py")}
     assert modules - set(names) == set()
     assert {"thinkscale/recipes/smollm2-135m/eval.yaml", "thinkscale/recipes/accelerate/fsdp_trainer.json",
-            "thinkscale/vllm.py", "thinkscale/cli.py"} <= set(names)  # fmt: skip
+            "thinkscale/vllm.py", "thinkscale/cli.py", "thinkscale/eval/view_template.html"} <= set(names)  # fmt: skip
     meta = {n.rsplit("/", 1)[-1]: n for n in names if ".dist-info/" in n}
     entry = zipfile.ZipFile(wheel).read(meta["entry_points.txt"]).decode()
     assert "thinkscale = thinkscale.cli:entry" in entry and "LICENSE" in meta
@@ -118,3 +118,8 @@ def test_installed_command_works_beside_user_folders_and_another_inference(wheel
     assert {"thinking", "answer", "thinking_tokens", "stop_reason"} <= set(result) and result["prompt_tokens"] > 0
     recipes = _run([tool, "recipes", "--path"], work).stdout
     assert f"{purelib}/thinkscale/recipes/smollm2-135m/eval.yaml" in recipes
+    run = work / "run"  # the report's page template ships with the package
+    run.mkdir()
+    (run / "samples.jsonl").write_text(json.dumps({"id": "q", "label": "budget_forcing", "budget": 8, **result}) + "\n")
+    _run([tool, "view", str(run)], work)
+    assert "thinking_tokens" in (run / "report.html").read_text()

@@ -100,6 +100,12 @@ def test_search_strategies_run_on_the_real_decoder_with_a_value_head(tiny_model_
         assert all(sum(t["children"]) == 3 - t["finished"] for t in r["trace"])
     metrics = json.loads((tmp_path / "strategies" / "v" / "metrics.json").read_text())
     assert "predicted" in metrics["compute_optimal"]["kinds"]
+    # the trees the report draws: every search record has one, with its answer's path marked
+    for r in by["beam_search"] + by["rebase"]:
+        assert r["tree"] and all(n["parent"] < n["id"] for n in r["tree"])
+        assert r["answer"] is None or any(n["chosen"] for n in r["tree"])
+    page = (tmp_path / "strategies" / "v" / "report.html").read_text()
+    assert '"tree": [{' in page and "window.__report" in page
     # a head trained on another model's states is refused
     ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "other", {"model": "/elsewhere"})
     with pytest.raises(ValueError, match="reads /elsewhere"):

@@ -31,6 +31,7 @@ from thinkscale.eval.strategies.context import Context
 from thinkscale.eval.strategies.policy import PolicySettings, load_policy
 from thinkscale.eval.strategies.table import STEPWISE, STRATEGIES, setting_key, settings
 from thinkscale.eval.verifier.verifiers import build_verifier
+from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.models import ModelArgs
 from thinkscale.inference.vllm_tree import STEP_UNSUPPORTED
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = report.markdown(title, rows, aurocs, optimal)
         atomic_write_text(out / "summary.md", text)
         report.plot(rows, optimal, out / "strategies.png", title)
+        write_report(out)  # report.html: every question across strategies, search trees (thinkscale view)
         print(text)
         print(f"written: {out}")
         if ctx is not None:
