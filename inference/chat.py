@@ -12,7 +12,7 @@ NO_COLOR is set. `--no-think` asks for a plain chat turn without the think/answe
 The HF engine streams token by token; the vLLM engine decodes in rounds, so its REPL prints each
 answer's thinking and answer when the request is done.
 The one-shot contract is stable: `--prompt TEXT --json` prints one object with at least thinking,
-answer, thinking_tokens, answer_tokens, num_forced, hit_max and stop_reason.
+answer, thinking_tokens, answer_tokens, num_forced, hit_max, stop_reason and segments.
 """
 
 from __future__ import annotations
