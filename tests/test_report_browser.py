@@ -135,3 +135,32 @@ def test_bytes_that_are_not_utf8_render_as_replacement_characters(run, tmp_path)
         assert "bad \ufffd\ufffd" in driver.find_element("id", "pane-a").text
     finally:
         driver.quit()
+
+
+def test_a_search_runs_tree_in_the_browser(tiny_model_dir, tmp_path):
+    """A real beam search on the tiny model: its report draws each question's tree with the chosen path."""
+    import torch
+    from thinkscale.eval.strategies.run import main
+    from thinkscale.eval.verifier.head import ValueHead
+
+    from tests.test_strategies_cli import _argv
+
+    x = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
+    ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "vh", {"model": str(tiny_model_dir)})
+    assert main(_argv(tiny_model_dir, tmp_path, "--name", "t", "--verifier", f"value_head:{tmp_path / 'vh'}",
+                      "--strategies", "beam_search", "--beam-n", "4", "--beam-width", "2",
+                      "--max-step-tokens", "3")) == 0  # fmt: skip
+    out = tmp_path / "strategies" / "t"
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    driver = browser()
+    try:
+        driver.get((out / "report.html").resolve().as_uri())
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        record = records[0]
+        driver.execute_script("window.__report.showQuestion(arguments[0])", record["id"])
+        nodes = driver.find_elements("css selector", "#pane-a .tree li > .node")
+        assert len(nodes) == len(record["tree"])
+        chosen = driver.find_elements("css selector", "#pane-a .tree li > .node.chosen")
+        assert len(chosen) == sum(n["chosen"] for n in record["tree"]) >= 1
+    finally:
+        driver.quit()
