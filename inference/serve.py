@@ -37,7 +37,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.chat_format import FormatArgs, template_of
 from thinkscale.common.config import parse_config, run_cli
 from thinkscale.inference.backend import BackendArgs, cpu_environment, llm_kwargs, require_vllm
 from thinkscale.inference.forcing import FORMAT_ENV, PROCESSOR
@@ -74,11 +74,7 @@ class ServeArgs:
 def chat_template(tokenizer, fmt: FormatArgs) -> str:
     """The model's chat template, then the think-start delimiter after the generation prompt; the
     recipe's system prompt goes first when the conversation has none (as `render_prompt` does)."""
-    base = getattr(tokenizer, "chat_template", None)
-    if not base:
-        raise ValueError(
-            f"the tokenizer of {tokenizer.name_or_path!r} has no chat template to serve chat with"
-        )
+    base = template_of(tokenizer, fmt)  # the recipe's chat_template, else the tokenizer's (errors say which)
     head = ""
     if fmt.system_prompt is not None:
         head = (
