@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("inference.serve", "OpenAI-compatible server with budget forcing (vLLM)"),
     "view": ("eval.view", "Write a run folder's report.html: traces with forced tokens marked, filters, trees"),
     "grade": ("grading.grade", "Grade a results file with the math-verify grader"),
-    "convert": ("inference.convert", "Convert the embedded default model to a Hugging Face folder"),
+    "convert": ("inference.convert", "Convert the embedded default, a GGUF file or a chunk-package model (once, checked)"),
     "recipes": ("common.recipes", "List the recipes shipped with the package"),
     "env": ("env", "Versions, devices and the vLLM runner: what a bug report needs"),
 }
