@@ -90,19 +90,20 @@ def atomic_dir(path: str | Path, replace: bool = False) -> Iterator[Path]:
 
 
 def read_jsonl(
-    path: str | Path, allow_torn_tail: bool = False, skipped: list[str] | None = None
+    path: str | Path, allow_torn_tail: bool = False, skipped: list[str] | None = None, errors: str = "strict"
 ) -> list[dict]:
     """Read a JSON-lines file; a malformed line raises ValueError naming the file and line.
 
     `allow_torn_tail` skips an unterminated last line: what a killed writer leaves in an output
     file that a resumed run reads (JsonlAppender drops it when it reopens the file). With a
-    `skipped` list, malformed lines are skipped and described there instead of raising.
+    `skipped` list, malformed lines are skipped and described there instead of raising. `errors`:
+    how bytes that are not UTF-8 are decoded (strict: UnicodeDecodeError; replace: U+FFFD).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     rows = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors=errors) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from thinkscale.common.io import atomic_write_text
+from thinkscale.common.io import atomic_write_text, read_jsonl
 
 PLOTS = ("scaling.png", "strategies.png", "ibpo.png")
 TEMPLATE = Path(__file__).with_name("view_template.html")
@@ -36,17 +36,7 @@ TEMPLATE = Path(__file__).with_name("view_template.html")
 def _rows(path: Path) -> list[dict]:
     """A JSON-lines file, leniently: bytes that are not UTF-8 become U+FFFD, a torn or malformed line
     is left out (the report shows what is readable; the stages themselves read strictly)."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            rows.append(obj)
-    return rows
+    return read_jsonl(path, skipped=[], errors="replace") if path.is_file() else []
 
 
 def _json(path: Path):

