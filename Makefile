@@ -84,9 +84,10 @@ train: data
 # strategy study (voting, verifier search, compute-optimal choice) with its verifier, where the
 # recipe folder has one. Every eval*.yaml is a study: recipes/qwen2.5-32b has s1-32B's and
 # s1.1-32B's Table 1 runs. The study trains first only when a recipe's model is a training output
-# (`model: outputs/...`); a Hub model (simplescaling/s1.1-32B) is evaluated as it is.
+# (`model: outputs/...`); a Hub model (simplescaling/s1.1-32B) or a recipe folder's model.yaml
+# (recipes/qwen2.5-0.5b) is evaluated as it is, after `make model` has fetched it.
 EVAL_RECIPES = $(wildcard $(RECIPES)/eval.yaml $(RECIPES)/eval-*.yaml)
-STUDY_NEEDS  = $(if $(shell grep -l '^model: *outputs/' $(EVAL_RECIPES) 2>/dev/null),train,setup)
+STUDY_NEEDS  = $(if $(shell grep -l '^model: *outputs/' $(EVAL_RECIPES) 2>/dev/null),train,model)
 eval: study $(if $(wildcard $(RECIPES)/strategies.yaml),strategies)
 
 study: $(STUDY_NEEDS)

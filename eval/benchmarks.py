@@ -4,8 +4,10 @@
 
 Every benchmark becomes a list of `Item(id, question, gold, choices)`. `--benchmark` is `builtin`
 (`outputs/data/<data-name>/test.jsonl` from `make data`), a Hub short name (`aime24`: s1's
-simplescaling/aime24_nofigures; `math500`: HuggingFaceH4/MATH-500; `gpqa_diamond`: Idavidrein/gpqa,
-gated, its choices shuffled by a seeded generator into A-D), or a local `.jsonl`/`.parquet` file read
+simplescaling/aime24_nofigures; `math500`: HuggingFaceH4/MATH-500; `gsm8k`: openai/gsm8k main test;
+`gpqa_diamond`: Idavidrein/gpqa, gated, its choices shuffled by a seeded generator into A-D) — read
+from the benchmark folder instead when it holds the file (`--benchmark-dir`, $THINKSCALE_BENCHMARKS or
+./benchmarks: math500.jsonl, gsm8k_test.jsonl, ...), the same rows offline — or a local `.jsonl`/`.parquet` file read
 through `--question-column` / `--answer-column` (default: the first of problem/question/... and
 `answer`; GSM8K's "#### 18" and MATH's solutions are graded as they are). `--limit` takes a seeded
 random subset.
@@ -13,6 +15,7 @@ random subset.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +25,17 @@ from thinkscale.common.paths import stage_dir
 from thinkscale.common.schema import QUESTION_FIELDS
 
 # Published sizes of the Hub benchmarks, for a dry run that cannot reach the Hub.
-PUBLISHED_SIZES = {"aime24": 30, "math500": 500, "gpqa_diamond": 198}
+PUBLISHED_SIZES = {"aime24": 30, "math500": 500, "gpqa_diamond": 198, "gsm8k": 1319}
 
 HUB = {  # short name -> (dataset id, config, split, question column, answer column)
     "aime24": ("simplescaling/aime24_nofigures", None, "train", "problem", "answer"),
     "math500": ("HuggingFaceH4/MATH-500", None, "test", "problem", "answer"),
     "gpqa_diamond": ("Idavidrein/gpqa", "gpqa_diamond", "train", "Question", "Correct Answer"),
+    "gsm8k": ("openai/gsm8k", "main", "test", "question", "answer"),
 }
+# A short name's local copy in the benchmark folder: the first of these file names that exists.
+LOCAL_NAMES = {"aime24": ("aime24.jsonl",), "math500": ("math500.jsonl",),
+               "gsm8k": ("gsm8k.jsonl", "gsm8k_test.jsonl"), "gpqa_diamond": ("gpqa_diamond.jsonl",)}  # fmt: skip
 
 
 @dataclass
@@ -52,6 +59,12 @@ class BenchmarkArgs:
     subset_seed: int = field(
         default=0, metadata={"help": "Seed of the --limit subset and of GPQA's choices."}
     )
+    benchmark_dir: str | None = field(
+        default=None,
+        metadata={"help": "A folder of local benchmark files, read before the Hub for a short name (math500.jsonl, "
+                  "gsm8k_test.jsonl, ...). Default: $THINKSCALE_BENCHMARKS, else ./benchmarks; an empty one "
+                  "(\"\") reads the Hub only."},
+    )  # fmt: skip
     gpqa_format: str = field(
         default="toolkit",
         metadata={"help": "GPQA as asked and graded: toolkit ('(A) ...' lines and 'Answer with the letter.'; an "
@@ -134,9 +147,40 @@ def gpqa_as_s1(records: list[dict], seed: int = 0) -> list[Item]:
     return items
 
 
+def benchmark_dir(args: BenchmarkArgs) -> Path | None:
+    """The folder of local benchmark files: --benchmark-dir, else $THINKSCALE_BENCHMARKS, else
+    ./benchmarks; None when it is "" or not a folder."""
+    where = args.benchmark_dir if args.benchmark_dir is not None else os.environ.get("THINKSCALE_BENCHMARKS")
+    path = Path(where if where is not None else "benchmarks")
+    return path if str(where) != "" and path.is_dir() else None
+
+
+def local_copy(args: BenchmarkArgs) -> Path | None:
+    """A Hub short name's file in the benchmark folder (math500.jsonl, gsm8k_test.jsonl), if there."""
+    folder = benchmark_dir(args)
+    if folder is None:
+        return None
+    return next((folder / f for f in LOCAL_NAMES.get(args.benchmark, ()) if (folder / f).is_file()), None)
+
+
+def benchmark_source(args: BenchmarkArgs) -> str:
+    """Where the questions come from, as recorded beside a run's results: a file or a Hub id."""
+    if args.benchmark in HUB:
+        local = local_copy(args)
+        hub_id, config, split = HUB[args.benchmark][:3]
+        return str(local) if local else f"{hub_id}{'/' + config if config else ''} ({split})"
+    return args.benchmark
+
+
 def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[Item]:
     name = args.benchmark
-    if name == "builtin":
+    local = local_copy(args) if name in HUB else None
+    if local is not None and name != "gpqa_diamond":
+        # The same rows as the Hub's split, read offline (a local GPQA file goes through the Hub
+        # branch's shuffling below).
+        qcol, acol = HUB[name][3:]
+        items = _from_records(read_jsonl(local), str(local), args.question_column or qcol, args.answer_column or acol)
+    elif name == "builtin":
         path = stage_dir("data", args.data_name, output_root) / "test.jsonl"
         if not path.is_file():
             raise FileNotFoundError(
@@ -147,11 +191,15 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
         import datasets
 
         hub_id, config, split, qcol, acol = HUB[name]
-        try:
-            ds = datasets.load_dataset(hub_id, config, split=split)
-        except Exception as e:  # the Hub raises many types; the user needs the name and the cause
-            raise ValueError(f"--benchmark {name}: cannot load {hub_id} ({type(e).__name__}: {e})") from None
-        records = ds.to_list()
+        if local is not None:
+            records = read_jsonl(local)
+        else:
+            try:
+                ds = datasets.load_dataset(hub_id, config, split=split)
+            except Exception as e:  # the Hub raises many types; the user needs the name and the cause
+                raise ValueError(f"--benchmark {name}: cannot load {hub_id} ({type(e).__name__}: {e}); "
+                                 "or put its file in --benchmark-dir") from None  # fmt: skip
+            records = ds.to_list()
         if name != "gpqa_diamond":
             items = _from_records(records, name, qcol, acol)
         elif args.gpqa_format == "s1":

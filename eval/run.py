@@ -31,7 +31,13 @@ from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.common.validate import at_least
-from thinkscale.eval.benchmarks import PUBLISHED_SIZES, BenchmarkArgs, load_benchmark
+from thinkscale.eval.benchmarks import (
+    PUBLISHED_SIZES,
+    BenchmarkArgs,
+    benchmark_source,
+    load_benchmark,
+    local_copy,
+)
 from thinkscale.eval.intervals import percent
 from thinkscale.eval.methods import METHODS, NO_FORCING, Context
 from thinkscale.eval.published import published_row
@@ -241,7 +247,7 @@ def dry_run(model_args: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: Form
     most tokens one request can generate (thinking cap + forced delimiter, newline and final-answer
     prefix + answer cap, or the context when that is smaller). Hub benchmarks are counted at their
     published size (a dry run downloads nothing); local ones are read."""
-    if bench.benchmark in PUBLISHED_SIZES:  # a dry run downloads nothing
+    if bench.benchmark in PUBLISHED_SIZES and local_copy(bench) is None:  # a dry run downloads nothing
         n, source = PUBLISHED_SIZES[bench.benchmark], "published size; not downloaded"
     else:
         n, source = len(load_benchmark(bench, ev.output_root)), "loaded"
@@ -378,7 +384,7 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
         metrics = method_metrics(
             [s for s in samples if _key(s["label"], s["budget"], s["id"], s.get("sample", 0)) in wanted], ev.budgets
         )
-        atomic_write_json(out / "metrics.json", {"title": title, "methods": metrics})
+        atomic_write_json(out / "metrics.json", {"title": title, "source": benchmark_source(bench), "methods": metrics})
         atomic_write_text(out / "summary.md", summary_markdown(metrics, title))
         scaling_plot(metrics, out / "scaling.png", title)
         write_report(out)  # report.html: the traces, forced tokens marked (thinkscale view)
