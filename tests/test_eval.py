@@ -6,7 +6,7 @@ import json
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs
-from thinkscale.eval.benchmarks import BenchmarkArgs, Item, _gpqa, load_benchmark
+from thinkscale.eval.benchmarks import BenchmarkArgs, Item, _gpqa, benchmark_source, load_benchmark
 from thinkscale.eval.methods import METHODS, Context, bounds
 from thinkscale.inference.budget import BudgetResult
 
@@ -104,6 +104,28 @@ def test_shared_benchmark_files_load_as_they_are():
     assert gsm == load_benchmark(
         BenchmarkArgs(benchmark=str(BENCH / "gsm8k_test.jsonl"), limit=20, subset_seed=3)
     )
+
+
+def test_short_names_read_the_benchmark_folder_before_the_hub(tmp_path, monkeypatch):
+    rows = [{"question": f"Q{i}?", "answer": f"work\n#### {i}", "idx": i} for i in range(30)]
+    (tmp_path / "gsm8k_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = BenchmarkArgs(benchmark="gsm8k", benchmark_dir=str(tmp_path), limit=5)
+    items = load_benchmark(args)
+    # The Hub's rows in the Hub's order: row ids are positions, so the seeded subset is the same.
+    assert [it.id for it in items] == [str(i) for i in sorted(__import__("random").Random(0).sample(range(30), 5))]
+    assert items[0].gold.endswith(f"#### {items[0].id}") and benchmark_source(args) == str(tmp_path / "gsm8k_test.jsonl")
+    monkeypatch.setenv("THINKSCALE_BENCHMARKS", str(tmp_path))
+    assert load_benchmark(BenchmarkArgs(benchmark="gsm8k", limit=5)) == items  # the folder from the environment
+    # An empty --benchmark-dir reads the Hub only: the source is the Hub id, not the file.
+    assert benchmark_source(BenchmarkArgs(benchmark="gsm8k", benchmark_dir="")) == "openai/gsm8k/main (test)"
+
+
+@needs_bench
+def test_shared_benchmark_folder_gives_the_same_subset_as_the_file():
+    for name, file in (("gsm8k", "gsm8k_test.jsonl"), ("math500", "math500.jsonl")):
+        by_name = load_benchmark(BenchmarkArgs(benchmark=name, benchmark_dir=str(BENCH), limit=15))
+        assert by_name == load_benchmark(BenchmarkArgs(benchmark=str(BENCH / file), limit=15))
+    assert by_name[0].id.startswith("test/")  # MATH500's unique_id, as the Hub's rows carry it
 
 
 def test_benchmark_bad_input(tmp_path):

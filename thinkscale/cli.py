@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ibpo": ("ibpo.run", "Budget-aware training (IBPO rounds)"),
     "ibpo-eval": ("ibpo.evaluate", "Compare the IBPO model with majority voting at equal compute"),
     "serve": ("inference.serve", "OpenAI-compatible server with budget forcing (vLLM)"),
+    "compare": ("eval.compare", "Do two study runs hold the same samples? (vLLM vs HF greedy rows, a rerun)"),
     "view": ("eval.view", "Write a run folder's report.html: traces with forced tokens marked, filters, trees"),
     "grade": ("grading.grade", "Grade a results file with the math-verify grader"),
     "convert": ("inference.convert", "Convert the embedded default, a GGUF file or a chunk-package model (once, checked)"),
