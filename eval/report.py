@@ -128,8 +128,25 @@ def summary_markdown(metrics: dict, title: str) -> str:
 
 
 def scaling_plot(metrics: dict, path: Path, title: str) -> None:
+    """scaling.png: accuracy against mean thinking tokens, a line per method, intervals shaded."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    _draw(ax, metrics, title)
+    save_figure(fig, path)
+
+
+def benchmarks_plot(panels: list[tuple[str, dict]], path: Path, title: str) -> None:
+    """One figure, a panel per benchmark (the several-benchmark study's `<run>_scaling.png`), the
+    same methods in the same colours in every panel."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.6), squeeze=False)
+    for ax, (name, metrics) in zip(axes[0], panels, strict=True):
+        _draw(ax, metrics, name)
+    fig.suptitle(title)
+    save_figure(fig, path)
+
+
+def _draw(ax, metrics: dict, title: str) -> None:
     for label, m in metrics.items():
         pts = sorted(m["points"], key=lambda p: p["mean_thinking_tokens"])
         xs = [p["mean_thinking_tokens"] for p in pts]
@@ -144,4 +161,3 @@ def scaling_plot(metrics: dict, path: Path, title: str) -> None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    save_figure(fig, path)

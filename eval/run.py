@@ -11,7 +11,8 @@ appended as they finish, so an interrupted run resumes and finished points are r
 metrics.json, summary.md, scaling.png, config.yaml.
 
 Several benchmarks (`--benchmark aime24,math500,gpqa_diamond`) run one after another, a run folder
-each, and `outputs/eval/<first run>_table.md` puts them side by side as s1's Table 1 does:
+each, and `outputs/eval/<first run>_table.md` puts them side by side as s1's Table 1 does (and
+`<first run>_scaling.png` draws them, a panel each):
 
     thinkscale eval --config recipes/qwen2.5-32b/eval.yaml             # s1-32B's rows (GPUs)
     thinkscale eval --config recipes/qwen2.5-32b/eval.yaml --dry-run   # what it would decode (any machine)
@@ -41,7 +42,7 @@ from thinkscale.eval.benchmarks import (
 from thinkscale.eval.intervals import percent
 from thinkscale.eval.methods import METHODS, NO_FORCING, Context
 from thinkscale.eval.published import published_row
-from thinkscale.eval.report import method_metrics, scaling_plot, summary_markdown
+from thinkscale.eval.report import benchmarks_plot, method_metrics, scaling_plot, summary_markdown
 from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.engine_args import build_engine
@@ -225,8 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = benchmark_table(runs, model_args.model, ev.wait_ignore_strings)
         path = stage_dir("eval", f"{runs[0][1].name}_table.md", ev.output_root)
         atomic_write_text(path, table)
+        plot = path.with_name(f"{runs[0][1].name}_scaling.png")
+        benchmarks_plot([(name, metrics) for name, _, metrics in runs], plot, model_args.model)
         print(table)
-        print(f"written: {path}")
+        print(f"written: {path}, {plot}")
     return 0
 
 

@@ -179,3 +179,22 @@ def test_eval_cli_resumes_finished_points(tiny_model_dir, tmp_path, monkeypatch)
     assert main([*argv, "--budgets", "4", "8", "12"]) == 0 and asked == [3, 5]
     with pytest.raises(ValueError, match="other settings .*max_answer_tokens.*--restart"):
         main([*argv[:-1], "8"])
+
+
+def test_several_benchmarks_get_a_table_and_a_panel_each(tiny_model_dir, tmp_path):
+    from thinkscale.eval.run import main
+
+    files = []
+    for name in ("add", "mul"):
+        f = tmp_path / f"{name}.jsonl"
+        f.write_text("".join(json.dumps({"question": f"What is {i} {'+*'[name == 'mul']} 2?", "answer": "0"}) + "\n"
+                             for i in range(3)))  # fmt: skip
+        files.append(str(f))
+    assert main(["--model", str(tiny_model_dir), "--benchmark", ",".join(files), "--output-root", str(tmp_path),
+                 "--name", "two", "--budgets", "4", "--max-answer-tokens", "2"]) == 0  # fmt: skip
+    table = (tmp_path / "eval" / "two_add.jsonl_table.md").read_text()
+    assert "| budget_forcing | 4 | " in table and table.count("(4 tok)") == 2  # a column per benchmark
+    plot = tmp_path / "eval" / "two_add.jsonl_scaling.png"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((tmp_path / "eval" / "two_mul.jsonl" / "metrics.json").read_text())
+    assert metrics["source"] == files[1] and "(3 questions)" in metrics["title"]
