@@ -30,6 +30,7 @@ from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.common.config import config_dict, parse_config, recipe_differences, run_cli, save_config
 from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from thinkscale.common.paths import stage_dir
+from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.common.validate import at_least
 from thinkscale.eval.benchmarks import (
@@ -387,7 +388,8 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
         metrics = method_metrics(
             [s for s in samples if _key(s["label"], s["budget"], s["id"], s.get("sample", 0)) in wanted], ev.budgets
         )
-        atomic_write_json(out / "metrics.json", {"title": title, "source": benchmark_source(bench), "methods": metrics})
+        atomic_write_json(out / "metrics.json", {"title": title, "source": benchmark_source(bench), "methods": metrics,
+                                                 "provenance": provenance()})  # fmt: skip
         atomic_write_text(out / "summary.md", summary_markdown(metrics, title))
         scaling_plot(metrics, out / "scaling.png", title)
         write_report(out)  # report.html: the traces, forced tokens marked (thinkscale view)

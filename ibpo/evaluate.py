@@ -24,6 +24,7 @@ from thinkscale.common.config import parse_config, run_cli, save_config
 from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.plots import pyplot, save_figure
+from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.common.trials import is_extended
 from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
@@ -131,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         labels = [m.split("=", 1)[0] for m in args.models]
         metrics = {label: model_metrics([r for r in rows if r["label"] == label]) for label in labels}
         atomic_write_json(
-            out / "metrics.json", {"models": metrics, "majority": majority, "questions": len(items)}
+            out / "metrics.json",
+            {"models": metrics, "majority": majority, "questions": len(items), "provenance": provenance()},
         )
         text = summary(metrics, majority, len(items))
         atomic_write_text(out / "summary.md", text)

@@ -26,7 +26,8 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 ROOT = Path(__file__).resolve().parents[1]
-TIMED = ("seconds", "elapsed", "time", "tokens_per_s", "duration", "created")
+# Fields that differ between any two runs: wall-clock ones, and metrics.json's provenance (its date).
+TIMED = ("seconds", "elapsed", "time", "tokens_per_s", "duration", "created", "provenance")
 
 
 HOOKS = ROOT / "tests" / "fault_hooks"  # the even-gold grader for the verifier and IBPO (see its docstring)
@@ -48,7 +49,7 @@ def _run(argv: list[str], fault: str | None = None) -> subprocess.CompletedProce
 
 
 def _untimed(obj):
-    """`obj` without wall-clock fields (they differ between any two runs)."""
+    """`obj` without the fields that differ between any two runs (TIMED)."""
     if isinstance(obj, dict):
         return {k: _untimed(v) for k, v in obj.items() if not any(t in k for t in TIMED)}
     if isinstance(obj, list):

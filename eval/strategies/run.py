@@ -23,6 +23,7 @@ from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli, save_config
 from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from thinkscale.common.paths import stage_dir
+from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.eval.benchmarks import BenchmarkArgs, Item, load_benchmark
 from thinkscale.eval.strategies import report
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         optimal = report.compute_optimal(val_recs, test_recs, samples)
         title = f"{model_args.model} on {bench.benchmark}: {len(val)} validation / {len(test)} test questions"
         atomic_write_json(out / "metrics.json", {"title": title, "policy_params": policy_params, "labels": rows,
-                                                 "verifier": aurocs, "compute_optimal": optimal})  # fmt: skip
+                                                 "verifier": aurocs, "compute_optimal": optimal,
+                                                 "provenance": provenance()})  # fmt: skip
         text = report.markdown(title, rows, aurocs, optimal)
         atomic_write_text(out / "summary.md", text)
         report.plot(rows, optimal, out / "strategies.png", title)
