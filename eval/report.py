@@ -95,6 +95,24 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
     return out
 
 
+def summary_cells(m: dict) -> dict[str, str]:
+    """One method's summary.md cells as text (n, points, control, scaling, gain, performance,
+    format): the docs' tables are cut from the same cells (`tools/docs_results.py`)."""
+    pts = "; ".join(
+        f"{p['point']} → {percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})" for p in m["points"]
+    )
+    scaling = "n/a" if m["scaling"] is None else f"{m['scaling']:.1f}"
+    if m.get("scaling_ci95"):
+        scaling += f" [{m['scaling_ci95'][0]:.1f}, {m['scaling_ci95'][1]:.1f}]"
+    gain = "n/a" if m.get("gain") is None else percent(m["gain"], m.get("gain_ci95"), signed=True)
+    p0 = m["points"][0]
+    n = max(p["n"] for p in m["points"])
+    n_text = f"{n}×{p0['samples_per_question']}" if p0.get("samples_per_question", 1) > 1 else f"{n}"
+    return {"n": n_text, "points": pts, "control": f"{m['control']:.0%}", "scaling": scaling, "gain": gain,
+            "performance": percent(m["performance"], m.get("performance_ci95")),
+            "format": f"{m['format_followed']:.1%}"}  # fmt: skip
+
+
 def summary_markdown(metrics: dict, title: str) -> str:
     """summary.md: one row per method; accuracies in % with their 95% intervals in brackets."""
     lines = [f"# {title}", "",
@@ -104,21 +122,9 @@ def summary_markdown(metrics: dict, title: str) -> str:
              "| method | n | points: budget → accuracy [95%] (mean thinking tokens) | Control | Scaling (points/doubling) | gain | Performance | format |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, m in metrics.items():
-        pts = "; ".join(
-            f"{p['point']} → {percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})"
-            for p in m["points"]
-        )
-        scaling = "n/a" if m["scaling"] is None else f"{m['scaling']:.1f}"
-        if m.get("scaling_ci95"):
-            scaling += f" [{m['scaling_ci95'][0]:.1f}, {m['scaling_ci95'][1]:.1f}]"
-        gain = "n/a" if m.get("gain") is None else percent(m["gain"], m.get("gain_ci95"), signed=True)
-        p0 = m["points"][0]
-        n = max(p["n"] for p in m["points"])
-        n_text = f"{n}×{p0['samples_per_question']}" if p0.get("samples_per_question", 1) > 1 else f"{n}"
-        lines.append(
-            f"| {label} | {n_text} | {pts} | {m['control']:.0%} | {scaling} | {gain} | "
-            f"{percent(m['performance'], m.get('performance_ci95'))} | {m['format_followed']:.1%} |"
-        )
+        c = summary_cells(m)
+        lines.append(f"| {label} | {c['n']} | {c['points']} | {c['control']} | {c['scaling']} | {c['gain']} | "
+                     f"{c['performance']} | {c['format']} |")  # fmt: skip
     rs = {label: m for label, m in metrics.items() if m["method"] == "rejection_sampling"}
     for label, m in rs.items():
         lines += ["", f"{label}: tries per question (mean / most) and share that used every try without "
