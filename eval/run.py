@@ -196,8 +196,11 @@ def sweep_points(method: str, ev: EvalArgs) -> list:
 
 
 # Settings that say what to sweep, not how a sample is decoded: a rerun may change them and keep the
-# samples it already has (a new budget or method adds points; the old ones are reused).
-PLAN_FIELDS = ("name", "output_root", "methods", "budgets", "wait_counts", "compare_limit", "baseline_model",
+# samples it already has (a new budget or method adds points; the old ones are reused; another
+# --limit reuses the questions the two subsets share: samples are keyed by question id, and the
+# benchmark folder holds the Hub's rows under the Hub's ids).
+PLAN_FIELDS = ("name", "output_root", "limit", "benchmark_dir", "methods", "budgets", "wait_counts",
+               "compare_limit", "baseline_model",
                "samples_per_question", "batch_size", "dry_run", "kv_cache_gib", "gpu_memory_utilization",
                "enforce_eager", "tensor_parallel_size", "data_parallel_size")  # fmt: skip
 

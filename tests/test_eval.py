@@ -198,3 +198,20 @@ def test_several_benchmarks_get_a_table_and_a_panel_each(tiny_model_dir, tmp_pat
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((tmp_path / "eval" / "two_mul.jsonl" / "metrics.json").read_text())
     assert metrics["source"] == files[1] and "(3 questions)" in metrics["title"]
+
+
+def test_another_limit_reuses_the_questions_it_shares(tiny_model_dir, tmp_path, monkeypatch):
+    from thinkscale.eval.run import main
+
+    bench = tmp_path / "q.jsonl"
+    bench.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(12)))
+    argv = ["--model", str(tiny_model_dir), "--benchmark", str(bench), "--output-root", str(tmp_path), "--name", "l",
+            "--budgets", "4", "--max-answer-tokens", "2"]  # fmt: skip
+    assert main([*argv, "--limit", "4"]) == 0
+    small = {it.id for it in load_benchmark(BenchmarkArgs(benchmark=str(bench), limit=4))}
+    large = {it.id for it in load_benchmark(BenchmarkArgs(benchmark=str(bench), limit=8))}
+    asked = count_generate_calls(monkeypatch)
+    assert main([*argv, "--limit", "8"]) == 0
+    assert asked == [len(large - small)]  # only the questions the first run did not decode
+    metrics = json.loads((tmp_path / "eval" / "l" / "metrics.json").read_text())["methods"]["budget_forcing"]
+    assert metrics["points"][0]["n"] == 8  # the metrics are the 8 questions', not the file's 12 rows
