@@ -8,9 +8,10 @@ Markdown, check that nothing drifted.
 
 `record` keeps a run's metrics (metrics.json: every method's points with their intervals, s1's
 metrics) with the command, wall time, commit and date in `docs/results/<name>.json`, small enough to
-track. The commit is the run's own (its metrics.json provenance, else the git checkout the run folder
-is in); a run made by other code than the checkout's HEAD, or by a checkout with uncommitted changes,
-is said so on the terminal and in the record.
+track, and with `--plot docs/img/x.png` draws the runs' plot from the same figures. The commit is the
+run's own, from its metrics.json provenance (an older run without one names it: `--commit`); a run
+made by other code than this checkout's HEAD, or by a checkout with uncommitted changes, is said so
+on the terminal and in the record.
 
 A generated block is Markdown between two comments; the opening one says what to draw:
 
@@ -32,6 +33,8 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without an install, as `python -m thinkscale` is
 
@@ -45,10 +48,10 @@ BLOCK = re.compile(r"(<!-- results (\{.*?\}) -->\n)(.*?)(<!-- /results -->)", re
 
 
 def record(name: str, runs: list[Path], command: str, wall_seconds: float | None, results: Path = RESULTS,
-           commit: str | None = None) -> dict:  # fmt: skip
+           commit: str | None = None, plot: str | Path | None = None, plot_title: str | None = None) -> dict:  # fmt: skip
     """docs/results/<name>.json from run folders (each holding metrics.json and config.yaml). A run
     without provenance in its metrics.json (made before it was recorded) needs `commit`: the
-    checkout it sits in may have moved on since."""
+    checkout it sits in may have moved on since. `plot`: also draw the runs' plot there."""
     entries, origins = [], set()
     for run in runs:
         path = run / "metrics.json"
@@ -64,8 +67,8 @@ def record(name: str, runs: list[Path], command: str, wall_seconds: float | None
             origins.add((_full(commit), False, None))
         else:
             raise ValueError(f"{path}: no provenance (an older run): name the commit that made it with --commit")
-        bench = re.search(r"^benchmark: *(.+)$", (run / "config.yaml").read_text(), re.M) if (run / "config.yaml").is_file() else None
-        entries.append({"run": run.name, "benchmark": bench.group(1).strip() if bench else run.name,
+        config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
+        entries.append({"run": run.name, "benchmark": str(config.get("benchmark", run.name)), "model": config.get("model"),
                         "title": metrics.get("title"), "source": metrics.get("source"), "methods": metrics["methods"]})  # fmt: skip
     if len({o[:2] for o in origins}) > 1:
         raise ValueError(f"the runs come from different code ({sorted(o[0][:12] for o in origins)}): record them apart")
@@ -78,7 +81,20 @@ def record(name: str, runs: list[Path], command: str, wall_seconds: float | None
     out = {"name": name, "command": command, "wall_seconds": wall_seconds, "commit": commit, "dirty": dirty,
            "date": date or _date_of(commit), "runs": entries}  # fmt: skip
     atomic_write_json(results / f"{name}.json", out)
+    if plot:
+        draw(out, Path(plot), plot_title)
     return out
+
+
+def draw(rec: dict, path: Path, title: str | None = None) -> None:
+    """The record's plot: the study's scaling.png, a panel per benchmark when it has several."""
+    from thinkscale.eval.report import benchmarks_plot, scaling_plot
+
+    runs = rec["runs"]
+    if len(runs) == 1:
+        scaling_plot(runs[0]["methods"], path, title or runs[0]["title"])
+    else:
+        benchmarks_plot([(r["benchmark"], r["methods"]) for r in runs], path, title or str(runs[0]["model"]))
 
 
 def _git(*args: str) -> str:
@@ -182,11 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--command", required=True, help="the command that made the runs, as a reader would type it")
     rec.add_argument("--wall-seconds", type=float, help="its wall time")
     rec.add_argument("--commit", help="the commit that made runs without provenance in their metrics.json")
+    rec.add_argument("--plot", help="also draw the runs' plot into this file (docs/img/...png)")
+    rec.add_argument("--plot-title", help="the plot's title (default: the runs' own)")
     sub.add_parser("render", help="rewrite the generated blocks of README.md and docs/*.md")
     sub.add_parser("check", help="exit 1 when a generated block differs from what its record gives")
     args = parser.parse_args(argv)
     if args.cmd == "record":
-        out = record(args.name, args.runs, args.command, args.wall_seconds, commit=args.commit)
+        out = record(args.name, args.runs, args.command, args.wall_seconds, commit=args.commit, plot=args.plot,
+                     plot_title=args.plot_title)
         print(f"written: docs/results/{out['name']}.json ({len(out['runs'])} runs, commit {out['commit'][:12]})")
         return 0
     stale = []
