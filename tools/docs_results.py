@@ -130,7 +130,7 @@ def _summary(rec: dict, spec: dict) -> str:
         raise ValueError(f"record {rec['name']}: no method {missing} (it has {list(methods)})")
     names = spec.get("names", {})
     compact = spec.get("columns") == "compact"
-    head = ["method", "n", "points: budget → accuracy [95%] (mean thinking tokens)", "Control", "Scaling"]
+    head = ["method", "n", "points: budget → accuracy [95%] (mean thinking tokens)", "Control", "Scaling (points/doubling)"]
     keys = ["n", "points", "control", "scaling"] + ([] if compact else ["gain", "performance", "format"])
     if not compact:
         head += ["gain", "Performance", "format"]
