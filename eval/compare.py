@@ -44,10 +44,16 @@ def _parting(a: str, b: str) -> str:
     return f"character {i}: {a[max(0, i - 20):i + 30]!r} vs {b[max(0, i - 20):i + 30]!r}"
 
 
+def _order(key: tuple) -> tuple:
+    """Label, then the point in sweep order (64 before 128; "short" / "long" as text), then question."""
+    label, point, qid, k = key
+    return label, (0, int(point), "") if point.lstrip("-").isdigit() else (1, 0, point), qid, k
+
+
 def compare(a: dict[tuple, dict], b: dict[tuple, dict]) -> tuple[list[dict], int, int]:
     """Per (label, point): pairs, equal pairs and the first difference; and the samples only in A, only in B."""
     rows: dict[tuple, dict] = {}
-    for key in sorted(set(a) & set(b)):
+    for key in sorted(set(a) & set(b), key=_order):
         row = rows.setdefault(key[:2], {"label": key[0], "point": key[1], "pairs": 0, "equal": 0, "first": None})
         row["pairs"] += 1
         diff = next((f for f in FIELDS if a[key].get(f) != b[key].get(f)), None)

@@ -45,3 +45,10 @@ def test_no_overlap_fails_and_bad_files_are_named(tmp_path, capsys):
     bad = _run(tmp_path / "bad", [{"thinking": "no key"}])
     with pytest.raises(ValueError, match=r"samples.jsonl:1: not a sample of the s1 study"):
         main([a, bad])
+
+
+def test_points_are_listed_in_sweep_order(tmp_path, capsys):
+    samples = [_sample("q1", b, "t") for b in (1024, 128, 64)]
+    assert main([_run(tmp_path / "a", samples), _run(tmp_path / "b", samples)]) == 0
+    rows = [line.split(" | ")[1] for line in capsys.readouterr().out.splitlines()[2:5]]
+    assert rows == ["64", "128", "1024"]
