@@ -150,9 +150,10 @@ def gpqa_as_s1(records: list[dict], seed: int = 0) -> list[Item]:
 def benchmark_dir(args: BenchmarkArgs) -> Path | None:
     """The folder of local benchmark files: --benchmark-dir, else $THINKSCALE_BENCHMARKS, else
     ./benchmarks; None when it is "" or not a folder."""
-    where = args.benchmark_dir if args.benchmark_dir is not None else os.environ.get("THINKSCALE_BENCHMARKS")
-    path = Path(where if where is not None else "benchmarks")
-    return path if str(where) != "" and path.is_dir() else None
+    where = args.benchmark_dir
+    if where is None:
+        where = os.environ.get("THINKSCALE_BENCHMARKS", "benchmarks")
+    return Path(where) if where and Path(where).is_dir() else None
 
 
 def local_copy(args: BenchmarkArgs) -> Path | None:
@@ -174,13 +175,7 @@ def benchmark_source(args: BenchmarkArgs) -> str:
 
 def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[Item]:
     name = args.benchmark
-    local = local_copy(args) if name in HUB else None
-    if local is not None and name != "gpqa_diamond":
-        # The same rows as the Hub's split, read offline (a local GPQA file goes through the Hub
-        # branch's shuffling below).
-        qcol, acol = HUB[name][3:]
-        items = _from_records(read_jsonl(local), str(local), args.question_column or qcol, args.answer_column or acol)
-    elif name == "builtin":
+    if name == "builtin":
         path = stage_dir("data", args.data_name, output_root) / "test.jsonl"
         if not path.is_file():
             raise FileNotFoundError(
@@ -188,12 +183,13 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
             )
         items = _from_records(read_jsonl(path), str(path), "question", "answer")
     elif name in HUB:
-        import datasets
-
         hub_id, config, split, qcol, acol = HUB[name]
+        local = local_copy(args)  # the same rows as the Hub's split, read offline
         if local is not None:
             records = read_jsonl(local)
         else:
+            import datasets
+
             try:
                 ds = datasets.load_dataset(hub_id, config, split=split)
             except Exception as e:  # the Hub raises many types; the user needs the name and the cause
@@ -201,7 +197,7 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
                                  "or put its file in --benchmark-dir") from None  # fmt: skip
             records = ds.to_list()
         if name != "gpqa_diamond":
-            items = _from_records(records, name, qcol, acol)
+            items = _from_records(records, str(local or name), qcol, acol)
         elif args.gpqa_format == "s1":
             items = gpqa_as_s1(records, args.subset_seed)
         else:

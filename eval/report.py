@@ -113,6 +113,18 @@ def summary_cells(m: dict) -> dict[str, str]:
             "format": f"{m['format_followed']:.1%}"}  # fmt: skip
 
 
+def points_by_benchmark(runs: list[tuple[str, dict]]) -> dict[tuple[str, str], dict[str, dict]]:
+    """Several benchmarks' metrics (name, methods) as s1's Table 1 lays them out: (label, point) ->
+    {benchmark: that point's metrics}, rows in the order they first appear (the study's table and the
+    docs' tables, `tools/docs_results.py`)."""
+    rows: dict[tuple[str, str], dict[str, dict]] = {}
+    for name, metrics in runs:
+        for label, m in metrics.items():
+            for p in m["points"]:
+                rows.setdefault((label, str(p["point"])), {})[name] = p
+    return rows
+
+
 def summary_markdown(metrics: dict, title: str) -> str:
     """summary.md: one row per method; accuracies in % with their 95% intervals in brackets."""
     lines = [f"# {title}", "",

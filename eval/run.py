@@ -43,7 +43,13 @@ from thinkscale.eval.benchmarks import (
 from thinkscale.eval.intervals import percent
 from thinkscale.eval.methods import METHODS, NO_FORCING, Context
 from thinkscale.eval.published import published_row
-from thinkscale.eval.report import benchmarks_plot, method_metrics, scaling_plot, summary_markdown
+from thinkscale.eval.report import (
+    benchmarks_plot,
+    method_metrics,
+    points_by_benchmark,
+    scaling_plot,
+    summary_markdown,
+)
 from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.engine_args import build_engine
@@ -293,11 +299,7 @@ def dry_run(model_args: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: Form
 def benchmark_table(runs: list[tuple], model: str = "", ignore_strings=("Wait",)) -> str:
     """s1's Table 1 shape: a row per method and point, a column per benchmark, accuracy [95%]; beside
     each, the row s1 published for the same run (`eval.published`), named, where there is one."""
-    rows: dict[tuple, dict] = {}
-    for name, _, metrics in runs:
-        for label, m in metrics.items():
-            for p in m["points"]:
-                rows.setdefault((label, str(p["point"])), {})[name] = p
+    rows = points_by_benchmark([(name, metrics) for name, _, metrics in runs])
     head = [name for name, _, _ in runs]
     lines = ["| method | point | " + " | ".join(head) + " | s1's published row |",
              "|---|---|" + "---|" * len(head) + "---|"]  # fmt: skip

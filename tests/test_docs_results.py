@@ -60,6 +60,9 @@ def test_record_refuses_what_it_cannot_attribute(tmp_path):
         dr.record("x", [old], "make eval", None, results=tmp_path)
     with pytest.raises(ValueError, match="--commit nope: not a commit"):
         dr.record("x", [old], "make eval", None, results=tmp_path, commit="nope")
+    dr.record("two", [a], "make eval", None, results=tmp_path)
+    with pytest.raises(ValueError, match=r"record two: no run on benchmark 'aime24' \(it has \['gsm8k'\]\)"):
+        dr.render_text('<!-- results {"record": "two", "benchmark": "aime24"} -->\n<!-- /results -->', "d", results=tmp_path)
     with pytest.raises(FileNotFoundError, match="no such record"):
         dr.render_text('<!-- results {"record": "missing"} -->\n<!-- /results -->', "d", results=tmp_path)
     with pytest.raises(ValueError, match="d: a results block's spec is not JSON"):

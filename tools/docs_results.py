@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without an install, as `pyt
 from thinkscale.common.io import atomic_write_json, atomic_write_text  # noqa: E402
 from thinkscale.common.provenance import git_commit  # noqa: E402
 from thinkscale.eval.intervals import percent  # noqa: E402
-from thinkscale.eval.report import summary_cells  # noqa: E402
+from thinkscale.eval.report import benchmarks_plot, points_by_benchmark, scaling_plot, summary_cells  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 BLOCK = re.compile(r"(<!-- results (\{.*?\}) -->\n)(.*?)(<!-- /results -->)", re.S)
@@ -88,8 +88,6 @@ def record(name: str, runs: list[Path], command: str, wall_seconds: float | None
 
 def draw(rec: dict, path: Path, title: str | None = None) -> None:
     """The record's plot: the study's scaling.png, a panel per benchmark when it has several."""
-    from thinkscale.eval.report import benchmarks_plot, scaling_plot
-
     runs = rec["runs"]
     if len(runs) == 1:
         scaling_plot(runs[0]["methods"], path, title or runs[0]["title"])
@@ -122,8 +120,11 @@ def provenance_line(rec: dict) -> str:
 
 
 def _summary(rec: dict, spec: dict) -> str:
-    [run] = [r for r in rec["runs"] if r["benchmark"] == spec["benchmark"]] if "benchmark" in spec else rec["runs"][:1]
-    methods = run["methods"]
+    runs = [r for r in rec["runs"] if r["benchmark"] == spec["benchmark"]] if "benchmark" in spec else rec["runs"][:1]
+    if len(runs) != 1:
+        raise ValueError(f"record {rec['name']}: no run on benchmark {spec.get('benchmark')!r} "
+                         f"(it has {[r['benchmark'] for r in rec['runs']]})")  # fmt: skip
+    methods = runs[0]["methods"]
     labels = spec.get("labels") or list(methods)
     missing = [label for label in labels if label not in methods]
     if missing:
@@ -142,19 +143,18 @@ def _summary(rec: dict, spec: dict) -> str:
 
 
 def _benchmarks(rec: dict, spec: dict) -> str:
-    runs = rec["runs"]
-    labels = spec.get("labels") or list(dict.fromkeys(label for r in runs for label in r["methods"]))
+    heads = [r["benchmark"] for r in rec["runs"]]
+    rows = points_by_benchmark([(r["benchmark"], r["methods"]) for r in rec["runs"]])
+    labels = spec.get("labels") or list(dict.fromkeys(label for label, _ in rows))
     names = spec.get("names", {})
-    lines = ["| method | point | " + " | ".join(r["benchmark"] for r in runs) + " |",
-             "|---|---|" + "---|" * len(runs)]  # fmt: skip
+    lines = ["| method | point | " + " | ".join(heads) + " |", "|---|---|" + "---|" * len(heads)]
     for label in labels:
-        points = list(dict.fromkeys(str(p["point"]) for r in runs for p in r["methods"].get(label, {}).get("points", [])))
-        for point in points:
-            cells = []
-            for r in runs:
-                p = next((p for p in r["methods"].get(label, {}).get("points", []) if str(p["point"]) == point), None)
-                cells.append(f"{percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})" if p else "—")
-            lines.append(f"| {names.get(label, label)} | {point} | " + " | ".join(cells) + " |")
+        for (row_label, point), cells in rows.items():
+            if row_label != label:
+                continue
+            text = [f"{percent(c['accuracy'], c['ci95'])} ({c['mean_thinking_tokens']:.0f})" if (c := cells.get(h)) else "—"
+                    for h in heads]  # fmt: skip
+            lines.append(f"| {names.get(label, label)} | {point} | " + " | ".join(text) + " |")
     return "\n".join(lines)
 
 
