@@ -28,7 +28,7 @@ IBPO_ARGS  ?=
 BENCHMARKS ?= $(or $(THINKSCALE_BENCHMARKS),benchmarks)
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench clean
+.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench docs-check clean
 
 setup: $(VENV)/.setup-done
 
@@ -131,6 +131,14 @@ test-vllm: setup-vllm model
 # writes, rerun them, and compare with uninterrupted runs (tests/test_faults.py; CI runs it).
 faults: setup model
 	$(PY) -m pytest -m faults tests/test_faults.py
+
+# The docs' figures against their source: every generated block equals its rendering from
+# docs/results/, and this checkout's `make data` gives the curation counts the README prints.
+DOCS_RECORD ?= smollm2-135m-all
+docs-check: data
+	$(PY) tools/docs_results.py check
+	$(PY) tools/docs_results.py verify-curation $(DOCS_RECORD) \
+		outputs/data/$(shell sed -n 's/^name: *//p' $(RECIPES)/data.yaml)
 
 lint: setup
 	$(PY) -m ruff check .

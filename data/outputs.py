@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from thinkscale.common.io import atomic_dir, atomic_write_json, atomic_write_jsonl
+from thinkscale.common.provenance import provenance
 from thinkscale.data.builtin.pool import normalise_question
 from thinkscale.data.report import build_report, write_histograms
 
@@ -30,7 +31,8 @@ def write_outputs(out: Path, train: list[dict], test: list[dict], stages: list, 
     if test_rows:
         atomic_write_jsonl(out / "test.jsonl", test_rows)
     _save_dataset(out / "dataset", train_rows, test_rows)
-    report = build_report(stages, train, extras)
+    # The code and date that made the set, so the docs can name the commit of their counts.
+    report = build_report(stages, train, {**extras, "provenance": provenance()})
     atomic_write_json(out / "report.json", report)
     write_histograms(train, out / "histograms.png")
     return report

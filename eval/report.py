@@ -137,12 +137,16 @@ def summary_markdown(metrics: dict, title: str) -> str:
         c = summary_cells(m)
         lines.append(f"| {label} | {c['n']} | {c['points']} | {c['control']} | {c['scaling']} | {c['gain']} | "
                      f"{c['performance']} | {c['format']} |")  # fmt: skip
-    rs = {label: m for label, m in metrics.items() if m["method"] == "rejection_sampling"}
-    for label, m in rs.items():
-        lines += ["", f"{label}: tries per question (mean / most) and share that used every try without "
-                  "fitting: " + "; ".join(f"{p['point']} → {p['mean_tries']:.2f} / {p['max_tries']} / {p['unfit']:.0%}"
-                                          for p in m["points"])]  # fmt: skip
+    for note in rejection_notes(metrics):
+        lines += ["", note]
     return "\n".join(lines) + "\n"
+
+
+def rejection_notes(metrics: dict) -> list[str]:
+    """Rejection sampling's tries per point, a line per such method (summary.md and the docs)."""
+    return [f"{label}: tries per question (mean / most) and share that used every try without fitting: "
+            + "; ".join(f"{p['point']} → {p['mean_tries']:.2f} / {p['max_tries']} / {p['unfit']:.0%}" for p in m["points"])
+            for label, m in metrics.items() if m["method"] == "rejection_sampling"]  # fmt: skip
 
 
 def scaling_plot(metrics: dict, path: Path, title: str) -> None:

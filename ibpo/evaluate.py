@@ -144,13 +144,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def summary(metrics: dict, majority: dict, n: int) -> str:
+    return f"# Budget-aware training on {n} questions\n\n" + table(metrics, majority) + "\n"
+
+
+def table(metrics: dict, majority: dict) -> str:
+    """Each model's accuracy [95%], generated tokens and extended share (per level), then the strategy
+    study's majority voting on the same questions (summary.md, and the docs: `tools/docs_results.py`)."""
     levels = sorted({lvl for m in metrics.values() for lvl in m["extended_by_level"]})
     head = (
         "| model | accuracy [95% Wilson] | generated tok/q | extended | "
         + " | ".join(f"extended L{lvl}" for lvl in levels)
         + " |"
     )
-    lines = [f"# Budget-aware training on {n} questions", "", head, "|" + "---|" * (4 + len(levels))]
+    lines = [head, "|" + "---|" * (4 + len(levels))]
     for label, m in metrics.items():
         lines.append(f"| {label} | {percent(m['accuracy'], m.get('ci95'), unit='%')} | {m['generated_tokens']:.0f} | {m['extended_share']:.0%} | "
                      + " | ".join(f"{m['extended_by_level'].get(lvl, 0):.0%}" for lvl in levels) + " |")  # fmt: skip
@@ -159,7 +165,7 @@ def summary(metrics: dict, majority: dict, n: int) -> str:
             f"| {label} (strategy study) | {percent(p['accuracy'], p.get('ci95'), unit='%')} | {p['generated_tokens']:.0f} | — |"
             + " — |" * len(levels)
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def plot(metrics: dict, majority: dict, path: Path) -> None:

@@ -24,6 +24,7 @@ from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli, save_config
 from thinkscale.common.io import atomic_write_json, atomic_write_jsonl
 from thinkscale.common.paths import stage_dir
+from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.eval.benchmarks import Item, load_train_questions
 from thinkscale.ibpo.args import IBPOArgs
@@ -73,7 +74,8 @@ def run_round(
         out = str(stage_dir("sft", name, args.output_root) / "final")
     atomic_write_json(state, {"q": q, "round": r, "model_in": model, "model_out": out, "trained": bool(chosen),
                               "samples": str(samples),
-                              "selection": {k: v for k, v in stats.items() if k != "batches"}})  # fmt: skip
+                              "selection": {k: v for k, v in stats.items() if k != "batches"},
+                              "provenance": provenance()})  # fmt: skip
     return out
 
 

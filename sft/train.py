@@ -27,6 +27,7 @@ from thinkscale.common.config import parse_config, recipe_differences, run_cli, 
 from thinkscale.common.io import atomic_dir, atomic_write_json
 from thinkscale.common.lock import run_lock
 from thinkscale.common.paths import stage_dir
+from thinkscale.common.provenance import provenance
 from thinkscale.inference.models import ModelArgs, pick_device, pick_dtype
 from thinkscale.sft.args import SFTArgs
 from thinkscale.sft.callbacks import MemoryLog, TrainLog, last_complete_checkpoint, peak_rss_mib, plot_loss
@@ -149,7 +150,7 @@ def _train(out, model_args, fmt, args) -> int:
     trainer.add_callback(memory)
     if trainer.is_world_process_zero():
         save_config(out / "config.yaml", model_args, fmt, args)
-        atomic_write_json(out / "data_info.json", data_info)
+        atomic_write_json(out / "data_info.json", {**data_info, "provenance": provenance()})
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     if trainer.is_world_process_zero():

@@ -138,6 +138,21 @@ def test_pages_have_code_blocks_and_known_markers():
                 assert MARKER.search(line), f"{page.name}:{n}: unknown doc-test marker {line!r}"
 
 
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_relative_links_and_images_resolve_from_their_page():
+    # A page's links are read by a browser relative to that page (a docs/ page's image is img/x.png,
+    # not docs/img/x.png); a broken one shows as a missing plot, which nothing else would catch.
+    broken = []
+    for page in PAGES:
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            path = target.split("#", 1)[0]
+            if path and "://" not in path and not path.startswith("mailto:") and not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, broken
+
+
 @pytest.mark.parametrize("block", params())
 def test_code_block(block: Block, tmp_path):
     if block.marker == "skip":

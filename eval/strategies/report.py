@@ -99,31 +99,43 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
 
 
 def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
+    """summary.md: the label table, the verifier's AUROCs and a compute-optimal table per difficulty
+    kind (the docs' tables are cut from the same functions: `tools/docs_results.py`)."""
     lines = [f"# {title}", "", "Accuracy in % [95% Wilson interval]; gains in points [paired 95% bootstrap over test questions].", "",
-             "| strategy | setting | n | accuracy | generated tok/q | prompt tok/q | model calls/q | verifier calls/q | GFLOPs/q |",
+             label_table(rows), "", verifier_line(aurocs)]  # fmt: skip
+    for kind, data in optimal.get("kinds", {}).items():
+        lines += ["", f"## Compute-optimal ({kind} difficulty) vs weighted best-of-N, test split", "", optimal_table(data)]
+    return "\n".join(lines) + "\n"
+
+
+def label_table(rows: list[dict]) -> str:
+    """One row per strategy setting: accuracy [95%] and the compute account per question."""
+    lines = ["| strategy | setting | n | accuracy | generated tok/q | prompt tok/q | model calls/q | verifier calls/q | GFLOPs/q |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         lines.append(f"| {r['strategy']} | {r['label']} | {r['n']} | {percent(r['accuracy'], r.get('ci95'))} | {r['generated_tokens']:.0f} | "
                      f"{r['prompt_tokens']:.0f} | {r['model_calls']:.1f} | {r['verifier_calls']:.1f} | {r['flops'] / 1e9:.1f} |")  # fmt: skip
-    lines += ["", "Verifier (outcome score of the shared samples): " + "; ".join(
+    return "\n".join(lines)
+
+
+def verifier_line(aurocs: dict) -> str:
+    return "Verifier (outcome score of the shared samples): " + "; ".join(
         f"{split}: AUROC {a['auroc']:.3f} on {a['samples']} samples ({a['correct']} correct)" if a["auroc"] is not None
-        else f"{split}: AUROC n/a" for split, a in aurocs.items())]  # fmt: skip
-    for kind, data in optimal.get("kinds", {}).items():
-        lines += ["", f"## Compute-optimal ({kind} difficulty) vs weighted best-of-N, test split", "",
-                  "| budget (tok/q) | compute-optimal acc (tok/q) | best-of-N acc (tok/q) | gain | choice per level 1..5 (fallback) |",
-                  "|---|---|---|---|---|"]  # fmt: skip
-        for c in data["curve"]:
-            bon = (
-                "—"
-                if c["bon_label"] is None
-                else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
-            )
-            gain = "—" if c["gain"] is None else f"{100 * c['gain'] + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
-            if c.get("gain_ci95"):
-                gain += f" [{100 * c['gain_ci95'][0] + 0.0:+.1f}, {100 * c['gain_ci95'][1] + 0.0:+.1f}]"
-            lines.append(f"| {c['budget']} | {percent(c['accuracy'], c.get('ci95'))} ({c['tokens']:.0f}) | {bon} | {gain} | "
-                         + ", ".join(v or "(fallback)" for v in c["choice"].values()) + f" ({c.get('fallback')}) |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+        else f"{split}: AUROC n/a" for split, a in aurocs.items())  # fmt: skip
+
+
+def optimal_table(data: dict) -> str:
+    """One difficulty kind's curve: the policy's test accuracy at each budget beside weighted best-of-N's."""
+    lines = ["| budget (tok/q) | compute-optimal acc (tok/q) | best-of-N acc (tok/q) | gain | choice per level 1..5 (fallback) |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for c in data["curve"]:
+        bon = "—" if c["bon_label"] is None else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
+        gain = "—" if c["gain"] is None else f"{100 * c['gain'] + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
+        if c.get("gain_ci95"):
+            gain += f" [{100 * c['gain_ci95'][0] + 0.0:+.1f}, {100 * c['gain_ci95'][1] + 0.0:+.1f}]"
+        lines.append(f"| {c['budget']} | {percent(c['accuracy'], c.get('ci95'))} ({c['tokens']:.0f}) | {bon} | {gain} | "
+                     + ", ".join(v or "(fallback)" for v in c["choice"].values()) + f" ({c.get('fallback')}) |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def plot(rows: list[dict], optimal: dict, path: Path, title: str) -> None:

@@ -28,6 +28,7 @@ from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import config_dict, parse_config, run_cli, save_config
 from thinkscale.common.io import atomic_write_bytes
 from thinkscale.common.paths import output_root, stage_dir
+from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.common.validate import at_least
 from thinkscale.eval.benchmarks import Item, load_train_questions
@@ -214,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = sampled_paths(model_args, fmt, pset, args, items, out, backend)
         head, info = fit_and_measure(paths, len(items), args)
         info = {"model": model_args.model, "step_delimiter": pset.step_delimiter, "questions": len(items),
-                "samples_per_question": args.samples, **info}  # fmt: skip
+                "samples_per_question": args.samples, **info, "provenance": provenance()}  # fmt: skip
         head.save(out, info)
         # AUROC needs both right and wrong held-out solutions; a small or lopsided hold-out has none.
         fmt_auroc = lambda v: "n/a (held-out solutions of one kind)" if v is None else f"{v:.3f}"  # noqa: E731
