@@ -50,7 +50,7 @@ from thinkscale.common.provenance import git_commit  # noqa: E402
 from thinkscale.eval.report import benchmarks_plot, scaling_plot  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tools"))
-from docs_views import VIEWS, minutes  # noqa: E402
+from docs_views import VIEWS, minutes, part, stage_seconds  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 BLOCK = re.compile(r"(<!-- results (\{.*?\}) -->\n)(.*?)(<!-- /results -->)", re.S)
@@ -222,7 +222,7 @@ def _date_of(commit: str) -> str | None:
 def provenance_line(rec: dict, stage: str | None = None) -> str:
     """Where a block's figures come from: the command (or one `make` target of it), its wall time, the
     commit and date of the run, and the record."""
-    seconds = {s["target"]: s["seconds"] for s in rec.get("stages", [])}
+    seconds = stage_seconds(rec)
     if stage:
         if stage not in seconds:
             raise ValueError(f"record {rec['name']}: no stage {stage!r} (it has {list(seconds)})")
@@ -262,16 +262,10 @@ def render_text(text: str, where: str, results: Path = RESULTS) -> str:
 
 def verify_curation(name: str, data: Path, results: Path = RESULTS) -> list[str]:
     """The fields where a data run's figures differ from the record's curation (empty: equal)."""
-    recorded = part_of(_json(results / f"{name}.json", "a record"), "curation")
+    recorded = part(_json(results / f"{name}.json", "a record"), "curation", "data")
     fresh, _, _ = _data(data)
     return [f"{k}: recorded {recorded.get(k)!r}, this run {fresh.get(k)!r}"
             for k in sorted(set(recorded) | set(fresh)) if recorded.get(k) != fresh.get(k)]  # fmt: skip
-
-
-def part_of(rec: dict, key: str) -> dict:
-    if key not in rec:
-        raise ValueError(f"record {rec['name']}: no {key}")
-    return rec[key]
 
 
 def documents(root: Path = ROOT) -> list[Path]:

@@ -29,6 +29,11 @@ def part(rec: dict, key: str, what: str) -> dict:
     return rec[key]
 
 
+def stage_seconds(rec: dict) -> dict[str, float]:
+    """Each recorded `make` target's wall time (empty for a record without --stage-times)."""
+    return {s["target"]: s["seconds"] for s in rec.get("stages", [])}
+
+
 def summary(rec: dict, spec: dict) -> str:
     runs = [r for r in rec["runs"] if r["benchmark"] == spec["benchmark"]] if "benchmark" in spec else rec["runs"][:1]
     if len(runs) != 1:
@@ -110,7 +115,7 @@ def training(rec: dict, spec: dict) -> str:
     t = part(rec, "training", "train")
     first, last = t["log"][0], t["log"][-1]
     speeds = [r["tokens_per_s"] for r in t["log"] if r.get("tokens_per_s")]
-    wall = {s["target"]: s["seconds"] for s in rec.get("stages", [])}.get("train")
+    wall = stage_seconds(rec).get("train")
     lines = ["| examples | packed blocks (fill) | steps (epochs) | learning rate | loss, first → last logged step | tokens/s | wall |",
              "|---|---|---|---|---|---|---|",
              f"| {t['examples']} | {t['blocks']} of ≤ {t['block_size']} tokens ({t['block_fill']:.0%}) | "
