@@ -11,10 +11,11 @@ reads). Expanding never re-encodes a prefix: children start from copies of their
 N candidates of one step cost the tokens they add, not N re-reads of question and path (on a 2-core
 CPU that is the difference between minutes and hours for a beam search).
 
-Budget rules are `inference.budget`'s: thinking ends when the model samples the first token of the
+Budget rules are `inference.budget`'s, and where thinking stops is `inference.steps.thinking_cut`
+(the rule the vLLM tree applies too): thinking ends when the model samples the first token of the
 think-end delimiter (the whole delimiter is appended) or end-of-turn/EOS (delimiter and final-answer
-prefix appended), or at `max_thinking_tokens` (a newline if the line is open, delimiter and final-answer prefix forced). An
-expansion stops at the first of:
+prefix appended), or at `max_thinking_tokens` (a newline if the line is open, delimiter and
+final-answer prefix forced). An expansion stops at the first of:
 - `until="step"`: the text since the expansion began contains `step_delimiter` (or reaches
   `max_step_tokens`); a path whose thinking ends in this step runs on through its answer;
 - `until="think_end"`: the model tries to end thinking; the stop token is discarded and the node
@@ -33,6 +34,7 @@ from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
 from thinkscale.inference.hf_engine import left_pad, model_eos_ids
 from thinkscale.inference.kv_cache import GrowingCache
 from thinkscale.inference.sampling import make_generator, sample_row
+from thinkscale.inference.steps import CAP, STOP, thinking_cut
 
 UNTIL = ("step", "think_end", "done")
 
@@ -241,7 +243,8 @@ class TreeDecoder:
             if node.answer_sampled >= spec.max_answer_tokens:
                 node.phase, row.stop = DONE, "done"
             return
-        if token in self.delims.think_stop_ids:
+        reason = thinking_cut(token, len(node.thinking_ids), row.step_ids, spec, self.delims.think_stop_ids, self.text)
+        if reason == STOP:
             if spec.until == "think_end":
                 node.generated += 1  # sampled, then discarded: compute spent all the same
                 row.stop = "think_end"
@@ -250,13 +253,10 @@ class TreeDecoder:
             return
         self._queue(row, [token], thinking=True)
         row.step_ids.append(token)
-        if len(node.thinking_ids) >= spec.max_thinking_tokens:
+        if reason == CAP:
             self._close(row, forced=True, cut=True)
-        elif spec.until == "step":
-            if spec.step_delimiter in self.text(row.step_ids).lstrip(spec.step_delimiter):
-                row.stop = "step"
-            elif len(row.step_ids) >= spec.max_step_tokens:
-                row.stop = "max_step_tokens"
+        elif reason:
+            row.stop = reason  # STEP or LONG
 
     def _feed(self, row: _Row) -> int:
         token = row.pending.popleft()

@@ -1,40 +1,76 @@
-"""The strategies' decoder on vLLM: whole-path expansions as token-id rounds, states read on demand.
+"""The strategies' decoder on vLLM: expansions as token-id rounds, every strategy, states read on demand.
 
     tree = VLLMTree.start(source, tokenizer, fmt, backend_args, dtype, state_model=model_args)
     roots = tree.roots(prompts)
-    kids = tree.expand([roots[0]] * 8, Expansion(until="done", temperature=0.7), seeds=list(range(8)))
-    tree.states(kids)                 # last hidden states, for a value-head verifier (HF forward pass)
+    steps = tree.expand([roots[0]] * 8, Expansion(until="step", temperature=0.7), seeds=list(range(8)))
+    kids = tree.expand(steps, Expansion(until="done"), seeds=list(range(8)))
+    tree.states(kids)                 # last hidden states, for a value-head verifier
+    tree.work.to_dict()               # what vLLM did: requests, prompt tokens, prefix-cache hits, ...
 
-It has `inference.tree.TreeDecoder`'s surface and rules for the expansions that sampling-based
-strategies use (majority voting, best-of-N, sequential and adaptive voting, budget forcing):
-`until="done"` and `until="think_end"`, with `forced` text and `force_answer`. Thinking runs to the
-first stop token (first think-end token, end-of-turn, EOS) or the thinking cap; the answer to EOS or
-the answer cap; each phase is one vLLM round on the path's token ids (prefix caching re-uses the
-path). Step-wise expansion (`until="step"`: beam search, REBASE, the verifier trainer's step states)
-is not served: vLLM would re-submit every path at every step, which is what the tree decoder's
-copied KV caches exist to avoid. Asking for it raises a ValueError that says so; the verifier
-trainer samples whole paths on vLLM and finds the step boundaries afterwards (`step_ends`).
+It has `inference.tree.TreeDecoder`'s surface and rules for every expansion the strategies use:
+`until="step"` (beam search, REBASE), `"think_end"` (sequential voting), `"done"`, with `forced` text
+and `force_answer`. A path is its token ids: each round submits them as they are (`prompt_token_ids`,
+nothing decoded and re-encoded) for every path of the call in one `generate`, and the engine's prefix
+cache serves what an earlier round of the path already computed (search-and-learn, REBASE on SGLang's
+radix cache and vLLM's own `LLM.beam_search` resubmit paths the same way). Thinking is one round per
+expansion: vLLM stops at a stop token, at the thinking cap, at the step cap or at the step delimiter
+(a stop string: an early exit only); the tokens it returned are then cut by the tree decoder's own
+rule (`inference.steps.thinking_cut`) — tokens past the cut are discarded (`overshoot_tokens`), and
+where vLLM stopped before the rule did (a step that begins with the delimiter) the path goes on in
+another round. A path whose thinking ended then gets one answer round. Under greedy decoding in fp32
+every node equals the tree decoder's, token for token; sampled paths differ (another random stream),
+as two seeds would.
+
+The compute the strategies count (`eval.strategies.compute`) is the same on both backends; what the
+engine did besides — resubmitted prompt tokens, the part the prefix cache served, the part computed
+once already on the path and computed again (`reprefilled_tokens`: a partial cache block, the last
+sampled token), overshoot, preemptions (counted by vLLM only with its log stats on), wall time —
+accumulates in `work`.
 
 vLLM returns no hidden states, so a value-head verifier's features come from one forward pass of
 the same model in transformers over each path (`states`), at the token the tree decoder would have
-read them at (`Node.state_at`). Under greedy decoding in fp32 the paths equal the tree decoder's
-token for token; sampled paths differ (another random stream), as two seeds would.
+read them at (`Node.state_at`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+import weakref
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
+from thinkscale.inference.steps import CAP, STOP, thinking_cut
 from thinkscale.inference.tree import Expansion, Node, root_nodes
 from thinkscale.inference.vllm_engine import engine_context, shutdown_llm
 
-STEP_UNSUPPORTED = (
-    "step-wise search (beam_search, rebase) and step states expand every path one step at a time from "
-    "cached prefixes; on vLLM each step would re-submit every path. Use --backend hf for them"
-)
+
+@dataclass
+class EngineWork:
+    """What the engine did for a run's expansions (beside the compute a paper counts)."""
+
+    calls: int = 0  # generate calls
+    requests: int = 0  # paths submitted
+    prompt_tokens: int = 0  # tokens submitted as prompts (a path is resubmitted whole each round)
+    cached_tokens: int = 0  # of those, read from the prefix cache (vLLM's num_cached_tokens)
+    reprefilled_tokens: int = 0  # of those, computed on the path before and computed again
+    overshoot_tokens: int = 0  # generated past the step rule's cut, discarded
+    preemptions: int | None = None  # vLLM reports them only with log stats on
+    wall_s: float = 0.0
+
+    def minus(self, before: EngineWork) -> EngineWork:
+        out = EngineWork()
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(before, f.name)
+            setattr(out, f.name, None if a is None else a - (b or 0))
+        return out
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["wall_s"] = round(self.wall_s, 3)
+        d["cache_hit_rate"] = round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else None
+        return d
 
 
 class VLLMTree:
@@ -48,6 +84,10 @@ class VLLMTree:
         self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=set(extra_eos))
         self.max_context = max_context or engine_context(llm) or 2048
         self._load_state_model, self._state_model = state_reader, None  # loaded on the first states() call
+        self.work = EngineWork()
+        # How many leading ids of a node the engine has computed on its path (roots: none), so that a
+        # resubmission's re-prefilled tokens can be told from tokens it reads for the first time.
+        self._computed: weakref.WeakKeyDictionary[Node, int] = weakref.WeakKeyDictionary()
 
     @classmethod
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str, state_model=None) -> VLLMTree:
@@ -66,24 +106,16 @@ class VLLMTree:
         return root_nodes(self.tokenizer, prompts, self.max_context)  # nothing to prefill: vLLM caches prefixes
 
     def expand(self, parents: list[Node], spec: Expansion, seeds: list[int]) -> list[Node]:
-        if spec.until == "step":
-            raise ValueError(f"--backend vllm: {STEP_UNSUPPORTED}")
         if len(seeds) != len(parents):
             raise ValueError(f"{len(parents)} parents but {len(seeds)} seeds")
         if any(p.done for p in parents):
             raise ValueError("a finished node cannot be expanded")
         kids = [self._start(p, spec) for p in parents]
-        rounds = [0] * len(kids)
-        thinking = [k for k in range(len(kids)) if kids[k].phase == THINK]
-        if thinking:
-            outs = self._round([kids[k] for k in thinking], spec, [seeds[k] + 1 for k in thinking], think=True)
-            for k, out in zip(thinking, outs, strict=True):
-                self._after_thinking(kids[k], out, spec)
-                rounds[k] = 1
+        rounds = self._think(kids, spec, seeds)
         answering = [k for k in range(len(kids)) if kids[k].phase == ANSWER]
         if answering:
-            outs = self._round([kids[k] for k in answering], spec, [seeds[k] + 1 + rounds[k] for k in answering],
-                               think=False)  # fmt: skip
+            outs = self._generate([kids[k] for k in answering], [self._answer_params(kids[k], spec, seeds[k] + 1 + rounds[k])
+                                                                 for k in answering])  # fmt: skip
             for k, out in zip(answering, outs, strict=True):
                 self._after_answer(kids[k], out, spec)
         return kids
@@ -97,8 +129,8 @@ class VLLMTree:
         nodes = self.roots(prompts)
         params = self.params_cls(max_tokens=1, temperature=0.0, allowed_token_ids=[first, second],
                                  skip_special_tokens=False)  # fmt: skip
-        outs = self.llm.generate([{"prompt_token_ids": n.ids} for n in nodes], [params] * len(nodes), use_tqdm=False)
-        return [list(o.outputs[0].token_ids)[:1] == [first] for o in outs], nodes
+        outs = self._generate(nodes, [params] * len(nodes))
+        return [list(o.token_ids)[:1] == [first] for o in outs], nodes
 
     def state_model(self):
         """The transformers model hidden states are read with (loaded on first use)."""
@@ -116,41 +148,82 @@ class VLLMTree:
     def _start(self, parent: Node, spec: Expansion) -> Node:
         node = replace(parent, ids=list(parent.ids), thinking_ids=list(parent.thinking_ids),
                        answer_ids=list(parent.answer_ids), new_ids=[], end="", kv=None, logits=None, hidden=None)  # fmt: skip
+        self._computed[node] = self._computed.get(parent, 0)
         if spec.forced and node.phase == THINK:
             self._add(node, self.tokenizer.encode(spec.forced, add_special_tokens=False), thinking=True)
         if spec.force_answer and node.phase == THINK:
             self._close(node, forced=True)
         return node
 
-    def _round(self, nodes: list[Node], spec: Expansion, seeds: list[int], think: bool):
-        params = []
-        for n, seed in zip(nodes, seeds, strict=True):
-            if think:  # forced text may already fill the cap: the tree decoder still samples one token then
-                budget = max(1, spec.max_thinking_tokens - len(n.thinking_ids))
-            else:
-                budget = spec.max_answer_tokens - n.answer_sampled
-            room = min(budget, self.max_context - len(n.ids))
-            if room <= 0:
-                raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
-            params.append(self.params_cls(
-                max_tokens=room, stop_token_ids=sorted(self.delims.think_stop_ids if think else self.delims.eos_ids),
-                temperature=spec.temperature if think else spec.answer_temperature, top_p=spec.top_p, seed=seed,
-                skip_special_tokens=False))  # fmt: skip
-        return [o.outputs[0] for o in self.llm.generate([{"prompt_token_ids": n.ids} for n in nodes], params, use_tqdm=False)]
+    def _think(self, kids: list[Node], spec: Expansion, seeds: list[int]) -> list[int]:
+        """Thinking rounds for every kid still thinking, until the step rule cuts each; returns the
+        rounds each kid took (the answer round's seed follows them)."""
+        rounds = [0] * len(kids)
+        steps: list[list[int]] = [[] for _ in kids]  # the tokens each kid's current step has sampled
+        active = [k for k in range(len(kids)) if kids[k].phase == THINK]
+        while active:
+            params = [self._think_params(kids[k], spec, steps[k], seeds[k] + 1 + rounds[k]) for k in active]
+            outs = self._generate([kids[k] for k in active], params)
+            again = []
+            for k, out in zip(active, outs, strict=True):
+                rounds[k] += 1
+                if self._after_thinking(kids[k], out, spec, steps[k]):
+                    continue
+                if out.finish_reason == "length":  # out of tokens with no cut: only the context does that
+                    raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
+                again.append(k)  # vLLM stopped at a delimiter the rule does not count: the step goes on
+            active = again
+        return rounds
 
-    def _after_thinking(self, node: Node, out, spec: Expansion) -> None:
-        ids = list(out.token_ids)
-        stop = ids.pop() if out.finish_reason == "stop" and ids and ids[-1] in self.delims.think_stop_ids else None
-        self._add(node, ids, thinking=True)
-        if stop is None:
-            if len(node.thinking_ids) < spec.max_thinking_tokens:
-                raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
+    def _think_params(self, node: Node, spec: Expansion, step: list[int], seed: int):
+        # forced text may already fill the cap: the tree decoder still samples one token then
+        budget = max(1, spec.max_thinking_tokens - len(node.thinking_ids))
+        if spec.until == "step":
+            budget = min(budget, spec.max_step_tokens - len(step))
+        return self.params_cls(
+            max_tokens=self._room(node, budget), stop_token_ids=sorted(self.delims.think_stop_ids),
+            stop=[spec.step_delimiter] if spec.until == "step" else None,
+            temperature=spec.temperature, top_p=spec.top_p, seed=seed, skip_special_tokens=False)  # fmt: skip
+
+    def _answer_params(self, node: Node, spec: Expansion, seed: int):
+        return self.params_cls(
+            max_tokens=self._room(node, spec.max_answer_tokens - node.answer_sampled),
+            stop_token_ids=sorted(self.delims.eos_ids), temperature=spec.answer_temperature, top_p=spec.top_p,
+            seed=seed, skip_special_tokens=False)  # fmt: skip
+
+    def _room(self, node: Node, budget: int) -> int:
+        room = min(budget, self.max_context - len(node.ids))
+        if room <= 0:
+            raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
+        return room
+
+    def _after_thinking(self, node: Node, out, spec: Expansion, step: list[int]) -> bool:
+        """Apply the step rule to a thinking round's tokens; True when it cut (the round is over)."""
+        tokens, reason, used = list(out.token_ids), "", 0
+        for token in tokens:
+            used += 1
+            reason = thinking_cut(token, len(node.thinking_ids), step, spec, self.delims.think_stop_ids, self.text)
+            if reason == STOP:
+                break
+            self._add(node, [token], thinking=True)
+            step.append(token)
+            if reason:
+                break
+        self.work.overshoot_tokens += len(tokens) - used
+        # Every kept token but a last one was fed back to the engine (it sampled the next from it).
+        self._computed[node] = len(node.ids) - (used == len(tokens) and reason != STOP)
+        if reason == STOP:
+            stop = tokens[used - 1]
+            if spec.until == "think_end":
+                node.generated += 1  # sampled, then discarded: compute spent all the same
+                node.end, node.state_at = "think_end", len(node.ids) - 1
+            else:
+                self._close(node, forced=stop != self.delims.think_end_ids[0])
+        elif reason == CAP:
             self._close(node, forced=True, cut=True)
-        elif spec.until == "think_end":
-            node.generated += 1  # sampled, then discarded: compute spent all the same
-            node.end, node.state_at = "think_end", len(node.ids) - 1
-        else:
-            self._close(node, forced=stop != self.delims.think_end_ids[0])
+        elif reason:  # a step ended
+            node.end, node.state_at = reason, len(node.ids) - 1
+        return bool(reason)
 
     def _after_answer(self, node: Node, out, spec: Expansion) -> None:
         ids = list(out.token_ids)
@@ -182,33 +255,61 @@ class VLLMTree:
             node.answer_ids += self.delims.final_prefix_ids
         node.phase = ANSWER
 
+    # ---- the engine -------------------------------------------------------------------------
+    def _generate(self, nodes: list[Node], params: list) -> list:
+        """One generate call for `nodes` (paths as token ids), its work added to `self.work`."""
+        t0 = time.perf_counter()
+        outs = self.llm.generate([{"prompt_token_ids": n.ids} for n in nodes], params, use_tqdm=False)
+        w = self.work
+        w.calls += 1
+        w.wall_s += time.perf_counter() - t0
+        for n, o in zip(nodes, outs, strict=True):
+            submitted, cached = len(n.ids), o.num_cached_tokens or 0
+            w.requests += 1
+            w.prompt_tokens += submitted
+            w.cached_tokens += cached
+            w.reprefilled_tokens += max(0, min(self._computed.get(n, 0), submitted) - cached)
+            stats = getattr(o, "metrics", None)
+            if stats is not None and getattr(stats, "num_preemptions", None) is not None:
+                w.preemptions = (w.preemptions or 0) + stats.num_preemptions
+        return [o.outputs[0] for o in outs]
 
-def read_states(model, paths: list[list[int]], positions: list[list[int]]) -> torch.Tensor:
+
+def read_states(model, paths: list[list[int]], positions: list[list[int]], batch_size: int = 16) -> torch.Tensor:
     """Last hidden states (after the final norm, float32) of each path at the given token positions.
 
-    One forward pass per path; positions index the path's tokens. Returns [paths, positions, hidden]
-    (every path must ask for the same number of positions)."""
-    out = []
+    Paths are read `batch_size` at a time, similar lengths together and right-padded (a causal model's
+    states before the padding do not see it); positions index the path's tokens. Returns [paths,
+    positions, hidden] (every path must ask for the same number of positions)."""
+    out: list[torch.Tensor | None] = [None] * len(paths)
+    order = sorted(range(len(paths)), key=lambda i: len(paths[i]))
     with torch.inference_mode():
-        for ids, pos in zip(paths, positions, strict=True):
-            x = torch.tensor([ids], device=model.device)
-            hidden = model.base_model(input_ids=x, use_cache=False).last_hidden_state[0]
-            out.append(hidden[torch.tensor(pos, dtype=torch.long)].float().cpu())
-    return torch.stack(out)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(paths[i]) for i in batch)
+            ids = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, i in enumerate(batch):
+                ids[r, : len(paths[i])], mask[r, : len(paths[i])] = torch.tensor(paths[i]), 1
+            hidden = model.base_model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                                      use_cache=False).last_hidden_state  # fmt: skip
+            for r, i in enumerate(batch):
+                out[i] = hidden[r, torch.tensor(positions[i], dtype=torch.long)].float().cpu()
+    return torch.stack(out)  # type: ignore[arg-type]
 
 
 def step_ends(tree, node: Node, delimiter: str, max_step_tokens: int, max_thinking_tokens: int) -> list[int]:
     """Where the tree decoder's step-wise expansion would have stopped on this finished path: the index
-    of each step's last token (a step ends when its text, leading delimiters stripped, holds the
-    delimiter, or at `max_step_tokens`), while thinking lasts."""
+    of each step's last token by the step rule (`inference.steps.thinking_cut`), while thinking lasts."""
+    spec = Expansion(until="step", step_delimiter=delimiter, max_step_tokens=max_step_tokens,
+                     max_thinking_tokens=max_thinking_tokens)  # fmt: skip
     ends, step = [], []
-    start = node.prompt_tokens
     for offset, token in enumerate(node.thinking_ids):
+        reason = thinking_cut(token, offset, step, spec, (), tree.text)
+        if reason == CAP:  # the token at the cap closes thinking: that expansion runs on through the answer
+            break
         step.append(token)
-        if len(step) >= max_step_tokens or delimiter in tree.text(step).lstrip(delimiter):
-            ends.append(start + offset)
+        if reason:
+            ends.append(node.prompt_tokens + offset)
             step = []
-    if len(node.thinking_ids) >= max_thinking_tokens:
-        # The token that reaches the thinking cap closes thinking first: that expansion runs on through the answer.
-        return [e for e in ends if e < start + len(node.thinking_ids) - 1]
     return ends

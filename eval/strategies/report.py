@@ -98,6 +98,29 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
     return round(accuracy, 4), round(tokens, 1)
 
 
+ENGINE_SUMS = ("calls", "requests", "prompt_tokens", "cached_tokens", "reprefilled_tokens", "overshoot_tokens",
+               "preemptions", "wall_s")  # fmt: skip
+
+
+def engine_totals(records: list[dict]) -> dict:
+    """{"engine": {setting key: vLLM's work summed over its chunks, with the prefix-cache hit rate}},
+    or {} for a run without engine records (the transformers backend). A chunk's work is on each of
+    its records: counted once per (key, split, chunk)."""
+    seen, totals = set(), {}
+    for r in records:
+        e = r.get("engine")
+        if not e or (r["key"], r.get("split"), e["chunk"]) in seen:
+            continue
+        seen.add((r["key"], r.get("split"), e["chunk"]))
+        t = totals.setdefault(r["key"], dict.fromkeys(ENGINE_SUMS, 0))
+        for f in ENGINE_SUMS:
+            t[f] = None if t[f] is None or e.get(f) is None else t[f] + e[f]
+    for t in totals.values():
+        t["wall_s"] = round(t["wall_s"], 3)
+        t["cache_hit_rate"] = round(t["cached_tokens"] / t["prompt_tokens"], 4) if t["prompt_tokens"] else None
+    return {"engine": totals} if totals else {}
+
+
 def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
     """summary.md: the label table, the verifier's AUROCs and a compute-optimal table per difficulty
     kind (the docs' tables are cut from the same functions: `tools/docs_results.py`)."""

@@ -18,6 +18,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli, save_config
@@ -30,12 +31,11 @@ from thinkscale.eval.strategies import report
 from thinkscale.eval.strategies.args import StrategyArgs
 from thinkscale.eval.strategies.context import Context
 from thinkscale.eval.strategies.policy import PolicySettings, load_policy
-from thinkscale.eval.strategies.table import STEPWISE, STRATEGIES, setting_key, settings
+from thinkscale.eval.strategies.table import STRATEGIES, setting_key, settings
 from thinkscale.eval.verifier.verifiers import build_verifier
 from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.models import ModelArgs
-from thinkscale.inference.vllm_tree import STEP_UNSUPPORTED
 from tqdm import tqdm
 
 
@@ -52,9 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, bench, pset, args, backend, again = parse_config(
         [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs, RestartArgs], argv
     )
-    stepwise = [s for s in args.strategies if s in STEPWISE]
-    if backend.is_vllm and stepwise:
-        raise ValueError(f"--strategies {' '.join(stepwise)} with --backend vllm: {STEP_UNSUPPORTED}")
     val, test = split(load_benchmark(bench, args.output_root), args)
     tag = re.sub(
         r"[^A-Za-z0-9._-]+", "-", f"{model_args.model.replace('outputs/sft/', '')}_{bench.benchmark}"
@@ -89,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bar = tqdm(total=len(todo), desc=f"{key} [{part}]", unit="q")
                     for start in range(0, len(todo), args.question_chunk):
                         chunk = todo[start : start + args.question_chunk]
-                        for r in STRATEGIES[strategy](ctx, chunk, setting):
-                            r.update(key=key, split=part)
+                        before = _engine_work(ctx)
+                        results = STRATEGIES[strategy](ctx, chunk, setting)
+                        engine = _engine_work(ctx, before, chunk[0].id, len(chunk))
+                        for r in results:
+                            r.update(key=key, split=part, **engine)
                             rec_sink.write(r)
                             records.append(r)
                         bar.update(len(chunk))
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         title = f"{model_args.model} on {bench.benchmark}: {len(val)} validation / {len(test)} test questions"
         atomic_write_json(out / "metrics.json", {"title": title, "policy_params": policy_params, "labels": rows,
                                                  "verifier": aurocs, "compute_optimal": optimal,
-                                                 "provenance": provenance()})  # fmt: skip
+                                                 **report.engine_totals(mine), "provenance": provenance()})  # fmt: skip
         text = report.markdown(title, rows, aurocs, optimal)
         atomic_write_text(out / "summary.md", text)
         report.plot(rows, optimal, out / "strategies.png", title)
@@ -119,6 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ctx is not None:
             ctx.policy.tree.close()
         return 0
+
+
+def _engine_work(ctx, before=None, first: str = "", questions: int = 0):
+    """vLLM's work so far (before a chunk), or since `before` as the chunk records' `engine` entry: the
+    chunk's engine totals, shared by its `questions` (the chunk named by its `first` question's id;
+    nothing on the transformers backend)."""
+    work = getattr(ctx.policy.tree, "work", None)
+    if work is None:
+        return {}
+    if before is None:
+        return replace(work)
+    return {"engine": {"chunk": first, "chunk_questions": questions, **work.minus(before).to_dict()}}
 
 
 def _saved_params(path) -> float:

@@ -23,9 +23,6 @@ STRATEGIES: dict[str, Callable] = {
     "rebase": search.rebase,
 }
 
-STEPWISE = ("beam_search", "rebase")  # expand every path one step at a time: the tree decoder (hf) only
-
-
 def settings(args) -> list[tuple[str, dict]]:
     """(strategy, setting) pairs for every strategy in `args.strategies`, in order."""
     grid = {
