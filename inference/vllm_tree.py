@@ -27,9 +27,12 @@ once already on the path and computed again (`reprefilled_tokens`: a partial cac
 sampled token), overshoot, preemptions (counted by vLLM only with its log stats on), wall time —
 accumulates in `work`.
 
-vLLM returns no hidden states, so a value-head verifier's features come from one forward pass of
-the same model in transformers over each path (`states`), at the token the tree decoder would have
-read them at (`Node.state_at`).
+vLLM's generate returns no hidden states, so a value-head verifier's features (`states`, at the token
+the tree decoder read them at, `Node.state_at`) come from a second vLLM instance of the policy in
+pooling mode (`--vllm-states pooling`, the default: last-token states, its own prefix cache, so a
+depth reads only the tokens its paths added) or from a batched forward pass in transformers
+(`--vllm-states transformers`, no second engine). The verifier trainer reads states at many tokens
+of a path and always uses transformers (`read_states`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class EngineWork:
     overshoot_tokens: int = 0  # generated past the step rule's cut, discarded
     preemptions: int | None = None  # vLLM reports them only with log stats on
     wall_s: float = 0.0
+    state_tokens: int = 0  # tokens submitted to the pooling instance that reads a value head's states
+    state_cached_tokens: int = 0  # of those, read from its prefix cache
+    state_wall_s: float = 0.0
 
     def minus(self, before: EngineWork) -> EngineWork:
         out = EngineWork()
@@ -68,7 +74,7 @@ class EngineWork:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["wall_s"] = round(self.wall_s, 3)
+        d["wall_s"], d["state_wall_s"] = round(self.wall_s, 3), round(self.state_wall_s, 3)
         d["cache_hit_rate"] = round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else None
         return d
 
@@ -77,13 +83,15 @@ class VLLMTree:
     """Expands Nodes with a vLLM `LLM`; see the module docstring."""
 
     def __init__(self, llm, tokenizer, fmt: FormatArgs, *, extra_eos: set[int] = frozenset(),
-                 max_context: int | None = None, state_reader=None, sampling_params_cls=None):  # fmt: skip
+                 max_context: int | None = None, state_reader=None, pooler_starter=None,
+                 sampling_params_cls=None):  # fmt: skip
         if sampling_params_cls is None:
             from vllm import SamplingParams as sampling_params_cls
         self.llm, self.tokenizer, self.params_cls = llm, tokenizer, sampling_params_cls
         self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=set(extra_eos))
         self.max_context = max_context or engine_context(llm) or 2048
         self._load_state_model, self._state_model = state_reader, None  # loaded on the first states() call
+        self._start_pooler, self._pooler = pooler_starter, None  # or a pooling instance, started likewise
         self.work = EngineWork()
         # How many leading ids of a node the engine has computed on its path (roots: none), so that a
         # resubmission's re-prefilled tokens can be told from tokens it reads for the first time.
@@ -91,15 +99,23 @@ class VLLMTree:
 
     @classmethod
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str, state_model=None) -> VLLMTree:
+        """`state_model` (ModelArgs): states will be read, by a pooling instance of `source` or by that
+        model in transformers, as `backend.vllm_states` says."""
         from thinkscale.inference.backend import start_vllm
         from thinkscale.inference.models import load_model, source_eos_ids
 
         llm = start_vllm(source, backend, dtype)
-        reader = (lambda: load_model(state_model)[0]) if state_model is not None else None
-        return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), state_reader=reader)
+        reader = pooler = None
+        if state_model is not None and backend.vllm_states == "pooling":
+            pooler = lambda: start_vllm(source, backend, dtype, pooling=True)  # noqa: E731
+        elif state_model is not None:
+            reader = lambda: load_model(state_model)[0]  # noqa: E731
+        return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), state_reader=reader, pooler_starter=pooler)
 
     def close(self) -> None:
         shutdown_llm(self.llm)
+        if self._pooler is not None:
+            shutdown_llm(self._pooler)
 
     # ---- the TreeDecoder surface ------------------------------------------------------------
     def roots(self, prompts: list[str]) -> list[Node]:
@@ -141,8 +157,20 @@ class VLLMTree:
         return self._state_model
 
     def states(self, nodes: list[Node]) -> torch.Tensor:
-        """Each node's last hidden state (after the final norm) at `state_at`, from a transformers forward pass."""
-        return read_states(self.state_model(), [n.ids for n in nodes], [[n.state_at] for n in nodes])[:, 0]
+        """Each node's last hidden state (after the final norm) at `state_at`: the pooling instance's
+        last-token state of the path up to there (one `embed` call for all nodes, prefix-cached), or a
+        batched transformers forward pass."""
+        if self._start_pooler is None:
+            return read_states(self.state_model(), [n.ids for n in nodes], [[n.state_at] for n in nodes])[:, 0]
+        if self._pooler is None:
+            self._pooler = self._start_pooler()
+        t0 = time.perf_counter()
+        outs = self._pooler.embed([{"prompt_token_ids": n.ids[: n.state_at + 1]} for n in nodes], use_tqdm=False)
+        self.work.state_wall_s += time.perf_counter() - t0
+        for n, o in zip(nodes, outs, strict=True):
+            self.work.state_tokens += n.state_at + 1
+            self.work.state_cached_tokens += o.num_cached_tokens or 0
+        return torch.stack([torch.as_tensor(o.outputs.embedding, dtype=torch.float32) for o in outs])
 
     # ---- one expansion ----------------------------------------------------------------------
     def _start(self, parent: Node, spec: Expansion) -> Node:

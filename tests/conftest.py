@@ -91,19 +91,39 @@ def real_llm():
         shutil.rmtree(records, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def real_pooler():
+    """A getter for one pooling instance of the embedded model (a value head's state reader), started
+    on first use and stopped at the end of the session."""
+    from thinkscale.inference.backend import BackendArgs, start_vllm
+    from thinkscale.inference.vllm_engine import shutdown_llm
+
+    box = {}
+
+    def get(source):
+        if "llm" not in box:
+            args = BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=0.5, kv_block_size=32)
+            box["llm"] = start_vllm(source, args, "float32", pooling=True)
+        return box["llm"]
+
+    yield get
+    if "llm" in box:
+        shutdown_llm(box["llm"])
+
+
 @pytest.fixture
-def shared_vllm(monkeypatch, real_llm):
-    """Stages that start vLLM themselves get the session's engine instead of a new one (a start costs
-    ~20 s); closing it is left to the session. Everything else about the stage runs as it is."""
+def shared_vllm(monkeypatch, real_llm, real_pooler):
+    """Stages that start vLLM themselves get the session's engine (and pooling instance) instead of a
+    new one (a start costs ~20 s); closing them is left to the session. Everything else about the stage runs as it is."""
     import thinkscale.inference.backend
     import thinkscale.inference.vllm_engine
     import thinkscale.inference.vllm_tree
 
     source, llm, _ = real_llm
 
-    def start(src, args, dtype, logits_processors=None):
+    def start(src, args, dtype, logits_processors=None, pooling=False):
         assert src == source and args.is_vllm, (src, args)
-        return llm
+        return real_pooler(src) if pooling else llm
 
     monkeypatch.setattr(thinkscale.inference.backend, "start_vllm", start)
     monkeypatch.setattr(thinkscale.inference.vllm_engine, "shutdown_llm", lambda llm: None)

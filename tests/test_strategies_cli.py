@@ -143,3 +143,40 @@ def test_a_hub_style_outcome_reward_model_plugs_in(tiny_model_dir, tmp_path, tok
     assert all(0.0 <= x <= 1.0 for x in scores) and len(set(scores)) > 1
     metrics = json.loads((tmp_path / "strategies" / "o" / "metrics.json").read_text())
     assert metrics["verifier"]["test"]["samples"] == 6
+
+
+@pytest.mark.parametrize("kind", ["prm", "orm"])
+def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model, tmp_path, tokenizer, kind):
+    """A PRM or ORM reads a depth's paths in right-padded batches: the same scores as one by one, the
+    same verifier tokens charged. (A tiny random model of each kind; its scores mean nothing.)"""
+    import torch
+    from thinkscale.common.chat_format import FormatArgs
+    from thinkscale.eval.strategies.compute import Compute
+    from thinkscale.eval.strategies.policy import Policy, PolicySettings
+    from thinkscale.eval.verifier.verifiers import build_verifier
+    from thinkscale.inference.tree import Expansion, TreeDecoder
+    from transformers import LlamaConfig, LlamaForSequenceClassification, LlamaForTokenClassification
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, num_labels=2 if kind == "prm" else 1,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    (LlamaForTokenClassification if kind == "prm" else LlamaForSequenceClassification)(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model, tok = tiny_model
+    fmt = FormatArgs()
+    policy = Policy(TreeDecoder(model, tok, fmt), fmt, PolicySettings(step_delimiter="\n"))
+    roots = policy.tree.roots([f"<|im_start|>user\nWhat is {i} + 1?<|im_end|>\n" for i in range(3)])
+    spec = Expansion(until="done", temperature=1.0, max_thinking_tokens=12, max_answer_tokens=4)
+    nodes = policy.tree.expand([r for r in roots for _ in range(2)], spec, seeds=list(range(6)))
+    verifier = build_verifier(f"{kind}:{tmp_path}", policy)
+    # questions of several lengths: the batches are padded
+    questions = [q for q in ("What is 1 + 1?", "Add one to one.", "What do you get when you add one to one?") for _ in "ab"]
+    owners = [0, 0, 1, 1, 2, 2]
+    scored = {}
+    for size in (1, 4):
+        verifier.batch_size, computes = size, [Compute() for _ in range(3)]
+        scored[size] = (verifier.score(policy, questions, nodes, owners, computes), [c.to_dict() for c in computes])
+    assert scored[4][0] == pytest.approx(scored[1][0], abs=1e-5) and scored[4][1] == scored[1][1]
+    assert all(c["verifier_calls"] == 2 for c in scored[1][1])
+    assert len({c["verifier_tokens"] for c in scored[1][1]}) == 3

@@ -109,11 +109,12 @@ def test_strategy_study_matches_hf(shared_vllm, tmp_path):
     assert len(hf) == 6 * 6 and _drop(hf, "engine") == _drop(vl, "engine")
 
 
-@pytest.mark.parametrize("lookahead", [0, 1])
-def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead):
+@pytest.mark.parametrize("lookahead, states", [(0, "pooling"), (1, "transformers")])
+def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead, states):
     """Beam search (with and without lookahead) and REBASE on vLLM: every record, search tree and step
-    score equal to the tree decoder's (greedy, fp32), a value head reading both; vLLM's own work
-    (prefix-cache hits on the resubmitted paths) recorded beside the compute."""
+    score equal to the tree decoder's (greedy, fp32), a value head reading both (its states from the
+    pooling instance or from transformers); vLLM's own work (prefix-cache hits on the resubmitted
+    paths) recorded beside the compute."""
     import torch
     from thinkscale.eval.strategies.run import main
     from thinkscale.eval.verifier.head import ValueHead
@@ -128,7 +129,8 @@ def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead):
               "rebase", "--verifier", f"value_head:{tmp_path / 'vh'}", "--beam-n", "4", "--beam-width", "2",
               "--lookahead", str(lookahead), "--rebase-width", "3", "--temperature", "0", "--step-delimiter", "\n",
               "--max-step-tokens", "12", "--max-depth", "4", "--max-thinking-tokens", "40", "--max-answer-tokens", "6",
-              "--val-questions", "2", "--test-questions", "2", "--dtype", "float32", "--backend", backend])  # fmt: skip
+              "--val-questions", "2", "--test-questions", "2", "--dtype", "float32", "--backend", backend,
+              "--vllm-states", states])  # fmt: skip
     hf, vl = (sorted(_jsonl(tmp_path / "strategies" / b / "records.jsonl"), key=lambda r: (r["key"], r["id"]))
               for b in ("run", "run_vllm"))  # fmt: skip
     assert len(hf) == 2 * 4
@@ -139,6 +141,8 @@ def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead):
     assert sum(len(r["tree"]) for r in hf) > 8 * 4  # the searches went several steps deep
     engine = json.loads((tmp_path / "strategies" / "run_vllm" / "metrics.json").read_text())["engine"]
     assert all(e["cached_tokens"] > 0 and e["requests"] >= e["calls"] > 0 for e in engine.values()), engine
+    if states == "pooling":  # each depth's states: the path so far from the pooler's own prefix cache
+        assert all(0 < e["state_cached_tokens"] < e["state_tokens"] for e in engine.values()), engine
 
 
 def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):

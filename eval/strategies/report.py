@@ -99,7 +99,7 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
 
 
 ENGINE_SUMS = ("calls", "requests", "prompt_tokens", "cached_tokens", "reprefilled_tokens", "overshoot_tokens",
-               "preemptions", "wall_s")  # fmt: skip
+               "preemptions", "wall_s", "state_tokens", "state_cached_tokens", "state_wall_s")  # fmt: skip
 
 
 def engine_totals(records: list[dict]) -> dict:
@@ -116,7 +116,7 @@ def engine_totals(records: list[dict]) -> dict:
         for f in ENGINE_SUMS:
             t[f] = None if t[f] is None or e.get(f) is None else t[f] + e[f]
     for t in totals.values():
-        t["wall_s"] = round(t["wall_s"], 3)
+        t["wall_s"], t["state_wall_s"] = round(t["wall_s"], 3), round(t["state_wall_s"], 3)
         t["cache_hit_rate"] = round(t["cached_tokens"] / t["prompt_tokens"], 4) if t["prompt_tokens"] else None
     return {"engine": totals} if totals else {}
 

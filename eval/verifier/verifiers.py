@@ -46,7 +46,7 @@ class HubPRM:
 
     SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
-    def __init__(self, model_id: str, policy, sep: str = "<extra_0>"):
+    def __init__(self, model_id: str, policy, sep: str = "<extra_0>", batch_size: int = 8):
         from transformers import AutoModel, AutoTokenizer
 
         self.name, self.sep = f"prm:{model_id}", sep
@@ -54,6 +54,7 @@ class HubPRM:
         self.model = AutoModel.from_pretrained(model_id, dtype="auto", trust_remote_code=True).eval()
         self.params = float(sum(p.numel() for p in self.model.parameters()))
         self.sep_id = self.tokenizer.encode(sep, add_special_tokens=False)[0]
+        self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
 
     def _steps(self, policy, node: Node) -> list[str]:
         steps = [s.strip() for s in policy.thinking(node).split(policy.s.step_delimiter) if s.strip()]
@@ -62,18 +63,20 @@ class HubPRM:
         return steps or [""]
 
     def score(self, policy, questions, nodes, owners, computes) -> list[float]:
-        out = []
-        for question, node, q in zip(questions, nodes, owners, strict=True):
+        texts = []
+        for question, node in zip(questions, nodes, strict=True):
             messages = [{"role": "system", "content": self.SYSTEM}, {"role": "user", "content": question},
                         {"role": "assistant", "content": self.sep.join(self._steps(policy, node)) + self.sep}]  # fmt: skip
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
-            ids = self.tokenizer(text, return_tensors="pt").input_ids.to(self.model.device)
-            with torch.inference_mode():
-                logits = self.model(input_ids=ids)[0]
-            probs = torch.softmax(logits.float(), dim=-1)[0, ids[0] == self.sep_id, 1]
-            out.append(float(probs[-1]) if len(probs) else 0.0)
-            computes[q].verifier_calls += 1
-            computes[q].verifier_tokens += ids.shape[1]
+            texts.append(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False))
+        ids = [self.tokenizer(t).input_ids for t in texts]
+
+        def last_step(out, r, i):  # P(positive) at the last separator of path i (row r of the batch)
+            at = torch.tensor(ids[i], device=out[0].device) == self.sep_id
+            probs = torch.softmax(out[0][r, : len(ids[i])].float(), dim=-1)[at, 1]
+            return float(probs[-1]) if len(probs) else 0.0
+
+        out = forward_batches(self.model, ids, self.batch_size, self.pad_id, last_step)
+        _charge(computes, owners, ids)
         return out
 
 
@@ -83,32 +86,69 @@ class HubORM:
     The score is sigmoid(logit) for a one-logit head, else P(last class); a partial path is scored
     as it stands, so it also serves beam search (as an outcome-supervised value estimate)."""
 
-    def __init__(self, model_id: str, policy):
+    def __init__(self, model_id: str, policy, batch_size: int = 8):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.name = f"orm:{model_id}"
         self.tokenizer = AutoTokenizer.from_pretrained(model_id)
         self.model = AutoModelForSequenceClassification.from_pretrained(model_id, dtype="auto").eval()
         self.params = float(sum(p.numel() for p in self.model.parameters()))
+        self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
+        if self.model.config.pad_token_id is None:  # it pools the last token before the padding
+            self.model.config.pad_token_id = self.pad_id
 
     def score(self, policy, questions, nodes, owners, computes) -> list[float]:
-        out = []
-        for question, node, q in zip(questions, nodes, owners, strict=True):
+        ids = []
+        for question, node in zip(questions, nodes, strict=True):
             solution = policy.thinking(node) + ("\n" + policy.answer_text(node) if node.done else "")
             messages = [{"role": "user", "content": question}, {"role": "assistant", "content": solution}]
             if getattr(self.tokenizer, "chat_template", None):
                 text = self.tokenizer.apply_chat_template(messages, tokenize=False)
             else:
                 text = f"{question}\n\n{solution}"
-            ids = self.tokenizer(text, return_tensors="pt").input_ids.to(self.model.device)
-            with torch.inference_mode():
-                logits = self.model(input_ids=ids).logits[0].float()
-            out.append(
-                float(torch.sigmoid(logits[0]) if logits.numel() == 1 else torch.softmax(logits, -1)[-1])
-            )
-            computes[q].verifier_calls += 1
-            computes[q].verifier_tokens += ids.shape[1]
+            ids.append(self.tokenizer(text).input_ids)
+
+        def outcome(out, r, i):
+            logits = out.logits[r].float()
+            return float(torch.sigmoid(logits[0]) if logits.numel() == 1 else torch.softmax(logits, -1)[-1])
+
+        out = forward_batches(self.model, ids, self.batch_size, self.pad_id, outcome)
+        _charge(computes, owners, ids)
         return out
+
+
+def forward_batches(model, ids: list[list[int]], batch_size: int, pad_id: int, read) -> list:
+    """`read(output, row, i)` for each token list `ids[i]` (row `row` of the batch it ran in), the lists
+    run `batch_size` at a time, similar lengths together, right-padded with an attention mask (a causal
+    model's outputs before the padding do not see it; a sequence classifier pools the last non-pad
+    token). Results in input order."""
+    out: list = [None] * len(ids)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in batch)
+            x = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, i in enumerate(batch):
+                x[r, : len(ids[i])], mask[r, : len(ids[i])] = torch.tensor(ids[i]), 1
+            result = model(input_ids=x.to(model.device), attention_mask=mask.to(model.device))
+            for r, i in enumerate(batch):
+                out[i] = read(result, r, i)
+    return out
+
+
+def _charge(computes: list[Compute], owners: list[int], ids: list[list[int]]) -> None:
+    for q, row in zip(owners, ids, strict=True):
+        computes[q].verifier_calls += 1
+        computes[q].verifier_tokens += len(row)
+
+
+def _pad_id(tokenizer) -> int:
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if candidate is not None:
+            return int(candidate)
+    return 0
 
 
 def build_verifier(spec: str | None, policy):
