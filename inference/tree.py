@@ -20,7 +20,11 @@ final-answer prefix forced). An expansion stops at the first of:
   `max_step_tokens`); a path whose thinking ends in this step runs on through its answer;
 - `until="think_end"`: the model tries to end thinking; the stop token is discarded and the node
   stays in the thinking phase (sequential voting appends its trial separator here);
-- `until="done"` (and every mode): the answer is finished (end-of-turn or `max_answer_tokens`).
+- `until="done"` (and every mode): the answer is finished (end-of-turn or `max_answer_tokens`);
+- with `stop_below` (DeepConf's online stop): the last `conf_window` thinking tokens' mean confidence
+  fell below it; the path ends there, unanswered (`end="low_confidence"`).
+With `confidence_k` > 0 every sampled token's confidence (`inference.steps.token_confidence`) is kept
+in `Node.confs`.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
 from thinkscale.inference.hf_engine import left_pad, model_eos_ids
 from thinkscale.inference.kv_cache import GrowingCache
 from thinkscale.inference.sampling import make_generator, sample_row
-from thinkscale.inference.steps import CAP, STOP, thinking_cut
+from thinkscale.inference.steps import CAP, LOW, STOP, thinking_cut, token_confidence
 
 UNTIL = ("step", "think_end", "done")
 
@@ -53,15 +57,20 @@ class Expansion:
     top_p: float = 1.0
     forced: str = ""  # text fed before sampling (counts as thinking), e.g. a trial separator
     force_answer: bool = False  # close thinking at once and decode the answer
+    confidence_k: int = 0  # > 0: record each sampled token's confidence from its top-k log-probabilities
+    conf_window: int = 2048  # tokens in a confidence window (DeepConf's group)
+    stop_below: float | None = None  # end a path whose last full window's mean confidence falls below this
 
     def __post_init__(self) -> None:
         if self.until not in UNTIL:
             raise ValueError(f"until must be one of {UNTIL}, got {self.until!r}")
         if self.until == "step" and not self.step_delimiter:
             raise ValueError("--step-delimiter must be a non-empty string")
-        for name in ("max_step_tokens", "max_thinking_tokens", "max_answer_tokens"):
+        for name in ("max_step_tokens", "max_thinking_tokens", "max_answer_tokens", "conf_window"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        if self.confidence_k < 0 or (self.stop_below is not None and not self.confidence_k):
+            raise ValueError("a confidence stop needs confidence_k > 0 (the top-k log-probabilities it reads)")
 
 
 @dataclass(eq=False)
@@ -75,6 +84,7 @@ class Node:
     answer_ids: list[int] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     generated: int = 0  # tokens after the prompt on this path, forced ones included
+    confs: list[float] = field(default_factory=list)  # confidence of each sampled token kept (confidence_k > 0)
     answer_sampled: int = 0
     end: str = ""  # why the last expansion stopped: step | think_end | done | max_step_tokens
     kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
@@ -204,7 +214,8 @@ class TreeDecoder:
     def _start(self, parent: Node, spec: Expansion, seed: int) -> _Row:
         node = Node(ids=list(parent.ids), prompt_tokens=parent.prompt_tokens, phase=parent.phase,
                     thinking_ids=list(parent.thinking_ids), answer_ids=list(parent.answer_ids),
-                    generated=parent.generated, answer_sampled=parent.answer_sampled)  # fmt: skip
+                    generated=parent.generated, answer_sampled=parent.answer_sampled,
+                    confs=list(parent.confs))  # fmt: skip
         row = _Row(node=node, generator=make_generator(seed), logits=parent.logits, hidden=parent.hidden)
         if spec.forced and node.phase == THINK:
             self._queue(row, self.tokenizer.encode(spec.forced, add_special_tokens=False), thinking=True)
@@ -232,6 +243,8 @@ class TreeDecoder:
         node = row.node
         temperature = spec.temperature if node.phase == THINK else spec.answer_temperature
         token = sample_row(row.logits, temperature, spec.top_p, row.generator)
+        if spec.confidence_k:
+            node.confs.append(token_confidence(row.logits, spec.confidence_k))
         if node.phase == ANSWER:
             if token in self.delims.eos_ids:
                 node.generated += 1  # end of turn: sampled, never fed
@@ -243,7 +256,8 @@ class TreeDecoder:
             if node.answer_sampled >= spec.max_answer_tokens:
                 node.phase, row.stop = DONE, "done"
             return
-        reason = thinking_cut(token, len(node.thinking_ids), row.step_ids, spec, self.delims.think_stop_ids, self.text)
+        reason = thinking_cut(token, len(node.thinking_ids), row.step_ids, spec, self.delims.think_stop_ids, self.text,
+                              node.confs)  # fmt: skip
         if reason == STOP:
             if spec.until == "think_end":
                 node.generated += 1  # sampled, then discarded: compute spent all the same
@@ -253,7 +267,9 @@ class TreeDecoder:
             return
         self._queue(row, [token], thinking=True)
         row.step_ids.append(token)
-        if reason == CAP:
+        if reason == LOW:  # abandoned: no answer
+            node.phase, row.stop = DONE, LOW
+        elif reason == CAP:
             self._close(row, forced=True, cut=True)
         elif reason:
             row.stop = reason  # STEP or LONG

@@ -17,7 +17,9 @@ expansion: vLLM stops at a stop token, at the thinking cap, at the step cap or a
 (a stop string: an early exit only); the tokens it returned are then cut by the tree decoder's own
 rule (`inference.steps.thinking_cut`) — tokens past the cut are discarded (`overshoot_tokens`), and
 where vLLM stopped before the rule did (a step that begins with the delimiter) the path goes on in
-another round. A path whose thinking ended then gets one answer round. Under greedy decoding in fp32
+another round. A path whose thinking ended then gets one answer round. Under a confidence stop (DeepConf online,
+`Expansion.stop_below`) thinking runs in rounds of at most `CONFIDENCE_ROUND` tokens, each cut where
+the rule finds the first window below the threshold: the stop falls on the tree decoder's token. Under greedy decoding in fp32
 every node equals the tree decoder's, token for token; sampled paths differ (another random stream),
 as two seeds would.
 
@@ -44,9 +46,11 @@ from dataclasses import asdict, dataclass, fields, replace
 import torch
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from thinkscale.inference.steps import CAP, STOP, thinking_cut
+from thinkscale.inference.steps import CAP, LOW, STOP, confidence_from_logprobs, thinking_cut
 from thinkscale.inference.tree import Expansion, Node, root_nodes
 from thinkscale.inference.vllm_engine import engine_context, shutdown_llm
+
+CONFIDENCE_ROUND = 256  # tokens per thinking round under a confidence stop (at most this many overshoot)
 
 
 @dataclass
@@ -106,10 +110,10 @@ class VLLMTree:
 
         llm = start_vllm(source, backend, dtype)
         reader = pooler = None
-        if state_model is not None and backend.vllm_states == "pooling":
-            pooler = lambda: start_vllm(source, backend, dtype, pooling=True)  # noqa: E731
-        elif state_model is not None:
+        if state_model is not None:  # the transformers model also serves the verifier trainer's many positions
             reader = lambda: load_model(state_model)[0]  # noqa: E731
+            if backend.vllm_states == "pooling":
+                pooler = lambda: start_vllm(source, backend, dtype, pooling=True)  # noqa: E731
         return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), state_reader=reader, pooler_starter=pooler)
 
     def close(self) -> None:
@@ -175,7 +179,8 @@ class VLLMTree:
     # ---- one expansion ----------------------------------------------------------------------
     def _start(self, parent: Node, spec: Expansion) -> Node:
         node = replace(parent, ids=list(parent.ids), thinking_ids=list(parent.thinking_ids),
-                       answer_ids=list(parent.answer_ids), new_ids=[], end="", kv=None, logits=None, hidden=None)  # fmt: skip
+                       answer_ids=list(parent.answer_ids), new_ids=[], end="", kv=None, logits=None, hidden=None,
+                       confs=list(parent.confs))  # fmt: skip
         self._computed[node] = self._computed.get(parent, 0)
         if spec.forced and node.phase == THINK:
             self._add(node, self.tokenizer.encode(spec.forced, add_special_tokens=False), thinking=True)
@@ -195,11 +200,10 @@ class VLLMTree:
             again = []
             for k, out in zip(active, outs, strict=True):
                 rounds[k] += 1
-                if self._after_thinking(kids[k], out, spec, steps[k]):
-                    continue
-                if out.finish_reason == "length":  # out of tokens with no cut: only the context does that
-                    raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
-                again.append(k)  # vLLM stopped at a delimiter the rule does not count: the step goes on
+                if not self._after_thinking(kids[k], out, spec, steps[k]):
+                    # vLLM stopped at a delimiter the rule does not count, or at the end of a confidence
+                    # round: thinking goes on (a path that filled the context is refused by `_room`)
+                    again.append(k)
             active = again
         return rounds
 
@@ -208,16 +212,19 @@ class VLLMTree:
         budget = max(1, spec.max_thinking_tokens - len(node.thinking_ids))
         if spec.until == "step":
             budget = min(budget, spec.max_step_tokens - len(step))
+        if spec.stop_below is not None:  # the rule finds the stop: rounds bound what vLLM runs past it
+            budget = min(budget, CONFIDENCE_ROUND)
         return self.params_cls(
             max_tokens=self._room(node, budget), stop_token_ids=sorted(self.delims.think_stop_ids),
             stop=[spec.step_delimiter] if spec.until == "step" else None,
-            temperature=spec.temperature, top_p=spec.top_p, seed=seed, skip_special_tokens=False)  # fmt: skip
+            temperature=spec.temperature, top_p=spec.top_p, seed=seed, skip_special_tokens=False,
+            logprobs=spec.confidence_k or None)  # fmt: skip
 
     def _answer_params(self, node: Node, spec: Expansion, seed: int):
         return self.params_cls(
             max_tokens=self._room(node, spec.max_answer_tokens - node.answer_sampled),
             stop_token_ids=sorted(self.delims.eos_ids), temperature=spec.answer_temperature, top_p=spec.top_p,
-            seed=seed, skip_special_tokens=False)  # fmt: skip
+            seed=seed, skip_special_tokens=False, logprobs=spec.confidence_k or None)  # fmt: skip
 
     def _room(self, node: Node, budget: int) -> int:
         room = min(budget, self.max_context - len(node.ids))
@@ -228,9 +235,12 @@ class VLLMTree:
     def _after_thinking(self, node: Node, out, spec: Expansion, step: list[int]) -> bool:
         """Apply the step rule to a thinking round's tokens; True when it cut (the round is over)."""
         tokens, reason, used = list(out.token_ids), "", 0
-        for token in tokens:
+        for i, token in enumerate(tokens):
             used += 1
-            reason = thinking_cut(token, len(node.thinking_ids), step, spec, self.delims.think_stop_ids, self.text)
+            if spec.confidence_k:
+                node.confs.append(confidence_from_logprobs(out.logprobs[i], spec.confidence_k))
+            reason = thinking_cut(token, len(node.thinking_ids), step, spec, self.delims.think_stop_ids, self.text,
+                                  node.confs)  # fmt: skip
             if reason == STOP:
                 break
             self._add(node, [token], thinking=True)
@@ -247,6 +257,8 @@ class VLLMTree:
                 node.end, node.state_at = "think_end", len(node.ids) - 1
             else:
                 self._close(node, forced=stop != self.delims.think_end_ids[0])
+        elif reason == LOW:  # abandoned, unanswered; the tree decoder reads no state after the last token
+            node.phase, node.end, node.state_at = DONE, LOW, len(node.ids) - 2
         elif reason == CAP:
             self._close(node, forced=True, cut=True)
         elif reason:  # a step ended
@@ -255,6 +267,8 @@ class VLLMTree:
 
     def _after_answer(self, node: Node, out, spec: Expansion) -> None:
         ids = list(out.token_ids)
+        if spec.confidence_k:
+            node.confs += [confidence_from_logprobs(e, spec.confidence_k) for e in out.logprobs]
         eos = out.finish_reason == "stop" and bool(ids) and ids[-1] in self.delims.eos_ids
         if eos:
             ids.pop()

@@ -27,6 +27,8 @@ class FakeNode:
     text: str = ""
     answer: str | None = None
     path: tuple = field(default_factory=tuple)  # seeds along the path
+    confs: list = field(default_factory=list)  # token confidences (DeepConf): none unless a test sets them
+    end: str = ""
 
 
 class FakePolicy:
@@ -37,8 +39,8 @@ class FakePolicy:
         self.s = SimpleNamespace(max_thinking_tokens=100)  # the shared settings strategies read
         self.thinking_caps = []  # max_thinking_tokens overrides passed to expand
 
-    def roots(self, items, computes, extra=None):
-        for c in computes:
+    def roots(self, items, computes=None, extra=None):
+        for c in computes or []:
             c.prompt_tokens += 10
         return [FakeNode(q=q) for q in range(len(items))]
 

@@ -141,3 +141,29 @@ def test_a_path_at_the_context_is_refused_on_both(trees):
     for tree in (hf, vl):
         with pytest.raises(ValueError, match=f"context of {VLLM_CONTEXT} tokens"):
             _walk(tree, long, spec)
+
+
+@pytest.mark.parametrize("round_tokens", [256, 16])  # 16: the stop falls in a later round than the first
+def test_confidences_and_the_online_stop_are_equal_on_both(trees, monkeypatch, round_tokens):
+    """DeepConf's token confidences (top-20 log-probabilities) within 1e-4 on both backends, and a
+    confidence stop ending the path at the same token."""
+    import thinkscale.inference.vllm_tree
+
+    monkeypatch.setattr(thinkscale.inference.vllm_tree, "CONFIDENCE_ROUND", round_tokens)
+    make, tok = trees
+    hf, vl = make()
+    spec = Expansion(until="done", max_thinking_tokens=60, max_answer_tokens=6, confidence_k=20, conf_window=8)
+    prompt = render_prompt(tok, FMT, STEPPY)
+    want, got = (t.expand(t.roots([prompt]), spec, [0])[0] for t in (hf, vl))
+    assert want.confs == pytest.approx(got.confs, abs=1e-4) and len(want.confs) > len(want.thinking_ids)
+    assert all(getattr(want, f) == getattr(got, f) for f in FIELDS)
+    confs = want.confs[: len(want.thinking_ids)]
+    windows = [sum(confs[i - 7 : i + 1]) / 8 for i in range(7, len(confs))]
+    low = min(range(len(windows)), key=lambda i: windows[i])
+    gap = min((w - windows[low] for i, w in enumerate(windows) if i != low and w > windows[low]), default=1.0)
+    assert gap > 1e-3 and low > 16  # a bar well clear of the backends' differences, past the first round
+    bar = windows[low] + gap / 2
+    stops = [t.expand(t.roots([prompt]), replace(spec, stop_below=bar), [0])[0] for t in (hf, vl)]
+    for s in stops:
+        assert s.end == "low_confidence" and len(s.thinking_ids) == low + 8 and s.answer_ids == []
+    assert all(getattr(stops[0], f) == getattr(stops[1], f) for f in FIELDS)

@@ -100,13 +100,18 @@ def test_strategy_study_matches_hf(shared_vllm, tmp_path):
 
     for backend in ("hf", "vllm"):
         main(["--benchmark", str(_bench(tmp_path)), "--output-root", str(tmp_path), "--name", "run",
-              "--strategies", "budget_forcing", "majority", "sequential_vote", "adaptive_vote", "--asv-judges", "self",
+              "--strategies", "budget_forcing", "majority", "sequential_vote", "adaptive_vote", "deepconf",
+              "deepconf_online", "--deepconf-warmup", "2", "--deepconf-etas", "50", "--asv-judges", "self",
               "--bf-budgets", "8", "24", "--samples", "2", "--sv-trials", "2", "--sv-agree", "2", "--temperature", "0",
               "--val-questions", "3", "--test-questions", "3", "--max-thinking-tokens", "24", "--max-answer-tokens", "8",
               "--dtype", "float32", "--backend", backend])  # fmt: skip
     hf, vl = (sorted(_jsonl(tmp_path / "strategies" / b / "records.jsonl"), key=lambda r: (r["key"], r["id"]))
               for b in ("run", "run_vllm"))  # fmt: skip
-    assert len(hf) == 6 * 6 and _drop(hf, "engine") == _drop(vl, "engine")
+    assert len(hf) == 6 * 9
+    for a, b in zip(hf, vl, strict=True):  # DeepConf's threshold: two backends' log-probabilities
+        if "deepconf" in a:
+            assert a["deepconf"].pop("threshold") == pytest.approx(b["deepconf"].pop("threshold"), abs=1e-3)
+    assert _drop(hf, "engine") == _drop(vl, "engine")
 
 
 @pytest.mark.parametrize("lookahead, states", [(0, "pooling"), (1, "transformers")])

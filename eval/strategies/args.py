@@ -13,7 +13,7 @@ class StrategyArgs:
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     strategies: list[str] = field(
         default_factory=lambda: ["budget_forcing", "majority", "best_of_n", "sequential_vote", "adaptive_vote",
-                                 "beam_search", "rebase"],
+                                 "beam_search", "rebase", "deepconf", "deepconf_online"],
         metadata={"help": "Strategies to run (see eval.strategies.table.STRATEGIES)."},
     )  # fmt: skip
     verifier: str = field(default="none", metadata={"help": "value_head:<folder>, prm:<model id> or none."})
@@ -39,6 +39,26 @@ class StrategyArgs:
     lookahead: int = field(default=0, metadata={"help": "Beam search: greedy lookahead steps."})
     rebase_width: list[int] = field(default_factory=lambda: [4, 8], metadata={"help": "REBASE: width W."})
     rebase_temperature: float = field(default=0.2, metadata={"help": "REBASE: softmax temperature."})
+    conf_topk: int = field(
+        default=20, metadata={"help": "DeepConf: top-k log-probabilities a token's confidence is read from."}
+    )
+    conf_window: int = field(
+        default=2048, metadata={"help": "DeepConf: tokens per confidence window (the paper: 2048)."}
+    )
+    deepconf_etas: list[float] = field(
+        default_factory=lambda: [10.0, 90.0],
+        metadata={"help": "DeepConf: keep the top eta%% of traces by confidence (10: DeepConf-low, 90: -high)."},
+    )
+    deepconf_measure: str = field(
+        default="lowest", metadata={"help": "DeepConf offline: mean, tail, bottom10 or lowest (window)."}
+    )
+    deepconf_warmup: int = field(
+        default=4,
+        metadata={"help": "DeepConf online: warm-up traces, the first shared samples (the paper: 16 of 512); also the wave size."},
+    )
+    deepconf_consensus: float = field(
+        default=0.95, metadata={"help": "DeepConf online: stop drawing once the top answer holds this vote share."}
+    )
     max_depth: int = field(default=40, metadata={"help": "Search: most steps per path."})
     question_chunk: int = field(default=10, metadata={"help": "Questions decoded together (memory)."})
     batch_size: int = field(default=48, metadata={"help": "Paths decoded together."})
@@ -74,5 +94,17 @@ class StrategyArgs:
                         ("--batch-size", self.batch_size), ("--max-depth", self.max_depth)):  # fmt: skip
             if v <= 0:
                 raise ValueError(f"{flag} must be > 0, got {v}")
+        from thinkscale.eval.strategies.confidence import MEASURES
+
+        if self.deepconf_measure not in MEASURES:
+            raise ValueError(f"--deepconf-measure must be one of {MEASURES}, got {self.deepconf_measure!r}")
+        if any(not 0 < e <= 100 for e in self.deepconf_etas):
+            raise ValueError(f"--deepconf-etas must be in (0, 100], got {self.deepconf_etas}")
+        within(self, 0.0, 1.0, "deepconf_consensus")
+        for name in ("conf_topk", "conf_window", "deepconf_warmup"):
+            at_least(self, 1, name)
+        if "deepconf_online" in self.strategies and self.deepconf_warmup > self.samples:
+            raise ValueError(f"--deepconf-warmup {self.deepconf_warmup} must be <= --samples {self.samples}: "
+                             "the warm-up traces are the first shared samples")  # fmt: skip
         if any(b <= 0 for b in self.bf_budgets + self.rebase_width + self.beam_n):
             raise ValueError("--bf-budgets, --rebase-width and --beam-n must be positive")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from thinkscale.eval.strategies.answers import vote
 from thinkscale.eval.strategies.compute import Compute
+from thinkscale.eval.strategies.confidence import trace_confidence
 
 
 def powers(n: int) -> list[int]:
@@ -24,7 +25,8 @@ def powers(n: int) -> list[int]:
 
 
 def draw(ctx, items) -> dict:
-    """N scored samples per question (cached on ctx, so every sampling strategy shares them)."""
+    """N scored samples per question (cached on ctx, so every sampling strategy shares them), each with
+    its trace confidences (`eval.strategies.deepconf`)."""
     todo = [it for it in items if it.id not in ctx.samples]
     for start in range(0, len(todo), ctx.args.question_chunk):
         chunk = todo[start : start + ctx.args.question_chunk]
@@ -33,8 +35,8 @@ def draw(ctx, items) -> dict:
         n = ctx.args.samples
         parents = [roots[q] for q in range(len(chunk)) for _ in range(n)]
         owners = [q for q in range(len(chunk)) for _ in range(n)]
-        seeds = [ctx.args.seed * 100_003 + j for _ in chunk for j in range(n)]
-        kids = ctx.policy.expand(parents, owners, computes, "done", seeds)
+        seeds = [sample_seed(ctx, j) for _ in chunk for j in range(n)]
+        kids = ctx.policy.expand(parents, owners, computes, "done", seeds, confidence_k=ctx.args.conf_topk)
         scores, read = _scores(ctx, chunk, kids, owners)
         for q, it in enumerate(chunk):
             rows = []
@@ -42,7 +44,8 @@ def draw(ctx, items) -> dict:
                 node = kids[q * n + j]
                 answer = ctx.policy.answer(node, it.choices)
                 rows.append({"answer": answer, "correct": ctx.policy.is_right(answer, it), "generated_tokens": node.generated,
-                             "score": scores[q * n + j], "verifier_tokens": read[q * n + j]})  # fmt: skip
+                             "score": scores[q * n + j], "verifier_tokens": read[q * n + j],
+                             "confidence": trace_confidence(node.confs, ctx.args.conf_window)})  # fmt: skip
             ctx.save_samples(it.id, {"prompt_tokens": computes[q].prompt_tokens, "samples": rows})
     return {it.id: ctx.samples[it.id] for it in items}
 
@@ -57,7 +60,14 @@ def _scores(ctx, chunk, nodes, owners) -> tuple[list[float | None], list[int]]:
     return scores, [c.verifier_tokens for c in per_sample]
 
 
-def _compute(entry: dict, k: int, scored: bool) -> Compute:
+def sample_seed(ctx, j: int) -> int:
+    """The seed of a question's j-th sample (the same for every question: a sample's randomness is
+    its own row's generator)."""
+    return ctx.args.seed * 100_003 + j
+
+
+def compute_of(entry: dict, k: int, scored: bool) -> Compute:
+    """The cost of a question's first k shared samples (scored: with the verifier's reads)."""
     rows = entry["samples"][:k]
     return Compute(generated_tokens=sum(r["generated_tokens"] for r in rows), prompt_tokens=entry["prompt_tokens"],
                    model_calls=k, verifier_calls=k if scored else 0,
@@ -71,7 +81,7 @@ def majority(ctx, items, setting) -> list[dict]:
         entry = samples[item.id]
         for k in powers(ctx.args.samples):
             answer = vote([r["answer"] for r in entry["samples"][:k]])[0]
-            out.append(ctx.record("majority", f"maj@{k}", k, item, answer, _compute(entry, k, False)))
+            out.append(ctx.record("majority", f"maj@{k}", k, item, answer, compute_of(entry, k, False)))
     return out
 
 
@@ -86,7 +96,7 @@ def best_of_n(ctx, items, setting) -> list[dict]:
             rows = entry["samples"][:k]
             best = max(range(k), key=lambda j: rows[j]["score"])
             weighted = vote([r["answer"] for r in rows], [r["score"] for r in rows])[0]
-            cost = _compute(entry, k, True)
+            cost = compute_of(entry, k, True)
             out.append(ctx.record("best_of_n", f"bon@{k}", k, item, rows[best]["answer"], cost))
             out.append(ctx.record("best_of_n_weighted", f"wbon@{k}", k, item, weighted, cost.copy()))
     return out

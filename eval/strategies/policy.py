@@ -62,7 +62,9 @@ class Policy:
                          temperature=self.s.temperature, top_p=self.s.top_p)  # fmt: skip
         return replace(base, **overrides)
 
-    def roots(self, items: list[Item], computes: list[Compute], extra: str | None = None) -> list[Node]:
+    def roots(self, items: list[Item], computes: list[Compute] | None = None, extra: str | None = None) -> list[Node]:
+        """One root per question; its prompt tokens are added to `computes` (None: not counted, e.g. a
+        prompt already counted for the samples it was read for)."""
         prompts = [
             render_prompt(
                 self.tree.tokenizer, self.fmt, it.question if extra is None else f"{it.question}\n\n{extra}"
@@ -70,7 +72,7 @@ class Policy:
             for it in items
         ]
         nodes = self.tree.roots(prompts)
-        for n, c in zip(nodes, computes, strict=True):
+        for n, c in zip(nodes, computes or [], strict=computes is not None):
             c.prompt_tokens += n.prompt_tokens
         return nodes
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from thinkscale.eval.strategies import parallel, search, sequential
+from thinkscale.eval.strategies import deepconf, parallel, search, sequential
 
 STRATEGIES: dict[str, Callable] = {
     "budget_forcing": sequential.budget_forcing,
@@ -21,6 +21,8 @@ STRATEGIES: dict[str, Callable] = {
     "adaptive_vote": sequential.adaptive_vote,
     "beam_search": search.beam_search,
     "rebase": search.rebase,
+    "deepconf": deepconf.deepconf,
+    "deepconf_online": deepconf.deepconf_online,
 }
 
 def settings(args) -> list[tuple[str, dict]]:
@@ -34,6 +36,9 @@ def settings(args) -> list[tuple[str, dict]]:
         "beam_search": [{"n": n, "width": args.beam_width, "agg": args.beam_agg, "lookahead": args.lookahead}
                         for n in args.beam_n],
         "rebase": [{"width": w, "temperature": args.rebase_temperature} for w in args.rebase_width],
+        "deepconf": [{"eta": e, "measure": args.deepconf_measure} for e in args.deepconf_etas],
+        "deepconf_online": [{"eta": e, "warmup": args.deepconf_warmup, "budget": args.samples,
+                             "consensus": args.deepconf_consensus} for e in args.deepconf_etas],
     }  # fmt: skip
     return [(name, s) for name in args.strategies for s in grid[name]]
 
