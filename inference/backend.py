@@ -187,14 +187,15 @@ POOLER_GPU_SHARE = 0.05  # of GPU memory, beyond the policy's gpu_memory_utiliza
 
 
 def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None,
-               pooling: bool = False):  # fmt: skip
+               pooling: bool = False, engine_stats: bool = False):  # fmt: skip
     """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors.
 
     `logits_processors`: fully qualified class names (`module:Class`) loaded into the engine.
     `pooling`: the same model as a hidden-state reader (`LLM.embed`: the last token's state after the
     final norm, no activation) beside a running policy engine; on GPUs it takes the memory the policy
     leaves (1 - gpu_memory_utilization, less a margin), so a policy that shares its GPUs with one
-    needs a lower --gpu-memory-utilization."""
+    needs a lower --gpu-memory-utilization. `engine_stats`: vLLM's log stats on (per-request metrics such
+    as preemptions; vLLM then also logs its throughput to stderr every 10 s)."""
     require_vllm()
     import torch
     from thinkscale.inference.models import pick_dtype
@@ -207,6 +208,8 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
         for key, value in cpu_environment().items():
             os.environ.setdefault(key, value)
     kwargs = llm_kwargs(args, dtype, on_cuda, logits_processors)
+    if engine_stats:
+        kwargs["disable_log_stats"] = False
     if pooling:
         from vllm.config import PoolerConfig
 

@@ -63,7 +63,7 @@ class EngineWork:
     cached_tokens: int = 0  # of those, read from the prefix cache (vLLM's num_cached_tokens)
     reprefilled_tokens: int = 0  # of those, computed on the path before and computed again
     overshoot_tokens: int = 0  # generated past the step rule's cut, discarded
-    preemptions: int | None = None  # vLLM reports them only with log stats on
+    preemptions: int | None = None  # vLLM reports them only with log stats on (`start` turns them on)
     wall_s: float = 0.0
     state_tokens: int = 0  # tokens submitted to the pooling instance that reads a value head's states
     state_cached_tokens: int = 0  # of those, read from its prefix cache
@@ -108,7 +108,7 @@ class VLLMTree:
         from thinkscale.inference.backend import start_vllm
         from thinkscale.inference.models import load_model, source_eos_ids
 
-        llm = start_vllm(source, backend, dtype)
+        llm = start_vllm(source, backend, dtype, engine_stats=True)  # per-request preemptions for `work`
         reader = pooler = None
         if state_model is not None:  # the transformers model also serves the verifier trainer's many positions
             reader = lambda: load_model(state_model)[0]  # noqa: E731

@@ -121,7 +121,7 @@ def shared_vllm(monkeypatch, real_llm, real_pooler):
 
     source, llm, _ = real_llm
 
-    def start(src, args, dtype, logits_processors=None, pooling=False):
+    def start(src, args, dtype, logits_processors=None, pooling=False, engine_stats=False):
         assert src == source and args.is_vllm, (src, args)
         return real_pooler(src) if pooling else llm
 

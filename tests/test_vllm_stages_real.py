@@ -128,22 +128,22 @@ def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead, states):
     ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "vh", {"model": "smollm2-135m"})
     bench = tmp_path / "steps.jsonl"
     bench.write_text("".join(json.dumps({"id": f"q{i}", "question": f"{q} Explain step by step.", "answer": a}) + "\n"
-                             for i, (q, a) in enumerate(QUESTIONS[:4])))  # fmt: skip
+                             for i, (q, a) in enumerate(QUESTIONS[:2])))  # fmt: skip
     for backend in ("hf", "vllm"):
         main(["--benchmark", str(bench), "--output-root", str(tmp_path), "--name", "run", "--strategies", "beam_search",
               "rebase", "--verifier", f"value_head:{tmp_path / 'vh'}", "--beam-n", "4", "--beam-width", "2",
               "--lookahead", str(lookahead), "--rebase-width", "3", "--temperature", "0", "--step-delimiter", "\n",
               "--max-step-tokens", "12", "--max-depth", "4", "--max-thinking-tokens", "40", "--max-answer-tokens", "6",
-              "--val-questions", "2", "--test-questions", "2", "--dtype", "float32", "--backend", backend,
+              "--val-questions", "1", "--test-questions", "1", "--dtype", "float32", "--backend", backend,
               "--vllm-states", states])  # fmt: skip
     hf, vl = (sorted(_jsonl(tmp_path / "strategies" / b / "records.jsonl"), key=lambda r: (r["key"], r["id"]))
               for b in ("run", "run_vllm"))  # fmt: skip
-    assert len(hf) == 2 * 4
+    assert len(hf) == 2 * 2  # beam search and REBASE, on two questions
     for a, b in zip(hf, vl, strict=True):
         for x, y in zip(a["tree"], b["tree"], strict=True):  # value-head scores: two fp32 forward passes
             assert x.pop("score") == pytest.approx(y.pop("score"), abs=2e-4)
     assert _drop(hf, "engine") == _drop(vl, "engine")
-    assert sum(len(r["tree"]) for r in hf) > 8 * 4  # the searches went several steps deep
+    assert sum(len(r["tree"]) for r in hf) > 4 * 4  # the searches went several steps deep
     engine = json.loads((tmp_path / "strategies" / "run_vllm" / "metrics.json").read_text())["engine"]
     assert all(e["cached_tokens"] > 0 and e["requests"] >= e["calls"] > 0 for e in engine.values()), engine
     if states == "pooling":  # each depth's states: the path so far from the pooler's own prefix cache
