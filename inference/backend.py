@@ -77,9 +77,10 @@ class BackendArgs:
     vllm_states: str = field(
         default="pooling",
         metadata={
-            "help": "vllm: how a value-head verifier reads hidden states: pooling (a second vLLM instance of "
-            "the policy in pooling mode, last-token states, prefix-cached: each depth reads only its new "
-            "tokens) or transformers (a batched forward pass over each whole path, no second engine)."
+            "help": "vllm: how a verifier reads paths: pooling (a second vLLM instance in pooling mode, "
+            "prefix-cached, so each depth reads only its new tokens: the policy for a value head's "
+            "last-token states, the PRM itself for prm:) or transformers (batched forward passes over "
+            "each whole path, no second engine)."
         },
     )
     vllm_forcing: str = field(
@@ -183,19 +184,27 @@ def model_runner(on_cuda: bool) -> str:
     return "V2" if on_cuda and importlib.util.find_spec("triton") is not None else "V1"
 
 
+POOLING_KINDS = ("states", "reward")
 POOLER_GPU_SHARE = 0.05  # of GPU memory, beyond the policy's gpu_memory_utilization (the pooler's weights + KV)
 
 
 def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None,
-               pooling: bool = False, engine_stats: bool = False):  # fmt: skip
+               pooling: str | None = None, engine_stats: bool = False):  # fmt: skip
     """A vLLM `LLM` for a resolved model folder or Hub id; vLLM's own start-up errors become ValueErrors.
 
     `logits_processors`: fully qualified class names (`module:Class`) loaded into the engine.
-    `pooling`: the same model as a hidden-state reader (`LLM.embed`: the last token's state after the
-    final norm, no activation) beside a running policy engine; on GPUs it takes the memory the policy
-    leaves (1 - gpu_memory_utilization, less a margin), so a policy that shares its GPUs with one
-    needs a lower --gpu-memory-utilization. `engine_stats`: vLLM's log stats on (per-request metrics such
-    as preemptions; vLLM then also logs its throughput to stderr every 10 s)."""
+    `pooling`, for an instance beside a running policy engine:
+    - "states": the policy as a hidden-state reader (`LLM.embed`: the last token's state after the
+      final norm, no activation);
+    - "reward": a token-classifying reward model such as Qwen2.5-Math-PRM (`LLM.encode(pooling_task=
+      "token_classify")`), its logits at every token it computes (ALL pooling, where the model's own
+      STEP pooling would turn the prefix cache off), no activation.
+    On GPUs a pooling instance takes the memory the policy leaves (1 - gpu_memory_utilization, less a
+    margin), so a policy that shares its GPUs with one needs a lower --gpu-memory-utilization.
+    `engine_stats`: vLLM's log stats on (per-request metrics such as preemptions; vLLM then also logs
+    its throughput to stderr every 10 s)."""
+    if pooling not in (None, *POOLING_KINDS):
+        raise ValueError(f"pooling {pooling!r} is not one of {', '.join(POOLING_KINDS)}")
     require_vllm()
     import torch
     from thinkscale.inference.models import pick_dtype
@@ -213,8 +222,11 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
     if pooling:
         from vllm.config import PoolerConfig
 
-        kwargs.update(runner="pooling", convert="embed",
-                      pooler_config=PoolerConfig(seq_pooling_type="LAST", use_activation=False))  # fmt: skip
+        if pooling == "states":
+            kwargs.update(runner="pooling", convert="embed",
+                          pooler_config=PoolerConfig(seq_pooling_type="LAST", use_activation=False))  # fmt: skip
+        else:
+            kwargs.update(runner="pooling", pooler_config=PoolerConfig(tok_pooling_type="ALL", use_activation=False))
         if on_cuda:
             kwargs["gpu_memory_utilization"] = max(0.01, 1 - args.gpu_memory_utilization - POOLER_GPU_SHARE)
     from vllm import LLM

@@ -68,6 +68,9 @@ class EngineWork:
     state_tokens: int = 0  # tokens submitted to the pooling instance that reads a value head's states
     state_cached_tokens: int = 0  # of those, read from its prefix cache
     state_wall_s: float = 0.0
+    prm_tokens: int = 0  # tokens submitted to a PRM's vLLM instance (`eval.verifier.vllm_prm`)
+    prm_cached_tokens: int = 0  # of those, read from its prefix cache
+    prm_wall_s: float = 0.0
 
     def minus(self, before: EngineWork) -> EngineWork:
         out = EngineWork()
@@ -78,7 +81,8 @@ class EngineWork:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["wall_s"], d["state_wall_s"] = round(self.wall_s, 3), round(self.state_wall_s, 3)
+        for key in ("wall_s", "state_wall_s", "prm_wall_s"):
+            d[key] = round(d[key], 3)
         d["cache_hit_rate"] = round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else None
         return d
 
@@ -113,7 +117,7 @@ class VLLMTree:
         if state_model is not None:  # the transformers model also serves the verifier trainer's many positions
             reader = lambda: load_model(state_model)[0]  # noqa: E731
             if backend.vllm_states == "pooling":
-                pooler = lambda: start_vllm(source, backend, dtype, pooling=True)  # noqa: E731
+                pooler = lambda: start_vllm(source, backend, dtype, pooling="states")  # noqa: E731
         return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), state_reader=reader, pooler_starter=pooler)
 
     def close(self) -> None:

@@ -103,7 +103,35 @@ def real_pooler():
     def get(source):
         if "llm" not in box:
             args = BackendArgs(backend="vllm", max_model_len=VLLM_CONTEXT, kv_cache_gib=0.5, kv_block_size=32)
-            box["llm"] = start_vllm(source, args, "float32", pooling=True)
+            box["llm"] = start_vllm(source, args, "float32", pooling="states")
+        return box["llm"]
+
+    yield get
+    if "llm" in box:
+        shutdown_llm(box["llm"])
+
+
+@pytest.fixture(scope="session")
+def tiny_prm_dir(tmp_path_factory, tokenizer):
+    """A tiny random PRM in Qwen2.5-Math-PRM's checkpoint format (`tests.tiny_prm`)."""
+    from tests.tiny_prm import build
+
+    return build(tmp_path_factory.mktemp("tiny-prm"), tokenizer)
+
+
+@pytest.fixture(scope="session")
+def real_prm(tiny_prm_dir):
+    """A getter for one vLLM pooling instance of the tiny PRM (`start_vllm(pooling="reward")`), started
+    on first use and stopped at the end of the session."""
+    from thinkscale.inference.backend import BackendArgs, start_vllm
+    from thinkscale.inference.vllm_engine import shutdown_llm
+
+    box = {}
+
+    def get():
+        if "llm" not in box:
+            args = BackendArgs(backend="vllm", max_model_len=2 * VLLM_CONTEXT, kv_cache_gib=0.25, kv_block_size=32)
+            box["llm"] = start_vllm(str(tiny_prm_dir), args, "float32", pooling="reward")
         return box["llm"]
 
     yield get
@@ -112,8 +140,8 @@ def real_pooler():
 
 
 @pytest.fixture
-def shared_vllm(monkeypatch, real_llm, real_pooler):
-    """Stages that start vLLM themselves get the session's engine (and pooling instance) instead of a
+def shared_vllm(monkeypatch, real_llm, real_pooler, real_prm, tiny_prm_dir):
+    """Stages that start vLLM themselves get the session's engine (and pooling instances) instead of a
     new one (a start costs ~20 s); closing them is left to the session. Everything else about the stage runs as it is."""
     import thinkscale.inference.backend
     import thinkscale.inference.vllm_engine
@@ -121,7 +149,10 @@ def shared_vllm(monkeypatch, real_llm, real_pooler):
 
     source, llm, _ = real_llm
 
-    def start(src, args, dtype, logits_processors=None, pooling=False, engine_stats=False):
+    def start(src, args, dtype, logits_processors=None, pooling=None, engine_stats=False):
+        if pooling == "reward":
+            assert src == str(tiny_prm_dir) and args.is_vllm, (src, args)
+            return real_prm()
         assert src == source and args.is_vllm, (src, args)
         return real_pooler(src) if pooling else llm
 

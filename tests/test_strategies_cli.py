@@ -155,14 +155,19 @@ def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model
     from thinkscale.eval.strategies.policy import Policy, PolicySettings
     from thinkscale.eval.verifier.verifiers import build_verifier
     from thinkscale.inference.tree import Expansion, TreeDecoder
-    from transformers import LlamaConfig, LlamaForSequenceClassification, LlamaForTokenClassification
+    from transformers import LlamaConfig, LlamaForSequenceClassification
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, num_labels=2 if kind == "prm" else 1,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    (LlamaForTokenClassification if kind == "prm" else LlamaForSequenceClassification)(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    if kind == "prm":  # Qwen2.5-Math-PRM's format, loaded through its remote code as a Hub PRM is
+        from tests.tiny_prm import build
+
+        build(tmp_path, tokenizer)
+    else:
+        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                             num_attention_heads=2, num_key_value_heads=1, num_labels=1,
+                             pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        LlamaForSequenceClassification(config).save_pretrained(tmp_path)
+        tokenizer.save_pretrained(tmp_path)
     model, tok = tiny_model
     fmt = FormatArgs()
     policy = Policy(TreeDecoder(model, tok, fmt), fmt, PolicySettings(step_delimiter="\n"))
@@ -180,3 +185,10 @@ def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model
     assert scored[4][0] == pytest.approx(scored[1][0], abs=1e-5) and scored[4][1] == scored[1][1]
     assert all(c["verifier_calls"] == 2 for c in scored[1][1])
     assert len({c["verifier_tokens"] for c in scored[1][1]}) == 3
+    assert len({round(x, 4) for x in scored[1][0]}) > 1 and all(0 < x < 1 for x in scored[1][0])
+    if kind == "prm":  # on the vLLM backend, --vllm-states transformers keeps the PRM in transformers
+        from thinkscale.eval.verifier.verifiers import HubPRM
+        from thinkscale.inference.backend import BackendArgs
+
+        on_vllm = build_verifier(f"prm:{tmp_path}", policy, BackendArgs(backend="vllm", vllm_states="transformers"))
+        assert isinstance(on_vllm, HubPRM)

@@ -150,6 +150,32 @@ def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead, states):
         assert all(0 < e["state_cached_tokens"] < e["state_tokens"] for e in engine.values()), engine
 
 
+def test_beam_search_with_a_prm_matches_hf(shared_vllm, tmp_path, tiny_prm_dir):
+    """`--verifier prm:<folder>` on vLLM: the PRM as its own vLLM pooling instance scores every node as
+    the PRM in transformers does on the HF backend (the same search, record for record), and its
+    resubmitted paths come from its prefix cache."""
+    from thinkscale.eval.strategies.run import main
+
+    bench = tmp_path / "steps.jsonl"
+    bench.write_text("".join(json.dumps({"id": f"q{i}", "question": f"{q} Explain step by step.", "answer": a}) + "\n"
+                             for i, (q, a) in enumerate(QUESTIONS[:2])))  # fmt: skip
+    for backend in ("hf", "vllm"):
+        main(["--benchmark", str(bench), "--output-root", str(tmp_path), "--name", "run", "--strategies", "beam_search",
+              "--verifier", f"prm:{tiny_prm_dir}", "--beam-n", "4", "--beam-width", "2", "--temperature", "0",
+              "--step-delimiter", "\n", "--max-step-tokens", "12", "--max-depth", "4", "--max-thinking-tokens", "40",
+              "--max-answer-tokens", "6", "--val-questions", "1", "--test-questions", "1", "--dtype", "float32",
+              "--backend", backend])  # fmt: skip
+    hf, vl = (sorted(_jsonl(tmp_path / "strategies" / b / "records.jsonl"), key=lambda r: (r["key"], r["id"]))
+              for b in ("run", "run_vllm"))  # fmt: skip
+    assert len(hf) == 2 and sum(len(r["tree"]) for r in hf) > 2 * 4
+    for a, b in zip(hf, vl, strict=True):
+        for x, y in zip(a["tree"], b["tree"], strict=True):
+            assert x.pop("score") == pytest.approx(y.pop("score"), abs=1e-5)
+    assert _drop(hf, "engine") == _drop(vl, "engine")
+    engine = json.loads((tmp_path / "strategies" / "run_vllm" / "metrics.json").read_text())["engine"]
+    assert all(0 < e["prm_cached_tokens"] < e["prm_tokens"] for e in engine.values()), engine
+
+
 def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):
     """Whole paths on vLLM + states read afterwards = the tree decoder's step-wise states (greedy)."""
     import torch

@@ -99,7 +99,8 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
 
 
 ENGINE_SUMS = ("calls", "requests", "prompt_tokens", "cached_tokens", "reprefilled_tokens", "overshoot_tokens",
-               "preemptions", "wall_s", "state_tokens", "state_cached_tokens", "state_wall_s")  # fmt: skip
+               "preemptions", "wall_s", "state_tokens", "state_cached_tokens", "state_wall_s", "prm_tokens",
+               "prm_cached_tokens", "prm_wall_s")  # fmt: skip
 
 
 def engine_totals(records: list[dict]) -> dict:
@@ -114,9 +115,11 @@ def engine_totals(records: list[dict]) -> dict:
         seen.add((r["key"], r.get("split"), e["chunk"]))
         t = totals.setdefault(r["key"], dict.fromkeys(ENGINE_SUMS, 0))
         for f in ENGINE_SUMS:
-            t[f] = None if t[f] is None or e.get(f) is None else t[f] + e[f]
+            value = e.get(f, 0)  # absent: a field newer than the record (0); None: not counted (preemptions)
+            t[f] = None if t[f] is None or value is None else t[f] + value
     for t in totals.values():
-        t["wall_s"], t["state_wall_s"] = round(t["wall_s"], 3), round(t["state_wall_s"], 3)
+        for f in ("wall_s", "state_wall_s", "prm_wall_s"):
+            t[f] = round(t[f], 3)
         t["cache_hit_rate"] = round(t["cached_tokens"] / t["prompt_tokens"], 4) if t["prompt_tokens"] else None
     return {"engine": totals} if totals else {}
 

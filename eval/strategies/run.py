@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if ctx is None:
                         policy = load_policy(model_args, fmt, pset, args.batch_size, backend,
                                              states=str(args.verifier).startswith("value_head:"))  # fmt: skip
-                        verifier = build_verifier(args.verifier, policy)
+                        verifier = build_verifier(args.verifier, policy, backend, model_args.dtype)
                         atomic_write_json(
                             out / "policy.json", {"model": model_args.model, "params": policy.params}
                         )
@@ -118,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"written: {out}")
         if ctx is not None:
             ctx.policy.tree.close()
+            if hasattr(ctx.verifier, "close"):  # a verifier with an engine of its own (a PRM on vLLM)
+                ctx.verifier.close()
         return 0
 
 

@@ -2,6 +2,7 @@
 
     verifier = build_verifier("value_head:outputs/verifier/smollm2-135m-s1", policy)   # offline default
     verifier = build_verifier("prm:Qwen/Qwen2.5-Math-PRM-7B", policy)                  # a Hub PRM
+    verifier = build_verifier("prm:Qwen/Qwen2.5-Math-PRM-7B", policy, backend, "auto") # ... on vLLM
     verifier = build_verifier("orm:<sequence-classification model>", policy)          # a Hub ORM
     scores = verifier.score(policy, questions, nodes, owners, computes)
 
@@ -41,20 +42,22 @@ class ValueHeadVerifier:
         return self.head.prob(policy.states(nodes)).tolist()
 
 
-class HubPRM:
-    """A process reward model in Qwen2.5-Math-PRM's format: steps joined by `<extra_0>`, P(positive) there."""
+class PRMFormat:
+    """What a process reward model in Qwen2.5-Math-PRM's format reads: the question under its system
+    prompt, the path's steps joined and ended by `<extra_0>`; its score is P(positive) at the last one."""
 
     SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
-    def __init__(self, model_id: str, policy, sep: str = "<extra_0>", batch_size: int = 8):
-        from transformers import AutoModel, AutoTokenizer
+    def _load_tokenizer(self, model_id: str, sep: str) -> None:
+        from transformers import AutoTokenizer
 
         self.name, self.sep = f"prm:{model_id}", sep
         self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
-        self.model = AutoModel.from_pretrained(model_id, dtype="auto", trust_remote_code=True).eval()
-        self.params = float(sum(p.numel() for p in self.model.parameters()))
-        self.sep_id = self.tokenizer.encode(sep, add_special_tokens=False)[0]
-        self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
+        sep_ids = self.tokenizer.encode(sep, add_special_tokens=False)
+        if len(sep_ids) != 1:
+            raise ValueError(f"--verifier prm:{model_id}: its tokenizer splits the step separator {sep!r} into "
+                             f"{len(sep_ids)} tokens; a PRM in Qwen2.5-Math-PRM's format has it as one")  # fmt: skip
+        self.sep_id = sep_ids[0]
 
     def _steps(self, policy, node: Node) -> list[str]:
         steps = [s.strip() for s in policy.thinking(node).split(policy.s.step_delimiter) if s.strip()]
@@ -62,13 +65,29 @@ class HubPRM:
             steps.append(policy.answer_text(node))
         return steps or [""]
 
-    def score(self, policy, questions, nodes, owners, computes) -> list[float]:
+    def path_ids(self, policy, questions: list[str], nodes: list[Node]) -> list[list[int]]:
+        """Each path as the PRM reads it (its chat template, every step closed by the separator)."""
         texts = []
         for question, node in zip(questions, nodes, strict=True):
             messages = [{"role": "system", "content": self.SYSTEM}, {"role": "user", "content": question},
                         {"role": "assistant", "content": self.sep.join(self._steps(policy, node)) + self.sep}]  # fmt: skip
             texts.append(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False))
-        ids = [self.tokenizer(t).input_ids for t in texts]
+        return [self.tokenizer(t).input_ids for t in texts]
+
+
+class HubPRM(PRMFormat):
+    """A PRM in transformers (`AutoModel`, its own code from the Hub), a depth's paths in padded batches."""
+
+    def __init__(self, model_id: str, policy, sep: str = "<extra_0>", batch_size: int = 8):
+        from transformers import AutoModel
+
+        self._load_tokenizer(model_id, sep)
+        self.model = AutoModel.from_pretrained(model_id, dtype="auto", trust_remote_code=True).eval()
+        self.params = float(sum(p.numel() for p in self.model.parameters()))
+        self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
+
+    def score(self, policy, questions, nodes, owners, computes) -> list[float]:
+        ids = self.path_ids(policy, questions, nodes)
 
         def last_step(out, r, i):  # P(positive) at the last separator of path i (row r of the batch)
             at = torch.tensor(ids[i], device=out[0].device) == self.sep_id
@@ -151,14 +170,22 @@ def _pad_id(tokenizer) -> int:
     return 0
 
 
-def build_verifier(spec: str | None, policy):
-    """`value_head:<folder>`, `prm:<hub id or path>`, `orm:<hub id or path>`, or none for no verifier."""
+def build_verifier(spec: str | None, policy, backend=None, dtype: str = "auto"):
+    """`value_head:<folder>`, `prm:<hub id or path>`, `orm:<hub id or path>`, or none for no verifier.
+
+    On the vLLM backend (`backend.is_vllm`) a PRM runs as a vLLM pooling instance of its own
+    (`eval.verifier.vllm_prm`) unless `backend.vllm_states` is transformers; `dtype` is its dtype
+    (the policy's: auto = float32 on a CPU, bfloat16 on CUDA)."""
     if not spec or spec == "none":
         return None
     kind, _, where = spec.partition(":")
     if kind == "value_head" and where:
         return ValueHeadVerifier(where, policy)
     if kind == "prm" and where:
+        if backend is not None and backend.is_vllm and backend.vllm_states == "pooling":
+            from thinkscale.eval.verifier.vllm_prm import VllmPRM
+
+            return VllmPRM(where, policy, backend, dtype)
         return HubPRM(where, policy)
     if kind == "orm" and where:
         return HubORM(where, policy)
