@@ -66,6 +66,19 @@ def confidence_from_logprobs(entries: dict, k: int) -> float:
     return -math.fsum(top) / len(top)
 
 
+# Confidences within this of a threshold count as at it. The same token's confidence from two decoders
+# (transformers, vLLM) or from two batch rows of one differs by float noise (at most 1e-4 between the
+# backends, tested); greedy duplicates of a trace set a threshold exactly at their own confidence, and a
+# strict comparison would put each copy on a side of it by that noise alone.
+CONF_TIE = 1e-4
+
+
+def at_least(conf: float, threshold: float) -> bool:
+    """Whether a confidence reaches a threshold (within `CONF_TIE`)."""
+    return conf >= threshold - CONF_TIE
+
+
 def window_below(confs: list[float], window: int, threshold: float) -> bool:
-    """Whether the window of the last `window` confidences is full and its mean is below `threshold`."""
-    return len(confs) >= window and math.fsum(confs[-window:]) / window < threshold
+    """Whether the window of the last `window` confidences is full and its mean is below `threshold`
+    (by more than `CONF_TIE`)."""
+    return len(confs) >= window and not at_least(math.fsum(confs[-window:]) / window, threshold)

@@ -96,6 +96,11 @@ class Node:
     def done(self) -> bool:
         return self.phase == DONE
 
+    def reading_key(self) -> tuple:
+        """What a verifier's reading of this node depends on (its tokens, their split into thinking and
+        answer, where its state is read): two nodes with equal keys are the same path, scored alike."""
+        return (tuple(self.ids), self.phase, self.end, self.state_at, len(self.thinking_ids), self.answer_sampled)
+
 
 @dataclass(eq=False)
 class _Row:

@@ -30,6 +30,9 @@ class FakeNode:
     confs: list = field(default_factory=list)  # token confidences (DeepConf): none unless a test sets them
     end: str = ""
 
+    def reading_key(self) -> tuple:
+        return (id(self),)  # every fake node its own path: verifier calls counted per node
+
 
 class FakePolicy:
     def __init__(self, trial_answers=None, depth=3, answer_of=None, easy=None):

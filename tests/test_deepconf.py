@@ -10,7 +10,7 @@ import torch
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.strategies.confidence import trace_confidence
 from thinkscale.eval.strategies.deepconf import filtered_vote
-from thinkscale.inference.steps import LOW, confidence_from_logprobs, token_confidence, window_below
+from thinkscale.inference.steps import CONF_TIE, LOW, confidence_from_logprobs, token_confidence, window_below
 from thinkscale.inference.tree import Expansion, TreeDecoder
 
 FMT = FormatArgs()
@@ -43,6 +43,8 @@ def test_filtered_vote_keeps_the_top_eta_percent_and_merges_equivalent_answers()
     assert filtered_vote(["3", "3", "3", "7"], [1.0, 1.0, 1.0, 2.0], 100) == "3"  # weights: 3 > 2
     assert filtered_vote(["3", "3", "3", "7"], [1.0, 1.0, 1.0, 2.0], 10) == "7"  # only the most confident
     assert filtered_vote([None, None], [1.0, 2.0], 10) is None  # no answer, no vote
+    # confidences within CONF_TIE of the threshold are at it: noise-level differences filter nothing
+    assert filtered_vote(["7", "3", "3"], [2.0, 2.0 - CONF_TIE / 2, 2.0 - CONF_TIE / 2], 10) == "3"
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +65,18 @@ def test_the_online_stop_ends_a_path_at_its_first_low_window(tree):
     confs = whole.confs[: len(whole.thinking_ids)]
     windows = [sum(confs[i - 3 : i + 1]) / 4 for i in range(3, len(confs))]
     at = 3 + min(range(len(windows)), key=lambda i: windows[i])  # the lowest window ends here
-    bar = windows[at - 3] + 1e-6  # only that window (and any lower-or-equal one) is below it
-    first = 3 + next(i for i, w in enumerate(windows) if w < bar)
+    low = windows[at - 3]
+    bar = low + CONF_TIE + 1e-6  # only that window (and any within 1e-6 of it) is below it by more than the tie
+    first = 3 + next(i for i, w in enumerate(windows) if w < bar - CONF_TIE)
     stopped = tree.expand(roots, Expansion(**{**spec.__dict__, "stop_below": bar}), seeds=[3])[0]
     assert stopped.end == LOW and stopped.done and stopped.answer_ids == []
     assert stopped.thinking_ids == whole.thinking_ids[: first + 1]  # the same stream, cut at the window's last token
     assert stopped.confs == pytest.approx(whole.confs[: first + 1])
     never = tree.expand(roots, Expansion(**{**spec.__dict__, "stop_below": -1.0}), seeds=[3])[0]
     assert never.ids == whole.ids and never.end == "done"
+    # the lowest window within CONF_TIE of the threshold is at it, not below: no stop
+    tie = tree.expand(roots, Expansion(**{**spec.__dict__, "stop_below": low + CONF_TIE / 2}), seeds=[3])[0]
+    assert tie.ids == whole.ids and tie.end == "done"
 
 
 def test_a_confidence_stop_needs_confidences():

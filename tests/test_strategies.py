@@ -169,3 +169,29 @@ def test_path_score_aggregation():
 
     p = Path(node=None, q=0, scores=[0.9, 0.5, 0.8])
     assert p.value("last") == 0.8 and p.value("min") == 0.5 and abs(p.value("product") - 0.36) < 1e-12
+
+
+def test_equal_paths_are_read_once_share_their_score_and_are_each_charged():
+    """`Context.score`: two nodes that are the same path of the same question (greedy beams) are read
+    once and get one score, so they rank equal; each is still charged what its read costs."""
+    from thinkscale.inference.tree import Node
+
+    class Reader:  # a score per read, never the same twice: equal scores can only come from sharing
+        params, reads = 0.0, []
+
+        def score(self, policy, questions, nodes, owners, computes):
+            self.reads.append(len(nodes))
+            for q, n in zip(owners, nodes, strict=True):
+                computes[q].verifier_calls += 1
+                computes[q].verifier_tokens += len(n.ids)
+            return [len(self.reads) + k / 10 for k in range(len(nodes))]
+
+    same, other = Node(ids=[1, 2, 3], prompt_tokens=1), Node(ids=[1, 2, 4], prompt_tokens=1)
+    twin = Node(ids=[1, 2, 3], prompt_tokens=1)
+    ctx = context(FakePolicy(), Reader())
+    computes = [Compute(), Compute()]
+    scores = ctx.score(["q0", "q0", "q0", "q1"], [same, other, twin, same], [0, 0, 0, 1], computes)
+    assert ctx.verifier.reads == [3]  # q0's path, q0's other path, q1's path (another question)
+    assert scores[0] == scores[2] and len({scores[0], scores[1], scores[3]}) == 3
+    assert computes[0].verifier_calls == 3 and computes[0].verifier_tokens == 9
+    assert computes[1].verifier_calls == 1 and computes[1].verifier_tokens == 3

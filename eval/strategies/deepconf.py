@@ -28,6 +28,10 @@ the traces whose lowest window (answer included) is at least the threshold, weig
 stop when the top answer holds `consensus` of the vote weight or `budget` traces have been drawn.
 Stopped traces cost what they generated. Wave trace j uses shared sample j's seed, so on the tree
 decoder it is that sample cut at its stop.
+
+"At least" and "below" compare within `inference.steps.CONF_TIE` (1e-4): a trace at its threshold up
+to float noise is at it (the reference code compares exactly; greedy duplicates of a trace, which set
+the threshold at their own confidence, would otherwise fall on either side by noise alone).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 from thinkscale.eval.strategies.answers import vote
 from thinkscale.eval.strategies.confidence import trace_confidence
 from thinkscale.eval.strategies.parallel import compute_of, draw, powers, sample_seed
-from thinkscale.inference.steps import LOW
+from thinkscale.inference.steps import LOW, at_least
 
 
 def filtered_vote(answers: list[str | None], confs: list[float], eta: float) -> str | None:
@@ -48,7 +52,7 @@ def filtered_vote(answers: list[str | None], confs: list[float], eta: float) -> 
     if not answered:
         return None
     threshold = float(np.percentile([confs[i] for i in answered], 100 - eta))
-    keep = [i for i in answered if confs[i] >= threshold]
+    keep = [i for i in answered if at_least(confs[i], threshold)]
     return vote([answers[i] for i in keep], [confs[i] for i in keep])[0]
 
 
@@ -90,7 +94,7 @@ def deepconf_online(ctx, items, setting) -> list[dict]:
         pool = [c for c, a in zip(lowest, answers, strict=True) if a is not None] or lowest
         s = float(np.percentile(pool, 100 - eta))
         thresholds.append(s)
-        votes.append([(a, c) for a, c in zip(answers, lowest, strict=True) if a is not None and c >= s])
+        votes.append([(a, c) for a, c in zip(answers, lowest, strict=True) if a is not None and at_least(c, s)])
         computes.append(compute_of(entry, warmup, False))
     drawn = [warmup] * len(items)
     roots = ctx.policy.roots(items)  # not counted again: the prompt is read once, with the samples
@@ -107,7 +111,7 @@ def deepconf_online(ctx, items, setting) -> list[dict]:
                     continue
                 conf = trace_confidence(node.confs, ctx.args.conf_window)
                 answer = ctx.policy.answer(node, items[q].choices)
-                if answer is not None and conf is not None and conf["lowest"] >= thresholds[q]:
+                if answer is not None and conf is not None and at_least(conf["lowest"], thresholds[q]):
                     votes[q].append((answer, conf["lowest"]))
     out = []
     for q, item in enumerate(items):

@@ -55,7 +55,7 @@ def _scores(ctx, chunk, nodes, owners) -> tuple[list[float | None], list[int]]:
     if ctx.verifier is None:
         return [None] * len(nodes), [0] * len(nodes)
     per_sample = [Compute() for _ in nodes]
-    scores = ctx.verifier.score(ctx.policy, [chunk[q].question for q in owners], nodes, list(range(len(nodes))),
+    scores = ctx.score([chunk[q].question for q in owners], nodes, list(range(len(nodes))),
                                 per_sample)  # fmt: skip
     return scores, [c.verifier_tokens for c in per_sample]
 

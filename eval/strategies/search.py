@@ -116,7 +116,7 @@ def _grow(ctx, items, parents: list[Path], computes, depth: int, lookahead: int 
         scored = list(scored)
         for j, n in zip(idx, ahead, strict=True):
             scored[j] = n
-    values = ctx.verifier.score(ctx.policy, [items[q].question for q in owners], scored, owners, computes)
+    values = ctx.score([items[q].question for q in owners], scored, owners, computes)
     return _grown(ctx, parents, kids, values, tree)
 
 
@@ -126,8 +126,8 @@ def _finish(ctx, items, paths: list[Path], computes, tree=None) -> list[Path]:
         return []
     kids = ctx.policy.expand([p.node for p in paths], [p.q for p in paths], computes, "done", [0] * len(paths),
                              force_answer=True, temperature=0.0)  # fmt: skip
-    values = ctx.verifier.score(
-        ctx.policy, [items[p.q].question for p in paths], kids, [p.q for p in paths], computes
+    values = ctx.score(
+        [items[p.q].question for p in paths], kids, [p.q for p in paths], computes
     )
     return _grown(ctx, paths, kids, values, tree)
 

@@ -113,4 +113,4 @@ def _vote(ctx, items, trials: int, agree: int, strategy: str, label: str, judge:
 def _score(ctx, items, kids, owners, computes) -> list[float | None]:
     if ctx.verifier is None:
         return [None] * len(kids)
-    return ctx.verifier.score(ctx.policy, [items[q].question for q in owners], kids, owners, computes)
+    return ctx.score([items[q].question for q in owners], kids, owners, computes)
