@@ -8,6 +8,7 @@ questions (`eval.intervals`), both evaluated on every test question."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 from pathlib import Path
 
 from thinkscale.common.plots import pyplot, save_figure
@@ -98,30 +99,23 @@ def _label_on(records: list[dict], label: str | None) -> tuple[float | None, flo
     return round(accuracy, 4), round(tokens, 1)
 
 
-ENGINE_SUMS = ("calls", "requests", "prompt_tokens", "cached_tokens", "reprefilled_tokens", "overshoot_tokens",
-               "preemptions", "wall_s", "state_tokens", "state_cached_tokens", "state_wall_s", "prm_tokens",
-               "prm_cached_tokens", "prm_wall_s")  # fmt: skip
-
-
 def engine_totals(records: list[dict]) -> dict:
-    """{"engine": {setting key: vLLM's work summed over its chunks, with the prefix-cache hit rate}},
-    or {} for a run without engine records (the transformers backend). A chunk's work is on each of
-    its records: counted once per (key, split, chunk)."""
+    """{"engine": {setting key: vLLM's work summed over its chunks (`EngineWork.to_dict`: with the
+    prefix-cache hit rate)}}, or {} for a run without engine records (the transformers backend). A
+    chunk's work is on each of its records: counted once per (key, split, chunk)."""
+    from thinkscale.inference.vllm_tree import EngineWork
+
     seen, totals = set(), {}
     for r in records:
         e = r.get("engine")
         if not e or (r["key"], r.get("split"), e["chunk"]) in seen:
             continue
         seen.add((r["key"], r.get("split"), e["chunk"]))
-        t = totals.setdefault(r["key"], dict.fromkeys(ENGINE_SUMS, 0))
-        for f in ENGINE_SUMS:
-            value = e.get(f, 0)  # absent: a field newer than the record (0); None: not counted (preemptions)
-            t[f] = None if t[f] is None or value is None else t[f] + value
-    for t in totals.values():
-        for f in ("wall_s", "state_wall_s", "prm_wall_s"):
-            t[f] = round(t[f], 3)
-        t["cache_hit_rate"] = round(t["cached_tokens"] / t["prompt_tokens"], 4) if t["prompt_tokens"] else None
-    return {"engine": totals} if totals else {}
+        t = totals.setdefault(r["key"], EngineWork(preemptions=0))
+        for f in fields(EngineWork):
+            value, sum_ = e.get(f.name, 0), getattr(t, f.name)  # absent: a field newer than the record
+            setattr(t, f.name, None if sum_ is None or value is None else sum_ + value)  # None: not counted
+    return {"engine": {key: t.to_dict() for key, t in totals.items()}} if totals else {}
 
 
 def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:

@@ -51,7 +51,7 @@ class PRMFormat:
     def _load_tokenizer(self, model_id: str, sep: str) -> None:
         from transformers import AutoTokenizer
 
-        self.name, self.sep = f"prm:{model_id}", sep
+        self.sep = sep
         self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
         sep_ids = self.tokenizer.encode(sep, add_special_tokens=False)
         if len(sep_ids) != 1:
@@ -74,6 +74,11 @@ class PRMFormat:
             texts.append(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False))
         return [self.tokenizer(t).input_ids for t in texts]
 
+    def up_to_last_step(self, row: list[int]) -> list[int]:
+        """A path's ids up to its last separator (every path read has one: its steps end with it). A
+        causal PRM's score there depends on these alone: the tokens a forward pass needs."""
+        return row[: len(row) - row[::-1].index(self.sep_id)]
+
 
 class HubPRM(PRMFormat):
     """A PRM in transformers (`AutoModel`, its own code from the Hub), a depth's paths in padded batches."""
@@ -82,19 +87,19 @@ class HubPRM(PRMFormat):
         from transformers import AutoModel
 
         self._load_tokenizer(model_id, sep)
+        self.name = f"prm:{model_id}"
         self.model = AutoModel.from_pretrained(model_id, dtype="auto", trust_remote_code=True).eval()
         self.params = float(sum(p.numel() for p in self.model.parameters()))
         self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
 
     def score(self, policy, questions, nodes, owners, computes) -> list[float]:
         ids = self.path_ids(policy, questions, nodes)
+        heads = [self.up_to_last_step(row) for row in ids]
 
         def last_step(out, r, i):  # P(positive) at the last separator of path i (row r of the batch)
-            at = torch.tensor(ids[i], device=out[0].device) == self.sep_id
-            probs = torch.softmax(out[0][r, : len(ids[i])].float(), dim=-1)[at, 1]
-            return float(probs[-1]) if len(probs) else 0.0
+            return float(torch.softmax(out[0][r, len(heads[i]) - 1].float(), dim=-1)[1])
 
-        out = forward_batches(self.model, ids, self.batch_size, self.pad_id, last_step)
+        out = forward_batches(self.model, heads, self.batch_size, self.pad_id, last_step)
         _charge(computes, owners, ids)
         return out
 

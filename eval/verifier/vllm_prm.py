@@ -4,8 +4,8 @@
 
 The PRM (a token classifier such as Qwen2.5-Math-PRM: `Qwen2ForProcessRewardModel` in vLLM) runs as
 its own vLLM pooling instance beside the policy's engine (`inference.backend.start_vllm(pooling=
-"reward")`). It reads exactly the tokens `HubPRM` reads (`PRMFormat.path_ids`) and scores a path by
-P(positive) at its last step separator, so the two give the same score.
+"reward")`). It reads exactly the tokens `HubPRM` reads (`PRMFormat.path_ids`, each path up to its last step
+separator: `up_to_last_step`) and scores a path by P(positive) there, so the two give the same score.
 
 Why it can reuse the prefix cache: a causal PRM's logits at the last separator depend only on the
 tokens up to it, so each path is submitted ending there; the logits of the last token submitted are
@@ -51,8 +51,7 @@ class VllmPRM(PRMFormat):
         from vllm.pooling_params import PoolingParams
 
         ids = self.path_ids(policy, questions, nodes)
-        # up to each path's last separator (every path has one: the steps end with it)
-        heads = [row[: len(row) - row[::-1].index(self.sep_id)] for row in ids]
+        heads = [self.up_to_last_step(row) for row in ids]
         params = PoolingParams(use_activation=False, skip_reading_prefix_cache=False)
         t0 = time.perf_counter()
         outs = self.llm.encode([{"prompt_token_ids": h} for h in heads], pooling_task="token_classify",
