@@ -39,8 +39,8 @@ and follows the rest of the returned tokens with `follow` (`inference.vllm_engin
 
 from __future__ import annotations
 
-import json
-import os
+import logging
+import random
 from collections.abc import Hashable
 
 import torch
@@ -55,8 +55,14 @@ from thinkscale.inference.forcing_request import (  # noqa: F401  (re-exported: 
     XARG_KEYS,
     budget_request,
     format_from_env,
+    identity,
+    identity_seed,
 )  # fmt: skip
-from thinkscale.inference.forcing_state import Decision, RowState, follow, record_of, restore, snapshot
+from thinkscale.inference.forcing_state import Decision, RowState, follow, restore, snapshot
+from thinkscale.inference.forcing_table import RequestTable
+
+log = logging.getLogger(__name__)
+STATS_EVERY = 256  # admissions between two log lines of the batch's sizes
 
 
 class _Plan:
@@ -68,17 +74,26 @@ class _Plan:
         self.merge, self.draw = [], []  # (row, state, src ids, target, temperature, top_p, last)
 
 
-class ForcingBatch:
-    """The budget states of a batch's requests, by key (vLLM V1: the row; V2: the slot), and the step."""
+class ForcingBatch(RequestTable):
+    """The budget states of a batch's requests, by key (vLLM V1: the row; V2: the slot), and the step.
 
-    def __init__(self, rules: BudgetRules, records_dir: str | None = None, max_model_len: int | None = None):
-        self.rules, self.records_dir, self.max_model_len = rules, records_dir, max_model_len
-        self.rows: dict[Hashable, RowState] = {}
-        self.parked: dict[Hashable, RowState] = {}  # preempted requests, by park key, until re-added
+    A request's state belongs to the request, not to its row or slot: it is found by the request's
+    identity (`forcing_request.identity`, given at admission) wherever the engine puts the request
+    back after a preemption, even while its old slot still holds it (V2 frees a preempted request's
+    slot without telling the processor). A state that cannot be found, or that disagrees with the
+    engine, releases its request from forcing (`release`): it decodes on untouched, its record says
+    why, and every other request goes on. Parked states are bounded (`max_parked`)."""
+
+    def __init__(self, rules: BudgetRules, records_dir: str | None = None, max_model_len: int | None = None,
+                 max_parked: int = 512, engine_seed: int = 0):  # fmt: skip
+        super().__init__(max_parked, records_dir)
+        self.rules, self.max_model_len = rules, max_model_len
+        self.admitted = 0
+        # Requests admitted without an identity (no frontend check ran) draw their seed from this
+        # stream: seeded by the engine's seed and consumed in the engine's order, so alike on every rank.
+        self._seeds = random.Random(engine_seed)
         self._prefix_cache: dict[str, list[int]] = {}
         self._flags: torch.Tensor | None = None  # per uid: the last merge/draw stood for a stop
-        self._free_uids: list[int] = []
-        self._next_uid = 0
         delims = rules.delims
         self._stops = sorted(delims.think_stop_ids)
         self._eos = sorted(delims.eos_ids)
@@ -87,17 +102,30 @@ class ForcingBatch:
     # ---- the batch --------------------------------------------------------------------------
     def add(self, key: Hashable, params, prompt_tokens: int, output: list[int],
             park_key: Hashable = None) -> RowState | None:  # fmt: skip
-        """A request joined the batch under `key` (params: vLLM's SamplingParams or the same fields).
-        `park_key` finds a preempted request again (default: the params object's identity)."""
+        """A request joined the batch under `key` (params: vLLM's SamplingParams or the same fields)
+        with `output` already committed (a resumed request). Returns its state, or None when it has no
+        budgets or is released from forcing. `park_key`: its identity where admission gave it none
+        (default: the params object's)."""
         self.drop(key)
-        park_key = id(params) if park_key is None else park_key
-        parked = self.parked.get(park_key)
-        if parked is not None and len(output) >= parked.seen and output[: parked.seen] == parked.output[: parked.seen]:
-            del self.parked[park_key]
+        ident = identity(params)
+        park_key = ident if ident is not None else (id(params) if park_key is None else park_key)
+        stale = self._stale_key(park_key) if ident is not None else None
+        if stale is not None:  # its old slot still holds it
+            self.drop(stale)
+        parked = self.parked.pop(park_key, None)
+        if parked is not None:
+            if len(output) < parked.seen or output[: parked.seen] != parked.output[: parked.seen]:
+                self._give_up(parked, "its committed tokens differ from those its forcing state followed")
+                return None
             parked.output = output  # a preempted request resumes
-            self.rows[key] = parked
+            self._place(key, parked)
             return parked
-        req = budget_request(params.extra_args, params.temperature, params.top_p, params.seed)
+        if output:  # resumed, but its state is gone (evicted, or never seen): never replay without decisions
+            self._release_unknown(params, "its forcing state was not found when it resumed")
+            return None
+        fallback = identity_seed(ident)
+        req = budget_request(params.extra_args, params.temperature, params.top_p, params.seed,
+                             fallback if fallback is not None else self._seeds.getrandbits(48))  # fmt: skip
         if req is None:
             return None
         max_tokens = params.max_tokens if params.max_tokens is not None else UNBOUNDED
@@ -107,40 +135,51 @@ class ForcingBatch:
         s = RowState(
             req=req, output=output, prompt_tokens=prompt_tokens, max_tokens=max_tokens, context_end=context_end,
             stop_id=min(eot), uid=self._uid(), record=(params.extra_args or {}).get("record"), park_key=park_key,
+            identified=ident is not None,
         )  # fmt: skip
         prefix = (params.extra_args or {}).get("final_answer_prefix")
         if prefix is not None:
             s.final_prefix_ids = self._prefix_ids(prefix)
         self.rules.begin(s)
         self._write_record(s, len(output))
-        self.rows[key] = s
+        self._place(key, s)
+        self.admitted += 1
+        if self.admitted % STATS_EVERY == 0:  # what a long-lived server holds (tests/test_soak.py reads it)
+            log.info("budget forcing: %d requests admitted, %d in the batch, %d parked (bound %d), %d released",
+                     self.admitted, len(self.rows), len(self.parked), self.max_parked, self.released)  # fmt: skip
         return s
 
     def drop(self, key: Hashable) -> None:
         """The request under `key` left the batch: parked if it may come back (a preemption)."""
-        s = self.rows.pop(key, None)
+        s = self._unplace(key)
         if s is None:
             return
         if s.phase == DONE:
-            self._release(s)
+            self._free(s)
             return
-        self._fold(s, self._read_flags([s]))
+        try:
+            self._fold(s, self._read_flags([s]))
+        except RuntimeError as e:
+            self._give_up(s, str(e))
+            return
         for n in sorted((n for n in s.decisions if n >= s.seen), reverse=True):
             if s.decisions[n].snap is not None:  # a forced token not seen committed: undone, decided again
                 restore(s, s.decisions.pop(n).snap)
         # an open decision stays, with its flag under the request's uid: its token may be committed
-        self.parked[s.park_key] = s
-        while len(self.parked) > 4096:  # aborted requests never come back: forget the oldest
-            self._release(self.parked.pop(next(iter(self.parked))))
+        self._park(s)
 
     remove = drop
 
     def move(self, a: Hashable, b: Hashable, swap: bool) -> None:
-        ra, rb = self.rows.pop(a, None), self.rows.pop(b, None)
+        """The request under `a` moved to `b` (swap: and b's to a). A one-way move fills a row whose
+        request left (vLLM V1 reports such a removal only as this move): that request is dropped first."""
+        if not swap:
+            self.drop(b)
+        ra, rb = self._unplace(a), self._unplace(b)
         if ra is not None:
-            self.rows[b] = ra
-        if rb is not None and swap:
-            self.rows[a] = rb
+            self._place(b, ra)
+        if rb is not None:
+            self._place(a, rb)
 
     # ---- one step ---------------------------------------------------------------------------
     def apply(self, logits: torch.Tensor, placement: list[tuple[int, Hashable]] | None = None,
@@ -154,22 +193,33 @@ class ForcingBatch:
         states = [self.rows[key] for _, key in placement]
         flags = dict(flags or {})
         flags.update(self._read_flags([s for s in states if s.uid not in flags]))
-        plan = _Plan()
-        for (row, _), s in zip(placement, states, strict=True):
-            self._fold(s, flags)
-            undo = s.decisions.pop(len(s.output), None)
-            if undo is not None and undo.snap is not None:
-                restore(s, undo.snap)
-            self._classify(row, s, plan)
-        self._run(logits, plan)
+        plan, planned = _Plan(), []
+        for (row, key), s in zip(placement, states, strict=True):
+            try:
+                self._fold(s, flags)
+                undo = s.decisions.pop(len(s.output), None)
+                if undo is not None and undo.snap is not None:
+                    restore(s, undo.snap)
+                self._classify(row, s, plan)
+                planned.append(key)
+            except Exception as e:  # never on one request's account: that request alone goes unforced
+                self.release(key, f"{type(e).__name__}: {e}")
+        try:
+            self._run(logits, plan)
+        except Exception:  # a fault of the batched step: its rows are left as they were, and unforced
+            log.exception("budget forcing could not apply this step's decisions")
+            for key in planned:
+                self.release(key, "the batched forcing step failed (see the engine's log)")
         return logits
 
     def fold(self) -> None:
         """Make final every decision whose token has reached the output."""
-        states = list(self.rows.values())
-        flags = self._read_flags(states)
-        for s in states:
-            self._fold(s, flags)
+        flags = self._read_flags(list(self.rows.values()))
+        for key, s in list(self.rows.items()):
+            try:
+                self._fold(s, flags)
+            except Exception as e:
+                self.release(key, f"{type(e).__name__}: {e}")
 
     def _classify(self, row: int, s: RowState, plan: _Plan) -> None:
         n = len(s.output)
@@ -216,19 +266,25 @@ class ForcingBatch:
 
     def _run(self, logits: torch.Tensor, plan: _Plan) -> None:
         dev = logits.device
-        if plan.ban_rows:
-            ops.ban(logits, torch.tensor(plan.ban_rows, device=dev), self._table(plan.ban_ids, dev))
+        # Every index and setting of the step goes to the device in one transfer (`forcing_ops.Upload`), not one
+        # small copy per tensor: each copy from pageable memory waits for the host.
+        up = ops.Upload()
+        ban = (up.add(plan.ban_rows), up.table(plan.ban_ids)) if plan.ban_rows else None
+        groups = []
         for kind, items in (("merge", plan.merge), ("draw", plan.draw)):
-            if not items:
-                continue
-            rows = torch.tensor([it[0] for it in items], device=dev)
-            src = self._table([it[2] for it in items], dev)
-            target = torch.tensor([it[3] for it in items], device=dev)
-            temperature = torch.tensor([float(it[4]) for it in items], device=dev)
-            seeds = torch.tensor([it[1].req.seed for it in items], dtype=torch.int64, device=dev)
-            positions = torch.tensor([len(it[1].output) for it in items], dtype=torch.int64, device=dev)
+            if items:
+                groups.append((kind, items, up.add([it[0] for it in items]), up.table([it[2] for it in items]),
+                               up.add([it[3] for it in items]), up.add([float(it[4]) for it in items]),
+                               up.add([it[1].req.seed for it in items]), up.add([len(it[1].output) for it in items]),
+                               up.add([it[1].uid for it in items])))  # fmt: skip
+        force = (up.add(plan.force_rows), up.add(plan.force_tokens)) if plan.force_rows else None
+        got = up.send(dev)
+        if ban:
+            ops.ban(logits, got[ban[0]], got[ban[1]])
+        for kind, items, rows, src, target, temperature, seeds, positions, uids in groups:
+            rows, src, target, seeds, positions, uids = (got[i] for i in (rows, src, target, seeds, positions, uids))
             if kind == "merge":
-                flags = ops.merge(logits, rows, src, target, temperature, seeds, positions)
+                flags = ops.merge(logits, rows, src, target, got[temperature], seeds, positions)
             else:
                 row_list = [it[0] for it in items]
                 emitted, flags = ops.draw(logits, rows, src, target, [float(it[4]) for it in items],
@@ -236,10 +292,9 @@ class ForcingBatch:
                                           every_row=row_list == list(range(logits.shape[0])),
                                           redraw=[it[1].decisions[len(it[1].output)].redraw for it in items])  # fmt: skip
                 self._finish_last(items, emitted, flags)
-            uids = torch.tensor([it[1].uid for it in items], device=dev)
             self._flag_buffer(dev)[uids] = flags
-        if plan.force_rows:
-            ops.force(logits, torch.tensor(plan.force_rows, device=dev), torch.tensor(plan.force_tokens, device=dev))
+        if force:
+            ops.force(logits, got[force[0]], got[force[1]])
 
     def _finish_last(self, items, emitted: torch.Tensor, flags: torch.Tensor) -> None:
         """A request's last token (the engine stops it after this one) is settled now, not at a commit
@@ -253,7 +308,11 @@ class ForcingBatch:
             s = items[i][1]
             n, token, flag = len(s.output), values[0][j], bool(values[1][j])
             snap = snapshot(s)
-            follow(self.rules, s, n, token, s.decisions[n].stop if flag else None)
+            try:
+                follow(self.rules, s, n, token, s.decisions[n].stop if flag else None)
+            except RuntimeError as e:
+                self.release(self.where.get(s.park_key), str(e))
+                continue
             s.decisions[n] = Decision(token, snap)
             self._write_record(s, n + 1)
 
@@ -301,19 +360,6 @@ class ForcingBatch:
             self._flags = grown
         return self._flags
 
-    def _uid(self) -> int:
-        if self._free_uids:
-            return self._free_uids.pop()
-        self._next_uid += 1
-        return self._next_uid - 1
-
-    def _release(self, s: RowState) -> None:
-        self._free_uids.append(s.uid)
-
-    def _table(self, lists: list[list[int]], device) -> torch.Tensor:
-        width = max(1, max(len(x) for x in lists))
-        return torch.tensor([x + [-1] * (width - len(x)) for x in lists], dtype=torch.int64, device=device)
-
     @staticmethod
     def _temperature(s: RowState) -> float:
         return s.req.thinking_temperature if s.phase == THINK else s.req.answer_temperature
@@ -324,14 +370,3 @@ class ForcingBatch:
                 self.rules.tokenizer.encode(text, add_special_tokens=False) if text else []
             )
         return self._prefix_cache[text]
-
-    def _write_record(self, s: RowState, through: int) -> None:
-        """Write the state when thinking has ended and when the request is done (once each)."""
-        if not s.record or self.records_dir is None or s.phase in (THINK, s.recorded):
-            return
-        s.recorded = s.phase
-        path = os.path.join(self.records_dir, f"{s.record}.json")
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(record_of(s) | {"through": through}, f)
-        os.replace(tmp, path)  # a reader never sees half a record

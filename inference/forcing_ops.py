@@ -12,6 +12,7 @@ operations whatever the batch size, and none copies a logits row to the host:
   summed probability. Whether the draw came from the stop is recorded per row (`flags`): greedy, by
   the logits; sampled, by a uniform against the stop's share. (Under top-p < 1 a merge would move
   the nucleus, so those rows are drawn here instead.)
+- `Upload`: a step's indices and settings, sent to the device in one transfer.
 - `draw`: rows the rules must sample themselves — one batched temperature / top-p draw (softmax,
   the nucleus as `inference.sampling.sample_row` keeps it, found among the top tokens or by one
   sort, an inverse-CDF pick), then the same stop replacement and flag as `merge`, and the chosen
@@ -138,3 +139,34 @@ def draw(logits, rows, src, target, temperatures, top_ps, seeds, positions, ever
         emitted = torch.where(flags & torch.tensor(redraw, device=logits.device), again, emitted)
     force(logits, rows, emitted)
     return emitted, flags
+
+
+class Upload:
+    """A step's host lists (ints, floats, -1-padded tables), sent to the device as one int64 tensor."""
+
+    def __init__(self):
+        self.parts: list[tuple[list[int], tuple[int, ...], bool]] = []
+
+    def add(self, values: list) -> int:
+        floats = bool(values) and isinstance(values[0], float)
+        flat = torch.tensor(values, dtype=torch.float64).view(torch.int64).tolist() if floats else list(values)
+        self.parts.append((flat, (len(values),), floats))
+        return len(self.parts) - 1
+
+    def table(self, lists: list[list[int]]) -> int:
+        width = max(1, max(len(x) for x in lists))
+        self.parts.append(([v for x in lists for v in x + [-1] * (width - len(x))], (len(lists), width), False))
+        return len(self.parts) - 1
+
+    def send(self, device) -> list[torch.Tensor]:
+        if not self.parts:
+            return []
+        flat = torch.tensor([v for values, _, _ in self.parts for v in values], dtype=torch.int64)
+        if device.type != "cpu":
+            flat = flat.pin_memory().to(device, non_blocking=True)
+        out, at = [], 0
+        for values, shape, floats in self.parts:
+            part = flat[at : at + len(values)].view(shape)
+            out.append(part.view(torch.float64).float() if floats else part)
+            at += len(values)
+        return out

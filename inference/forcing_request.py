@@ -25,6 +25,10 @@ SERVER_SEGMENTS_ENV = "THINKSCALE_SERVE_SEGMENTS"  # set by `thinkscale serve`: 
 # extra_args keys that vLLM itself reads: passed through untouched.
 VLLM_OWN_KEYS = frozenset({"kv_transfer_params", "ec_transfer_params", "kv_cache_report_mode", "session_id"})
 RECORDS_ENV = "THINKSCALE_FORCING_RECORDS"  # folder the offline engine reads results from
+# The identity the processor's admission check (`admit`, in the frontend) gives every budgeted request, in
+# extra_args: 8 random bytes, and 8 more holding the seed it drew where it drew one (n > 1 without a seed).
+# Bytes, which no JSON client can send: a value of another type under this key is a client's, refused.
+IDENTITY_KEY = "thinkscale_request"
 FORMAT_ENV = "THINKSCALE_FORMAT"  # the recipe's FormatArgs as JSON, for the processor in vLLM's processes
 # The stable names a vLLM deployment gives (thinkscale/vllm.py re-exports both; docs/vllm.md).
 PROCESSOR = "thinkscale.vllm:BudgetForcingProcessor"  # what vLLM's --logits-processors loads
@@ -53,13 +57,15 @@ def _field_name(name: str) -> str:
 
 
 def budget_request(
-    extra_args: dict | None, temperature: float, top_p: float, seed: int | None
+    extra_args: dict | None, temperature: float, top_p: float, seed: int | None, fallback_seed: int = 0
 ) -> BudgetRequest | None:
     """The budgets a request asked for, or None when it asked for none (it then decodes untouched).
+    A request without a seed draws from `fallback_seed` (the processor derives it from the request's
+    identity, so that every tensor-parallel rank draws alike).
 
     Raises ValueError naming the field for an unknown key, a wrong type or an impossible budget.
     """
-    extra = {k: v for k, v in (extra_args or {}).items() if k not in VLLM_OWN_KEYS}
+    extra = {k: v for k, v in (extra_args or {}).items() if k not in VLLM_OWN_KEYS and k != IDENTITY_KEY}
     # `segments` asks `thinkscale serve` for the segments in the response (inference/serve_segments.py);
     # it is no budget, and the processor has nothing to do for it.
     if extra.pop("segments", False) not in (True, False):  # (vLLM may hand a JSON true on as 1)
@@ -100,9 +106,41 @@ def budget_request(
     )  # fmt: skip
     return BudgetRequest(
         prompt="", **req, ignore_strings=strings, thinking_temperature=temperature,
-        answer_temperature=float(answer_t), top_p=top_p, seed=seed if seed is not None else _random_seed(),
+        answer_temperature=float(answer_t), top_p=top_p, seed=seed if seed is not None else fallback_seed,
     )  # fmt: skip
 
 
-def _random_seed() -> int:
-    return int.from_bytes(os.urandom(6), "little")  # no seed given: a fresh stream, as vLLM does
+def admit(params) -> None:
+    """Give a budgeted request its identity, in the frontend process (vLLM's admission check,
+    `validate_params`, runs once per request there, before the request is copied for the engine and
+    fanned out into its `n` samples). The identity finds the request's forcing state again after a
+    preemption, in whatever slot it resumes; every tensor-parallel rank reads the same bytes.
+
+    The samples of one `n > 1` request share the identity; vLLM seeds them `seed + i`, so where the
+    client sent no seed one is drawn here, and they stay apart and independent. The check may run
+    again on the same params object (`LLM.generate` with one SamplingParams for many prompts): a fresh
+    identity replaces the last one, and a seed drawn here is drawn again."""
+    extra = params.extra_args
+    if extra is None:
+        return
+    old = extra.get(IDENTITY_KEY)
+    if old is not None and not isinstance(old, bytes):
+        raise ValueError(f"{_xarg(IDENTITY_KEY)} is set by the server for each request; a client may not send it")
+    if old is not None and len(old) == 16 and params.seed == int.from_bytes(old[8:], "little"):
+        params.seed = None  # the seed this check drew for the last request, not the caller's
+    nonce = os.urandom(8)
+    if (getattr(params, "n", 1) or 1) > 1 and params.seed is None:
+        params.seed = int.from_bytes(os.urandom(6), "little")
+        nonce += params.seed.to_bytes(8, "little")
+    extra[IDENTITY_KEY] = nonce
+
+
+def identity(params) -> tuple | None:
+    """The request's identity (its admission nonce and seed), or None where admission never ran."""
+    nonce = (params.extra_args or {}).get(IDENTITY_KEY)
+    return (bytes(nonce[:8]), params.seed) if isinstance(nonce, bytes | bytearray) else None
+
+
+def identity_seed(ident: tuple | None) -> int | None:
+    """A seed for a request sent without one, the same on every rank: from its admission nonce."""
+    return None if ident is None else int.from_bytes(ident[0][:6], "little")

