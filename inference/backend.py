@@ -70,9 +70,12 @@ class BackendArgs:
     gpu_memory_utilization: float = field(
         default=0.9, metadata={"help": "vllm on GPUs: share of GPU memory for weights + KV cache."}
     )
-    enforce_eager: bool = field(
-        default=True,
-        metadata={"help": "vllm: no compilation or CUDA graphs (starts in seconds; false: faster decoding)."},
+    enforce_eager: bool | None = field(
+        default=None,
+        metadata={
+            "help": "vllm: no compilation or CUDA graphs (true: starts in seconds; false: faster decoding). "
+            "Unset: true on a CPU, false on CUDA (CUDA graphs on)."
+        },
     )
     vllm_states: str = field(
         default="pooling",
@@ -153,7 +156,7 @@ def llm_kwargs(
     kwargs = {
         "dtype": dtype,
         "tensor_parallel_size": args.tensor_parallel_size,
-        "enforce_eager": args.enforce_eager,
+        "enforce_eager": (not on_cuda) if args.enforce_eager is None else args.enforce_eager,
         "enable_prefix_caching": True,
         "seed": 0,
     }
@@ -163,8 +166,10 @@ def llm_kwargs(
         kwargs["block_size"] = args.kv_block_size
     if logits_processors:
         kwargs["logits_processors"] = list(logits_processors)
-        # the budget-forcing processor follows each request's committed output, one step at a time
-        kwargs["async_scheduling"] = False
+        if model_runner(on_cuda) == "V1":
+            # V1 hands the processor placeholder tokens for the step in flight (it refuses to start so);
+            # V2 feeds it the real tokens on the device, so vLLM's default (async on) stays there.
+            kwargs["async_scheduling"] = False
     if on_cuda:
         kwargs["gpu_memory_utilization"] = args.gpu_memory_utilization
         if args.kv_cache_gib is not None:

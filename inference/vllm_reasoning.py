@@ -39,8 +39,15 @@ class ThinkAnswerParser(ReasoningParser):
     def __init__(self, tokenizer, *args, **kwargs):
         super().__init__(tokenizer, *args, **kwargs)
         fmt = format_from_env()
-        self.think_end, self.end_of_turn = fmt.think_end, fmt.end_of_turn
+        self.think_start, self.think_end, self.end_of_turn = fmt.think_start, fmt.think_end, fmt.end_of_turn
         self.think_end_ids = tokenizer.encode(fmt.think_end, add_special_tokens=False)
+
+    @property
+    def reasoning_start_str(self) -> str:
+        # With both strings vLLM's own reasoning config initialises, so a request that sends only vLLM's
+        # `thinking_token_budget` gets vLLM's native cap (the budget-forcing processor refuses that
+        # field beside its own budgets, which do min / "Wait" / the final-answer prefix).
+        return self.think_start
 
     @property
     def reasoning_end_str(self) -> str:

@@ -23,6 +23,20 @@ def test_vllm_kwargs_follow_the_flags():
     assert gpu["tensor_parallel_size"] == 8 and gpu["gpu_memory_utilization"] == 0.9
     assert "kv_cache_memory_bytes" not in gpu and not gpu["enforce_eager"]
     assert set(cpu_environment()) == {"VLLM_CPU_OMP_THREADS_BIND"}
+    # unset: eager on a CPU, CUDA graphs on CUDA
+    assert not llm_kwargs(BackendArgs(backend="vllm"), "bfloat16", on_cuda=True)["enforce_eager"]
+
+
+def test_async_scheduling_is_turned_off_only_where_the_processor_needs_it(monkeypatch):
+    """V1 shows the processor placeholder tokens under async scheduling (it refuses to start so); V2
+    feeds it the real ones, so vLLM's default stays."""
+    from thinkscale.inference.forcing import PROCESSOR
+
+    monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "0")
+    assert llm_kwargs(BackendArgs(backend="vllm"), "float32", False, [PROCESSOR])["async_scheduling"] is False
+    monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "1")
+    assert "async_scheduling" not in llm_kwargs(BackendArgs(backend="vllm"), "bfloat16", True, [PROCESSOR])
+    assert "async_scheduling" not in llm_kwargs(BackendArgs(backend="vllm"), "float32", False)
 
 
 @pytest.mark.parametrize("kwargs, needle", [
