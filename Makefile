@@ -28,7 +28,7 @@ IBPO_ARGS  ?=
 BENCHMARKS ?= $(or $(THINKSCALE_BENCHMARKS),benchmarks)
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup setup-vllm test-vllm model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench docs-check clean
+.PHONY: setup setup-vllm test-vllm soak model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench docs-check clean
 
 setup: $(VENV)/.setup-done
 
@@ -126,6 +126,12 @@ test-slow: setup
 # The vLLM backend against a real vLLM engine on this machine's CPU (CI runs it on every change).
 test-vllm: setup-vllm model
 	$(PY) -m pytest -m vllm
+
+# A real server under a long mixed load: no 5xx, results within budget, memory flat, state bounded
+# (tests/test_soak.py; CI runs SOAK_REQUESTS=200).
+SOAK_REQUESTS ?= 1000
+soak: setup-vllm model
+	THINKSCALE_SOAK_REQUESTS=$(SOAK_REQUESTS) $(PY) -m pytest -m soak -s tests/test_soak.py
 
 # Kill real stages (curation, training, the s1 study, the strategy study) with SIGKILL at chosen
 # writes, rerun them, and compare with uninterrupted runs (tests/test_faults.py; CI runs it).

@@ -7,12 +7,6 @@ different budgets in flight at once.
 """
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,6 +15,8 @@ from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.budget import BudgetRequest
 from thinkscale.inference.hf_engine import HFEngine
 
+from tests.serve_proc import running_server
+
 pytestmark = pytest.mark.vllm
 
 FMT = FormatArgs()
@@ -28,43 +24,14 @@ CONTEXT = 512
 QUESTION = "What is 7 + 5?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
-    argv = [sys.executable, "-m", "thinkscale.inference.serve", "--port", str(port), "--dtype", "float32",
-            "--max-model-len", str(CONTEXT), "--kv-cache-gib", "1"]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start in 300 s:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        model = requests.get(f"{base}/v1/models", timeout=10).json()["data"][0]["id"]
-        yield base, model
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with running_server(log, "--dtype", "float32", "--max-model-len", str(CONTEXT), "--kv-cache-gib", "1") as (_, base, model):
+            yield base, model
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
