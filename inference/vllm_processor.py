@@ -266,7 +266,9 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
         try:
             return self.batch.apply(logits) if ctx is None else self._apply_v2(logits, ctx)
         except Exception:  # never kill the engine: every request of this step goes on, unforced where needed
-            log.exception("budget forcing skipped a step; the requests it could not follow are released")
+            # (this step's rows go unforced; a request whose state then disagrees with its tokens is
+            # released at its next step)
+            log.exception("budget forcing skipped a step")
             return logits
 
     def _add(self, key: int, params, prompt_len: int, output: list[int], park_key=None) -> bool:
