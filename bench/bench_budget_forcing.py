@@ -19,9 +19,9 @@ import argparse
 
 import torch
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.hf_engine import HFEngine
-from thinkscale.inference.models import ModelArgs, load_model
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.hf.engine import HFEngine
+from thinkscale.inference.models.load import ModelArgs, load_model
 
 from bench.harness import Case, compare, matmul_gflops, peak_rss_mib, table
 

@@ -109,7 +109,7 @@ def main() -> None:
 
     from thinkscale.data.dedup import deduplicate
     from thinkscale.data.text import words
-    from thinkscale.inference.models import load_tokenizer
+    from thinkscale.inference.models.load import load_tokenizer
 
     tokenizer = load_tokenizer("smollm2-135m")
     rows, bench_files = synthetic_pool(args.rows)

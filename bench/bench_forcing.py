@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.forcing.budget import BudgetRequest
 
 from bench.bench_vllm import FINETUNED, equal_fields, tokens
 from bench.harness import Case, compare, table
@@ -48,11 +48,13 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.forcing import PROCESSOR
-    from thinkscale.inference.hf_engine import HFEngine
-    from thinkscale.inference.models import ModelArgs, load_model, resolve_model, source_eos_ids
-    from thinkscale.inference.vllm_engine import VLLMEngine, forcing_environment, shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.forcing.batch import PROCESSOR
+    from thinkscale.inference.hf.engine import HFEngine
+    from thinkscale.inference.models.load import ModelArgs, load_model, resolve_model, source_eos_ids
+    from thinkscale.inference.vllm.engine import VLLMEngine, forcing_environment
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     fmt = FormatArgs()
     source = resolve_model(args.model)

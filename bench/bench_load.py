@@ -15,10 +15,10 @@ import sys
 
 from bench.harness import Case, compare, table
 
-LOAD_CONVERTED = "from thinkscale.inference.models import ModelArgs, load_model; load_model(ModelArgs())"
+LOAD_CONVERTED = "from thinkscale.inference.models.load import ModelArgs, load_model; load_model(ModelArgs())"
 LOAD_GGUF = (
     "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
-    "from thinkscale.inference.convert import EMBEDDED, gguf_path\n"
+    "from thinkscale.inference.models.convert import EMBEDDED, gguf_path\n"
     "p = gguf_path(EMBEDDED['smollm2-135m'])\n"
     "AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)\n"
     "AutoModelForCausalLM.from_pretrained(p.parent, gguf_file=p.name)\n"

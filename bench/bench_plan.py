@@ -39,7 +39,7 @@ def measure(block: int, steps: int, root: Path) -> list[dict]:
 
 
 def main() -> None:
-    from thinkscale.inference.models import resolve_model
+    from thinkscale.inference.models.load import resolve_model
     from thinkscale.sft.plan import PlanArgs, Shape, estimate
     from transformers import AutoConfig
 

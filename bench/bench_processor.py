@@ -9,7 +9,7 @@ must become "Wait") and *free* (past the minimum, below the maximum: the rules a
 stops). Each at T 0 (greedy) and T 0.6 / top-p 0.95, on two kinds of float32 logits with Qwen's
 vocabulary (152,064): *flat* (standard normal: at T 0.6 the top-p 0.95 nucleus spans most of the
 vocabulary, the worst case) and *peaked* (normal with std 3, as a model's logits are: the nucleus
-lies within the top 1,024 tokens). The processor is the engine-free core (`inference.forcing`), the same
+lies within the top 1,024 tokens). The processor is the engine-free core (`inference.forcing.batch`), the same
 code both of vLLM's runners call; the step is repeated at the same output position (as after a
 thrown-away chunked-prefill step), so every call does one full step's work. The last line:
 `<kind> logits: processor ratio at B=256: suppressing greedy A sampled B; free greedy C sampled D`
@@ -47,9 +47,9 @@ def sampling_metadata(batch: int, temperature: float, top_p: float):
 
 def forcing_batch(batch: int, state: str, temperature: float, top_p: float):
     from thinkscale.common.chat_format import FormatArgs
-    from thinkscale.inference.budget import BudgetRules, TokenDelimiters
-    from thinkscale.inference.forcing import ForcingBatch
-    from thinkscale.inference.models import load_tokenizer
+    from thinkscale.inference.forcing.batch import ForcingBatch
+    from thinkscale.inference.forcing.budget import BudgetRules, TokenDelimiters
+    from thinkscale.inference.models.load import load_tokenizer
 
     from tests.scripted import FakeSamplingParams
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 from thinkscale.common.chat_format import FormatArgs
+from thinkscale.eval.policy import Policy, PolicySettings
 from thinkscale.eval.strategies.args import StrategyArgs
 from thinkscale.eval.strategies.context import Context
-from thinkscale.eval.strategies.policy import Policy, PolicySettings
 from thinkscale.eval.strategies.table import STRATEGIES
 from thinkscale.eval.verifier.head import ValueHead
 from thinkscale.eval.verifier.verifiers import ValueHeadVerifier
@@ -56,9 +56,9 @@ def main() -> None:
 
     from thinkscale.eval.benchmarks import BenchmarkArgs, load_benchmark
     from thinkscale.inference.backend import BackendArgs
-    from thinkscale.inference.models import ModelArgs, load_model, resolve_model
-    from thinkscale.inference.tree import TreeDecoder
-    from thinkscale.inference.vllm_tree import VLLMTree
+    from thinkscale.inference.hf.tree import TreeDecoder
+    from thinkscale.inference.models.load import ModelArgs, load_model, resolve_model
+    from thinkscale.inference.vllm.tree import VLLMTree
 
     model_name = FINETUNED if Path(FINETUNED).exists() else "smollm2-135m"
     margs, fmt = ModelArgs(model=model_name, dtype="float32"), FormatArgs()

@@ -61,7 +61,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4, help="examples per padded micro-batch (baseline)")
     args = p.parse_args()
 
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     model, tok = load_model(ModelArgs(), for_training=True)
     model.config.use_cache = False

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.models import ModelArgs, load_model
-from thinkscale.inference.tree import Expansion, TreeDecoder
+from thinkscale.inference.hf.tree import Expansion, TreeDecoder
+from thinkscale.inference.models.load import ModelArgs, load_model
 
 from bench.harness import Case, compare, table
 

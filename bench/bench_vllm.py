@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.forcing.budget import BudgetRequest
 
 from bench.harness import Case, compare, table
 
@@ -46,9 +46,11 @@ def equal_fields(got, want) -> int:
 
 
 def vllm_phase(name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeats) -> tuple[list[Case], float]:
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.models import source_eos_ids
-    from thinkscale.inference.vllm_engine import VLLMEngine, shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.models.load import source_eos_ids
+    from thinkscale.inference.vllm.engine import VLLMEngine
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     start = time.perf_counter()
     llm = start_vllm(source, BackendArgs(backend="vllm", kv_cache_gib=1.0, max_model_len=1024, enforce_eager=eager),
@@ -74,8 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from thinkscale.inference.hf_engine import HFEngine
-    from thinkscale.inference.models import ModelArgs, load_model, resolve_model
+    from thinkscale.inference.hf.engine import HFEngine
+    from thinkscale.inference.models.load import ModelArgs, load_model, resolve_model
 
     fmt = FormatArgs()
     source = resolve_model(args.model)

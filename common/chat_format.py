@@ -17,10 +17,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
+
 
 @dataclass
 class FormatArgs:
     """Think/answer delimiters and prompt settings (recipe keys of the same names)."""
+    _argument_group_name = "format: the think / answer turn"  # its flags' heading in --help
 
     think_start: str = field(
         default="<|im_start|>think\n",
@@ -54,9 +57,9 @@ class FormatArgs:
     def __post_init__(self) -> None:
         for name in ("think_start", "think_end", "end_of_turn"):
             if not getattr(self, name):
-                raise ValueError(f"{name} must be a non-empty string (set it in the recipe)")
+                raise ConfigError(f"{name} must be a non-empty string (set it in the recipe)")
         if self.think_start == self.think_end:
-            raise ValueError("think_start and think_end must differ")
+            raise ConfigError("think_start and think_end must differ")
 
 
 def _messages(fmt: FormatArgs, question: str, assistant: str | None = None) -> list[dict]:
@@ -74,7 +77,7 @@ def template_of(tokenizer, fmt: FormatArgs) -> str:
         path = Path(own).expanduser()
         if own.endswith((".jinja", ".j2")) or (len(own) < 4096 and "{" not in own and path.is_file()):
             if not path.is_file():
-                raise ValueError(f"chat_template {own}: no such file")
+                raise ConfigError(f"chat_template {own}: no such file")
             return path.read_text(encoding="utf-8")
         return own
     base = getattr(tokenizer, "chat_template", None)
@@ -83,7 +86,7 @@ def template_of(tokenizer, fmt: FormatArgs) -> str:
         info = Path(str(source)) / "thinkscale_model.json"  # a converted GGUF names the file it came from
         if info.is_file():
             source = json.loads(info.read_text()).get("source", source)
-        raise ValueError(
+        raise ConfigError(
             f"the model {source} has no chat template (a base model?): set chat_template in the recipe "
             "(or --chat-template), a Jinja template or a .jinja file, e.g. a ChatML one"
         )
@@ -110,7 +113,7 @@ def render_assistant(fmt: FormatArgs, reasoning: str, answer: str) -> str:
 def render_prompt(tokenizer, fmt: FormatArgs, question: str) -> str:
     """Generation prompt: the chat template up to the assistant turn, then the think-start delimiter."""
     if not question or not question.strip():
-        raise ValueError("the prompt is empty")
+        raise ConfigError("the prompt is empty")
     return _apply_template(tokenizer, _messages(fmt, question), True, fmt) + fmt.think_start
 
 
@@ -124,13 +127,13 @@ def render_example(tokenizer, fmt: FormatArgs, question: str, reasoning: str, an
     prompt = _apply_template(tokenizer, _messages(fmt, question), True, fmt)
     full = _apply_template(tokenizer, _messages(fmt, question, render_assistant(fmt, reasoning, answer)), False, fmt)
     if not full.startswith(prompt):
-        raise ValueError(
+        raise ConfigError(
             "the chat template renders the conversation differently with and without the assistant turn; "
             "cannot separate the prompt from the completion"
         )
     completion = full[len(prompt) :]
     if fmt.end_of_turn not in completion:
-        raise ValueError(f"end_of_turn {fmt.end_of_turn!r} does not appear in the template's assistant turn")
+        raise ConfigError(f"end_of_turn {fmt.end_of_turn!r} does not appear in the template's assistant turn")
     return prompt, completion
 
 
@@ -163,5 +166,5 @@ def delimiter_ids(tokenizer, text: str, name: str) -> list[int]:
     """Token ids of a delimiter (no special tokens added); an empty result names the field."""
     ids = tokenizer.encode(text, add_special_tokens=False)
     if not ids:
-        raise ValueError(f"{name} {text!r} tokenizes to nothing with this tokenizer")
+        raise ConfigError(f"{name} {text!r} tokenizes to nothing with this tokenizer")
     return ids

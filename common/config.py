@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_text
 from thinkscale.common.recipes import resolve as resolve_recipe
 
@@ -29,22 +33,31 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     (`smollm2-135m/eval`, common.recipes). Errors name the file."""
     path = resolve_recipe(path)
     if not path.is_file():
-        raise ValueError(
+        raise ConfigError(
             f"--config {path}: no such recipe file, nor a recipe shipped with thinkscale (`thinkscale recipes` lists them)"
         )
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise ValueError(f"--config {path}: not valid YAML ({e})") from None
+        raise ConfigError(f"--config {path}: not valid YAML ({e})") from None
     if values is None:
         return {}
     if not isinstance(values, dict):
-        raise ValueError(f"--config {path}: a recipe must be a mapping of field: value")
+        raise ConfigError(f"--config {path}: a recipe must be a mapping of field: value")
     return values
 
 
-def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tuple:
-    """Parse `argv` into one instance of each dataclass in `types` (recipe + overrides)."""
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help: the stage's docstring as written (its example commands), every flag with its default."""
+
+
+def parse_config(types: Sequence[type], argv: Sequence[str] | None = None, doc: str | None = None,
+                 hidden: Sequence[str] = ()) -> tuple:  # fmt: skip
+    """Parse `argv` into one instance of each dataclass in `types` (recipe + overrides).
+
+    `doc`: the stage's description for --help (its module docstring, with an example command); the
+    flags are grouped by dataclass under its `_argument_group_name`. `hidden`: fields a stage shares
+    with another but does not read (left out of its --help; still accepted from a shared recipe)."""
     # Imported here: transformers takes seconds to import and `--help` should not wait for it
     # longer than it must.
     from transformers import HfArgumentParser
@@ -54,7 +67,11 @@ def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tu
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
 
-    parser = HfArgumentParser(list(types))
+    parser = HfArgumentParser(list(types), description=doc, formatter_class=_HelpFormatter,
+                              usage="%(prog)s [--config RECIPE] [--print-config] [options]")
+    for action in parser._actions:  # argparse has no public way to hide an added flag
+        if action.dest in hidden:
+            action.help = argparse.SUPPRESS
     parser.add_argument(
         "--config", help="YAML recipe: a file, or a recipe shipped with thinkscale by name (smollm2-135m/eval); "
         "flags given on the command line override it"
@@ -68,7 +85,7 @@ def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tu
         fields = {f.name for t in types for f in dataclasses.fields(t)}
         unknown = sorted(set(values) - fields)
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"--config {known.config}: unknown field(s) {', '.join(unknown)}; "
                 f"known fields: {', '.join(sorted(fields))}"
             )
@@ -76,7 +93,7 @@ def parse_config(types: Sequence[type], argv: Sequence[str] | None = None) -> tu
     try:
         outputs = parser.parse_args_into_dataclasses(args=argv)
     except TypeError as e:  # a recipe value of the wrong type reaches a dataclass constructor
-        raise ValueError(f"--config {known.config}: {e}") from None
+        raise ConfigError(f"--config {known.config}: {e}") from None
     configs = tuple(outputs[: len(types)])
     if getattr(outputs[len(types)] if len(outputs) > len(types) else None, "print_config", False):
         # Everything above ran: the recipe was found and read, and each dataclass validated its fields.
@@ -125,13 +142,15 @@ def save_config(path: str | Path, *configs: Any) -> Path:
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
-    """Run a CLI `main`, turning bad input into one clear line and exit code 2, not a traceback."""
-    import logging
-
+    """Run a CLI `main`: bad input (a `ConfigError`, or a file that is not there) is one line on stderr
+    and exit code 2; anything else is a bug of ours and shows its traceback. `THINKSCALE_DEBUG=1`
+    shows the traceback of bad input too."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         code = main(argv)
-    except (ValueError, FileNotFoundError) as e:
+    except (ConfigError, FileNotFoundError) as e:
+        if os.environ.get("THINKSCALE_DEBUG", "") not in ("", "0"):
+            raise
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.faults import armed, fault_point
 
 
@@ -119,7 +120,7 @@ def read_jsonl(
                     continue
                 problem = f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
             if skipped is None:
-                raise ValueError(problem)
+                raise ConfigError(problem)
             skipped.append(problem)
     return rows
 

@@ -19,6 +19,8 @@ import socket
 from contextlib import contextmanager
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
+
 log = logging.getLogger(__name__)
 LOCK_NAME = ".lock"
 _held: dict[Path, int] = {}
@@ -80,11 +82,11 @@ def run_lock(folder: str | Path, what: str = "this run", name: str = LOCK_NAME):
             if owner is not None:
                 pid, host, started = owner
                 if host != socket.gethostname():
-                    raise ValueError(
+                    raise ConfigError(
                         f"{folder} is locked by pid {pid} on host {host}; if that run is gone, delete {path}"
                     ) from None
                 if _alive(pid, started):
-                    raise ValueError(
+                    raise ConfigError(
                         f"{folder}: {what} is already running (pid {pid}); wait for it to finish or stop it"
                     ) from None
                 log.warning("%s: taking over the lock of pid %d, which is no longer running", folder, pid)
@@ -97,7 +99,7 @@ def run_lock(folder: str | Path, what: str = "this run", name: str = LOCK_NAME):
             f.write(claim + "\n")
         break
     else:
-        raise ValueError(f"{folder}: could not take the lock {path} (another process keeps taking it)")
+        raise ConfigError(f"{folder}: could not take the lock {path} (another process keeps taking it)")
     _held[path] = 1
     try:
         yield path

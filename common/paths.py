@@ -13,6 +13,8 @@ import os
 import re
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
+
 STAGES = ("data", "sft", "eval", "verifier", "strategies", "ibpo")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 
@@ -25,9 +27,9 @@ def output_root(override: str | None = None) -> Path:
 def stage_dir(stage: str, name: str, root: str | None = None) -> Path:
     """`<root>/<stage>/<name>`; the name must be a plain folder name (it comes from a recipe)."""
     if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+        raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     if not _NAME_RE.match(name or ""):
-        raise ValueError(
+        raise ConfigError(
             f"run name {name!r} is not a plain folder name (letters, digits, . _ + = -; no slashes)"
         )
     return output_root(root) / stage / name

@@ -12,6 +12,8 @@ import datetime
 import subprocess
 from pathlib import Path
 
+from thinkscale.common.version import __version__
+
 
 def git_commit(where: str | Path, tracked: str | None = None) -> tuple[str | None, bool]:
     """The commit checked out at `where` and whether tracked files differ from it; (None, False)
@@ -33,8 +35,6 @@ def git_commit(where: str | Path, tracked: str | None = None) -> tuple[str | Non
 
 def provenance() -> dict:
     """The running code's version, commit and dirty flag, and today's date (UTC)."""
-    from thinkscale import __version__
-
     here = Path(__file__).resolve()
     commit, dirty = git_commit(here.parent, tracked=here.name)
     return {"thinkscale": __version__, "commit": commit, "dirty": dirty,

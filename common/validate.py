@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from thinkscale.common.errors import ConfigError
+
 
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -15,11 +17,11 @@ def at_least(obj, minimum: float, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
         if value < minimum:
-            raise ValueError(f"{flag(name)} must be >= {minimum}, got {value}")
+            raise ConfigError(f"{flag(name)} must be >= {minimum}, got {value}")
 
 
 def within(obj, low: float, high: float, *names: str, high_open: bool = False) -> None:
     for name in names:
         value = getattr(obj, name)
         if not (low <= value < high if high_open else low <= value <= high):
-            raise ValueError(f"{flag(name)} must be in [{low}, {high}{')' if high_open else ']'}, got {value}")
+            raise ConfigError(f"{flag(name)} must be in [{low}, {high}{')' if high_open else ']'}, got {value}")

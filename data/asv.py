@@ -23,6 +23,7 @@ from fractions import Fraction
 
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_json, atomic_write_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.restart import RestartArgs, claimed_run
@@ -32,11 +33,12 @@ from thinkscale.data.builtin.pool import GENERATORS, LEVELS, _row, normalise_que
 from thinkscale.data.builtin.problem import Problem, Step, fmt
 from thinkscale.data.builtin.traces import TraceStyle, write_trace
 from thinkscale.data.render import render_rows
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.models.load import ModelArgs, load_tokenizer, resolve_model
 
 
 @dataclass
 class ASVDataArgs:
+    _argument_group_name = "asv-data"  # its flags' heading in --help
     name: str = field(default="asv", metadata={"help": "Folder under outputs/data/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     per_level: int = field(default=4, metadata={"help": "Problems per domain and level."})
@@ -50,9 +52,9 @@ class ASVDataArgs:
 
     def __post_init__(self) -> None:
         if self.per_level <= 0 or self.agree < 1:
-            raise ValueError(f"--per-level and --agree must be positive, got {self.per_level}, {self.agree}")
+            raise ConfigError(f"--per-level and --agree must be positive, got {self.per_level}, {self.agree}")
         if not 0 <= self.wrong_trial_rate <= 1:
-            raise ValueError(f"--wrong-trial-rate must be in [0, 1], got {self.wrong_trial_rate}")
+            raise ConfigError(f"--wrong-trial-rate must be in [0, 1], got {self.wrong_trial_rate}")
         at_least(self, 1, "easy_max_level", "block_size")
 
 
@@ -107,9 +109,8 @@ def build_rows(args: ASVDataArgs) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from thinkscale.inference.models import load_tokenizer, resolve_model
 
-    model_args, fmt_args, args, again = parse_config([ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv)
+    model_args, fmt_args, args, again = parse_config([ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv, doc=__doc__)
     out = stage_dir("data", args.name, args.output_root)
     with claimed_run(out, "ASV data", again.restart):
         rows = build_rows(args)

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, recipe_differences, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_json
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.common.validate import at_least
 from thinkscale.data.difficulty import DifficultyArgs, count_trace_tokens, difficulty_filter
 from thinkscale.data.domains import label_domains
+from thinkscale.data.domains_model import model_labeler
 from thinkscale.data.outputs import write_outputs
 from thinkscale.data.quality import QualityArgs, quality_filter
 from thinkscale.data.render import render_rows
@@ -35,7 +37,7 @@ from thinkscale.data.select import S1Steps, s1_select
 from thinkscale.data.sources import SourceArgs, load_sources
 from thinkscale.grading.grade import grade
 from thinkscale.inference.backend import BACKEND_FIELDS, BackendArgs
-from thinkscale.inference.models import ModelArgs, load_tokenizer, resolve_model
+from thinkscale.inference.models.load import ModelArgs, load_tokenizer, resolve_model
 
 log = logging.getLogger("thinkscale.data.curate")
 
@@ -43,6 +45,7 @@ log = logging.getLogger("thinkscale.data.curate")
 @dataclass
 class CurateArgs:
     """The run itself (recipe keys of the same names)."""
+    _argument_group_name = "curation: selection and output"  # its flags' heading in --help
 
     name: str = field(default="default", metadata={"help": "Output folder name under outputs/data/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
@@ -86,21 +89,21 @@ class CurateArgs:
     def __post_init__(self) -> None:
         # Checked before anything runs: the difficulty pass alone takes minutes.
         if self.num_samples < 1:
-            raise ValueError(f"--num-samples must be >= 1, got {self.num_samples}")
+            raise ConfigError(f"--num-samples must be >= 1, got {self.num_samples}")
         if self.block_size < 1:
-            raise ValueError(f"--block-size must be >= 1, got {self.block_size}")
+            raise ConfigError(f"--block-size must be >= 1, got {self.block_size}")
         if self.rank_base < 1.0:
-            raise ValueError(f"--rank-base must be >= 1, got {self.rank_base}")
+            raise ConfigError(f"--rank-base must be >= 1, got {self.rank_base}")
         if self.domain_classifier not in ("keyword", "model"):
-            raise ValueError(f"--domain-classifier must be keyword or model, got {self.domain_classifier!r}")
+            raise ConfigError(f"--domain-classifier must be keyword or model, got {self.domain_classifier!r}")
         if self.over_length not in ("report", "drop", "error"):
-            raise ValueError(f"--over-length must be report, drop or error, got {self.over_length!r}")
+            raise ConfigError(f"--over-length must be report, drop or error, got {self.over_length!r}")
         at_least(self, 0, "benchmark_after", "keep_long_min_tokens")
         if len(self.benchmark_shares) != len(self.benchmark_sources) or any(x <= 0 for x in self.benchmark_shares):
-            raise ValueError(f"--benchmark-shares must give one positive share per --benchmark-sources entry, got "
+            raise ConfigError(f"--benchmark-shares must give one positive share per --benchmark-sources entry, got "
                              f"{self.benchmark_shares} for {self.benchmark_sources}")  # fmt: skip
         if self.benchmark_after and not self.benchmark_sources:
-            raise ValueError("--benchmark-after needs --benchmark-sources (whose domains weight the draws)")
+            raise ConfigError("--benchmark-after needs --benchmark-sources (whose domains weight the draws)")
 
     def steps(self) -> S1Steps:
         return S1Steps(self.keep_whole_sources, self.keep_long_sources, self.keep_long_min_tokens,
@@ -117,7 +120,7 @@ def _fingerprint(*parts) -> str:
 
 def _nonempty(rows: list, stage: str, why: str) -> list:
     if not rows:
-        raise ValueError(f"the {stage} stage left no rows: {why}")
+        raise ConfigError(f"the {stage} stage left no rows: {why}")
     return rows
 
 
@@ -138,7 +141,7 @@ def _quality(rows, test, src: SourceArgs, qual: QualityArgs, seed: int, cache: P
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, src, qual, diff, run, backend, again = parse_config(
-        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs, RestartArgs], argv
+        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs, RestartArgs], argv, doc=__doc__
     )
     out = stage_dir("data", run.name, run.output_root)
     with claimed_run(out, "curation", again.restart):
@@ -151,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{out}: up to date with this recipe; nothing to do")
                 return 0
             if not run.overwrite:
-                raise ValueError(f"{out} was made with another recipe (differs in: {', '.join(changed)}); "
+                raise ConfigError(f"{out} was made with another recipe (differs in: {', '.join(changed)}); "
                                  "pass --overwrite or choose another --name")  # fmt: skip
         cache = out / "cache"
         tokenizer = load_tokenizer(resolve_model(model_args.model, model_args.revision))
@@ -173,7 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Diversity: domains, then s1's selection.
         labeler = None
         if run.domain_classifier == "model":
-            from thinkscale.data.domains_model import model_labeler
 
             labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
         domain_counts = label_domains(rows, run.domain_classifier, labeler)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import read_jsonl
 from thinkscale.common.schema import QUESTION_FIELDS
 from thinkscale.data.text import normalise
@@ -31,12 +32,12 @@ def benchmark_questions(path: str | Path) -> list[str]:
     """The questions of a JSON-lines benchmark file; errors name the file and what is missing."""
     rows = read_jsonl(path)
     if not rows:
-        raise ValueError(f"--decontaminate-against {path}: the file has no rows")
+        raise ConfigError(f"--decontaminate-against {path}: the file has no rows")
     out = []
     for i, row in enumerate(rows, 1):
         name = next((f for f in QUESTION_FIELDS if isinstance(row.get(f), str)), None)
         if name is None:
-            raise ValueError(
+            raise ConfigError(
                 f"--decontaminate-against {path}:{i}: no question field (looked for {', '.join(QUESTION_FIELDS)})"
             )
         out.append(row[name])

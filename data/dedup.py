@@ -17,6 +17,8 @@ import zlib
 from collections import defaultdict
 
 import numpy as np
+
+from thinkscale.common.errors import ConfigError
 from thinkscale.data.text import ngrams, normalise, numbers, words
 
 NUM_PERM, BANDS = 64, 16
@@ -44,7 +46,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 def deduplicate(rows: list[dict], threshold: float = 0.8) -> tuple[list[dict], dict[str, str]]:
     """Keep the first of each group of exact or near-duplicate questions."""
     if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"--near-dup-threshold must be in (0, 1], got {threshold}")
+        raise ConfigError(f"--near-dup-threshold must be in (0, 1], got {threshold}")
     exact: dict[str, str] = {}
     buckets: dict[tuple, list[int]] = defaultdict(list)
     kept: list[dict] = []

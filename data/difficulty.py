@@ -20,13 +20,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import JsonlAppender, read_jsonl
 from thinkscale.grading.grade import grade
 from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.engine_args import BudgetArgs, build_engine
-from thinkscale.inference.models import ModelArgs
-from tqdm import tqdm
+from thinkscale.inference.models.load import ModelArgs
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DifficultyArgs:
     """Difficulty-stage settings (recipe keys of the same names)."""
+    _argument_group_name = "curation: difficulty filter"  # its flags' heading in --help
 
     difficulty_models: list[str] = field(
         default_factory=lambda: ["smollm2-135m"],
@@ -65,7 +68,7 @@ class DifficultyArgs:
         if [m.lower() for m in self.difficulty_models] == ["none"]:
             self.difficulty_models = []
         if self.difficulty_mode not in ("think", "native"):
-            raise ValueError(f"--difficulty-mode must be think or native, got {self.difficulty_mode!r}")
+            raise ConfigError(f"--difficulty-mode must be think or native, got {self.difficulty_mode!r}")
         self.budget()  # validates the budgets with the decoder's own messages
 
 

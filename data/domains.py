@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.data.msc import code_of_reply, msc_label
 
 # Keywords per MSC area (the areas elementary and competition problems fall in).
@@ -73,13 +74,13 @@ def label_domains(
     when `classifier == "model"`.
     """
     if classifier not in ("keyword", "model"):
-        raise ValueError(f"--domain-classifier must be keyword or model, got {classifier!r}")
+        raise ConfigError(f"--domain-classifier must be keyword or model, got {classifier!r}")
     todo = [r for r in rows if not r.get("domain")]
     counts = {"given": len(rows) - len(todo), "keyword": 0, "model": 0}
     replies: list[str | None] = [None] * len(todo)
     if classifier == "model" and todo:
         if model_labeler is None:
-            raise ValueError("--domain-classifier model needs a model (set --domain-model)")
+            raise ConfigError("--domain-classifier model needs a model (set --domain-model)")
         replies = model_labeler([r["question"] for r in todo])
     for row, reply in zip(todo, replies, strict=True):
         label = parse_model_label(reply) if reply else None

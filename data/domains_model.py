@@ -18,9 +18,9 @@ from thinkscale.common.chat_format import FormatArgs
 from thinkscale.data.difficulty import graded_text
 from thinkscale.data.msc import labeller_messages
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.budget import BudgetRequest
 from thinkscale.inference.engine_args import build_engine
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.models.load import ModelArgs
 from tqdm import tqdm
 
 REPLY_TOKENS = 1024  # an explanation, then the code

@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.validate import within
 from thinkscale.data.decontaminate import EvalIndex
 from thinkscale.data.dedup import deduplicate
@@ -39,6 +40,7 @@ _IMAGE_RE = re.compile(r"(!\[[^\]]*\]\(|<img\b|\[image\]|\bimage\d*\.(png|jpe?g|
 @dataclass
 class QualityArgs:
     """Quality-stage settings (recipe keys of the same names)."""
+    _argument_group_name = "curation: quality and decontamination"  # its flags' heading in --help
 
     near_dup_threshold: float = field(
         default=0.8,
@@ -58,7 +60,7 @@ class QualityArgs:
 
     def __post_init__(self) -> None:
         if self.ngram < 1:
-            raise ValueError(f"--ngram must be >= 1, got {self.ngram}")
+            raise ConfigError(f"--ngram must be >= 1, got {self.ngram}")
         within(self, 0.0, 1.0, "near_dup_threshold")
 
 

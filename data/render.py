@@ -11,6 +11,7 @@ own flag), `drop` removes them, `error` stops with their ids.
 from __future__ import annotations
 
 from thinkscale.common.chat_format import FormatArgs, render_example
+from thinkscale.common.errors import ConfigError
 
 OVER_LENGTH = ("report", "drop", "error")
 
@@ -20,9 +21,9 @@ def render_rows(
 ) -> tuple[list[dict], dict]:
     """(rows to keep, {'over_block_size': n, 'over_block_size_ids': [...], 'dropped': n})."""
     if over_length not in OVER_LENGTH:
-        raise ValueError(f"--over-length must be one of {', '.join(OVER_LENGTH)}, got {over_length!r}")
+        raise ConfigError(f"--over-length must be one of {', '.join(OVER_LENGTH)}, got {over_length!r}")
     if block_size <= 0:
-        raise ValueError(f"--block-size must be > 0, got {block_size}")
+        raise ConfigError(f"--block-size must be > 0, got {block_size}")
     for row in rows:
         prompt, completion = render_example(tokenizer, fmt, row["question"], row["reasoning"], row["answer"])
         row["prompt_text"], row["text"] = prompt, prompt + completion
@@ -31,7 +32,7 @@ def render_rows(
         row["num_tokens"] = len(ids)
     over = [r["id"] for r in rows if r["num_tokens"] > block_size]
     if over and over_length == "error":
-        raise ValueError(
+        raise ConfigError(
             f"{len(over)} rows are longer than --block-size {block_size} tokens (first: {', '.join(over[:5])}); "
             "raise --block-size or pass --over-length drop"
         )

@@ -15,11 +15,13 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from thinkscale.common.errors import ConfigError
+
 
 def rank_draw(rng: random.Random, m: int, base: float = 2.0) -> int:
     """A rank in [0, m) drawn with probability proportional to base^-rank."""
     if m <= 0:
-        raise ValueError("cannot draw from an empty list")
+        raise ConfigError("cannot draw from an empty list")
     if base == 1.0:
         return rng.randrange(m)
     total = (1 - base**-m) / (1 - 1 / base)
@@ -87,9 +89,9 @@ def s1_select(rows: list[dict], n: int, seed: int = 0, rank_base: float = 2.0,
     removes it from its pool without adding it twice. `is_right(row)`: whether the row's trace answers
     right (the keep-whole steps need it)."""
     if n <= 0:
-        raise ValueError(f"--num-samples must be > 0, got {n}")
+        raise ConfigError(f"--num-samples must be > 0, got {n}")
     if rank_base < 1.0:
-        raise ValueError(f"--rank-base must be >= 1, got {rank_base}")
+        raise ConfigError(f"--rank-base must be >= 1, got {rank_base}")
     steps = steps or S1Steps()
     by_domain: dict[str, list[dict]] = defaultdict(list)
     for row in rows:

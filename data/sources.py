@@ -19,13 +19,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import read_jsonl
 from thinkscale.common.validate import at_least, within
+from thinkscale.data.builtin.pool import build_pool
+from thinkscale.data.builtin.traces import TraceStyle
 
 
 @dataclass
 class SourceArgs:
     """Candidate sources and how to read them (recipe keys of the same names)."""
+    _argument_group_name = "curation: sources"  # its flags' heading in --help
 
     sources: list[str] = field(
         default_factory=lambda: ["builtin"],
@@ -65,11 +69,11 @@ class SourceArgs:
 
     def __post_init__(self) -> None:
         if not self.sources:
-            raise ValueError("--sources is empty; name at least one (e.g. builtin)")
+            raise ConfigError("--sources is empty; name at least one (e.g. builtin)")
         if self.on_error not in ("raise", "skip"):
-            raise ValueError(f"--on-error must be raise or skip, got {self.on_error!r}")
+            raise ConfigError(f"--on-error must be raise or skip, got {self.on_error!r}")
         if self.trace_family not in ("deepseek", "gemini"):
-            raise ValueError(f"--trace-family must be deepseek or gemini, got {self.trace_family!r}")
+            raise ConfigError(f"--trace-family must be deepseek or gemini, got {self.trace_family!r}")
         at_least(self, 1, "builtin_train_per_level")
         at_least(self, 0, "builtin_test_per_level")
         within(self, 0.0, 1.0, "verify_rate", "slip_rate")
@@ -119,12 +123,12 @@ def load_hub(name: str, args: SourceArgs) -> list[dict]:
     try:
         ds = datasets.load_dataset(name, split=args.hub_split)
     except Exception as e:  # the Hub raises many types; the user needs the name and the cause
-        raise ValueError(
+        raise ConfigError(
             f"--sources {name}: cannot load this Hub dataset ({type(e).__name__}: {e})"
         ) from None
     needed = {"question"} & set(ds.column_names)
     if not needed:
-        raise ValueError(f"--sources {name}: no 'question' column (has {ds.column_names}); not an s1 schema")
+        raise ConfigError(f"--sources {name}: no 'question' column (has {ds.column_names}); not an s1 schema")
     return [s1_row(rec, name, i, args.trace_family) for i, rec in enumerate(ds)]
 
 
@@ -137,7 +141,7 @@ def _read_table(path: Path, args: SourceArgs, skipped: list[str]) -> list[dict]:
         return pq.read_table(path).to_pylist()
     if path.suffix in (".jsonl", ".json"):
         return read_jsonl(path, skipped=skipped if args.on_error == "skip" else None)
-    raise ValueError(
+    raise ConfigError(
         f"--sources {path}: unsupported file type {path.suffix!r} (use .jsonl, .json or .parquet)"
     )
 
@@ -155,7 +159,7 @@ def load_local(path: Path, args: SourceArgs, skipped: list[str]) -> list[dict]:
     columns = set().union(*(r.keys() for r in records)) if records else set()
     for flag, col in mapping.values():
         if records and col not in columns:
-            raise ValueError(
+            raise ConfigError(
                 f"{path}: no column {col!r} (set --{flag.replace('_', '-')}; the file has {sorted(columns)})"
             )
     rows = []
@@ -170,8 +174,6 @@ def load_local(path: Path, args: SourceArgs, skipped: list[str]) -> list[dict]:
 
 def load_sources(args: SourceArgs, seed: int) -> tuple[list[dict], list[dict], list[str]]:
     """(candidate rows, built-in test rows, descriptions of skipped malformed lines)."""
-    from thinkscale.data.builtin.pool import build_pool
-    from thinkscale.data.builtin.traces import TraceStyle
 
     rows, test, skipped = [], [], []
     for spec in args.sources:

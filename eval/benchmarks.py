@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import read_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.schema import QUESTION_FIELDS
@@ -41,6 +42,7 @@ LOCAL_NAMES = {"aime24": ("aime24.jsonl",), "math500": ("math500.jsonl",),
 @dataclass
 class BenchmarkArgs:
     """Which questions to evaluate on (recipe keys of the same names)."""
+    _argument_group_name = "benchmark"  # its flags' heading in --help
 
     benchmark: str = field(
         default="builtin",
@@ -75,9 +77,9 @@ class BenchmarkArgs:
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit <= 0:
-            raise ValueError(f"--limit must be > 0, got {self.limit}")
+            raise ConfigError(f"--limit must be > 0, got {self.limit}")
         if self.gpqa_format not in ("toolkit", "s1"):
-            raise ValueError(f"--gpqa-format must be toolkit or s1, got {self.gpqa_format!r}")
+            raise ConfigError(f"--gpqa-format must be toolkit or s1, got {self.gpqa_format!r}")
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,17 @@ class Item:
 
 def _from_records(records: list[dict], name: str, qcol: str | None, acol: str | None) -> list[Item]:
     if not records:
-        raise ValueError(f"--benchmark {name}: no rows")
+        raise ConfigError(f"--benchmark {name}: no rows")
     cols = set(records[0])
     q = qcol or next((c for c in QUESTION_FIELDS if c in cols), None)
     a = acol or "answer"
     if q is None:
-        raise ValueError(
+        raise ConfigError(
             f"--benchmark {name}: no question column (looked for {', '.join(QUESTION_FIELDS)}; set --question-column)"
         )
     for flag, col in (("--question-column", q), ("--answer-column", a)):
         if col not in cols:
-            raise ValueError(
+            raise ConfigError(
                 f"--benchmark {name}: no column {col!r} (set {flag}; the file has {sorted(cols)})"
             )
     return [
@@ -193,7 +195,7 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
             try:
                 ds = datasets.load_dataset(hub_id, config, split=split)
             except Exception as e:  # the Hub raises many types; the user needs the name and the cause
-                raise ValueError(f"--benchmark {name}: cannot load {hub_id} ({type(e).__name__}: {e}); "
+                raise ConfigError(f"--benchmark {name}: cannot load {hub_id} ({type(e).__name__}: {e}); "
                                  "or put its file in --benchmark-dir") from None  # fmt: skip
             records = ds.to_list()
         if name != "gpqa_diamond":
@@ -214,7 +216,7 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
             records = read_jsonl(path)
         items = _from_records(records, str(path), args.question_column, args.answer_column)
     else:
-        raise ValueError(f"--benchmark {name!r}: not builtin, {', '.join(HUB)}, or a .jsonl/.parquet file")
+        raise ConfigError(f"--benchmark {name!r}: not builtin, {', '.join(HUB)}, or a .jsonl/.parquet file")
     if args.limit is not None and args.limit < len(items):
         items = sorted(
             random.Random(args.subset_seed).sample(items, args.limit), key=lambda it: items.index(it)
@@ -225,7 +227,6 @@ def load_benchmark(args: BenchmarkArgs, output_root: str | None = None) -> list[
 def load_train_questions(path: Path, limit: int | None = None) -> list[Item]:
     """Questions with gold answers from a training file (a make-data train.jsonl): 'question' and
     'gold' (or 'answer') per row; the first `limit` rows."""
-    from thinkscale.common.io import read_jsonl
 
     path = Path(path)
     if not path.exists():
@@ -234,7 +235,7 @@ def load_train_questions(path: Path, limit: int | None = None) -> list[Item]:
     for i, row in enumerate(read_jsonl(path), 1):
         gold = row.get("gold", row.get("answer"))
         if not row.get("question") or gold in (None, ""):
-            raise ValueError(f"{path}:{i}: needs 'question' and 'gold' (or 'answer')")
+            raise ConfigError(f"{path}:{i}: needs 'question' and 'gold' (or 'answer')")
         items.append(
             Item(id=str(row.get("id", i)), question=row["question"], gold=str(gold), level=row.get("level"))
         )

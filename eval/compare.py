@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import read_jsonl
 
 # What a decode produced; not compared: bookkeeping (label/sample), the question and gold (the
@@ -33,7 +34,7 @@ def _samples(run: Path) -> dict[tuple, dict]:
     out = {}
     for i, s in enumerate(read_jsonl(path, allow_torn_tail=True), 1):
         if not all(k in s for k in ("label", "budget", "id")):
-            raise ValueError(f"{path}:{i}: not a sample of the s1 study (needs label, budget and id)")
+            raise ConfigError(f"{path}:{i}: not a sample of the s1 study (needs label, budget and id)")
         out[(s["label"], str(s["budget"]), str(s["id"]), int(s.get("sample", 0)))] = s
     return out
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from thinkscale.common.errors import ConfigError
+
 Z95 = 1.959963984540054
 RESAMPLES = 2000
 S1_RESAMPLES = 10_000  # the s1 study's paired comparisons, as s1's Table 2
@@ -37,7 +39,7 @@ SEED = 0
 def wilson(right: float, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of the share right / n (n >= 1)."""
     if n <= 0:
-        raise ValueError("an interval of no questions")
+        raise ConfigError("an interval of no questions")
     p = right / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -107,6 +109,6 @@ def paired_gain(base: dict, other: dict, resamples: int = RESAMPLES) -> tuple[fl
     """other - base in mean accuracy over the questions both answered, with its paired 95% interval."""
     shared = set(base) & set(other)
     if not shared:
-        raise ValueError("a gain over no shared questions")
+        raise ConfigError("a gain over no shared questions")
     gain = sum(other[q] - base[q] for q in shared) / len(shared)
     return gain, bootstrap([base, other], lambda cols: float((cols[1] - cols[0]).mean()), resamples)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.benchmarks import Item
 from thinkscale.grading.grade import grade
-from thinkscale.inference.budget import BudgetRequest, BudgetResult
+from thinkscale.inference.forcing.budget import BudgetRequest, BudgetResult
 
 # s1's class-conditional prompts, word for word (its lm-eval fork, PROMPTSHORT / PROMPTLONG)
 SHORT_PROMPT = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from math import comb, log2
 
+from thinkscale.common.errors import ConfigError
+
 SCALING_UNIT = "accuracy points per doubling of thinking tokens"
 
 
@@ -49,7 +51,7 @@ class S1Metrics:
 def control(points: list[Point]) -> float:
     """Share of runs whose mean thinking stayed inside their own [lo, hi]."""
     if not points:
-        raise ValueError("control of no runs")
+        raise ConfigError("control of no runs")
     inside = sum(
         (p.budget_lo is None or p.thinking >= p.budget_lo)
         and (p.budget_hi is None or p.thinking <= p.budget_hi)

@@ -21,13 +21,17 @@ each, and `outputs/eval/<first run>_table.md` puts them side by side as s1's Tab
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from tqdm import tqdm
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.common.config import config_dict, parse_config, recipe_differences, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.provenance import provenance
@@ -53,14 +57,14 @@ from thinkscale.eval.report import (
 from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.engine_args import build_engine
-from thinkscale.inference.forcing_request import UNBOUNDED
-from thinkscale.inference.models import ModelArgs
-from tqdm import tqdm
+from thinkscale.inference.forcing.request import UNBOUNDED
+from thinkscale.inference.models.load import ModelArgs
 
 
 @dataclass
 class EvalArgs:
     """The sweep (recipe keys of the same names)."""
+    _argument_group_name = "study: methods, budgets, run"  # its flags' heading in --help
 
     name: str | None = field(
         default=None,
@@ -129,23 +133,23 @@ class EvalArgs:
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
-            raise ValueError(f"--methods: unknown {unknown}; known: {', '.join(METHODS)}")
+            raise ConfigError(f"--methods: unknown {unknown}; known: {', '.join(METHODS)}")
         if not self.budgets or any(b <= 0 for b in self.budgets):
-            raise ValueError(f"--budgets must be positive token counts, got {self.budgets}")
+            raise ConfigError(f"--budgets must be positive token counts, got {self.budgets}")
         if any(k < 0 for k in self.wait_counts):
-            raise ValueError(f"--wait-counts must be >= 0, got {self.wait_counts}")
+            raise ConfigError(f"--wait-counts must be >= 0, got {self.wait_counts}")
         at_least(self, 1, "max_answer_tokens", "unforced_max_thinking", "tokens_per_step",
                  "max_tries", "batch_size", "samples_per_question")  # fmt: skip
         self.wait_max_thinking = str(self.wait_max_thinking).strip()  # a recipe's YAML gives an int
         if self.wait_max_thinking != "auto" and not (self.wait_max_thinking.isdigit() and int(self.wait_max_thinking) >= 1):
-            raise ValueError(f"--wait-max-thinking must be a token count >= 1 or auto, got {self.wait_max_thinking!r}")
+            raise ConfigError(f"--wait-max-thinking must be a token count >= 1 or auto, got {self.wait_max_thinking!r}")
         if not self.wait_ignore_strings:
-            raise ValueError("--wait-ignore-strings needs at least one string (\"\": append nothing)")
+            raise ConfigError("--wait-ignore-strings needs at least one string (\"\": append nothing)")
         at_least(self, 0, "temperature")
         if self.samples_per_question > 1 and self.temperature == 0:
-            raise ValueError("--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike")
+            raise ConfigError("--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike")
         if self.sample_temperature <= 0:
-            raise ValueError(f"--sample-temperature must be > 0 (rejection sampling samples), got {self.sample_temperature}")
+            raise ConfigError(f"--sample-temperature must be > 0 (rejection sampling samples), got {self.sample_temperature}")
 
 
 def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs,
@@ -178,7 +182,7 @@ def wait_cap(ev: EvalArgs, questions: list[str], tokenizer, fmt: FormatArgs, con
     if ev.wait_max_thinking != "auto":
         return int(ev.wait_max_thinking)
     if not context or context == UNBOUNDED:
-        raise ValueError("--wait-max-thinking auto needs --max-model-len (the context it is taken from)")
+        raise ConfigError("--wait-max-thinking auto needs --max-model-len (the context it is taken from)")
 
     def length(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False))
@@ -186,7 +190,7 @@ def wait_cap(ev: EvalArgs, questions: list[str], tokenizer, fmt: FormatArgs, con
     longest = max(length(render_prompt(tokenizer, fmt, q).removesuffix(fmt.think_start)) for q in questions)
     cap = context - longest - length(fmt.think_start) - length(fmt.think_end + fmt.final_answer_prefix) - 100
     if cap < 1:
-        raise ValueError(f"--wait-max-thinking auto: the longest prompt ({longest} tokens) leaves no thinking in "
+        raise ConfigError(f"--wait-max-thinking auto: the longest prompt ({longest} tokens) leaves no thinking in "
                          f"--max-model-len {context}")  # fmt: skip
     return cap
 
@@ -218,11 +222,11 @@ def _key(label: str, point, qid, sample: int) -> tuple:
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, bench, ev, backend, again = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs, RestartArgs], argv
+        [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs, RestartArgs], argv, doc=__doc__
     )
     names = [b.strip() for b in bench.benchmark.split(",") if b.strip()]
     if not names:
-        raise ValueError("--benchmark is empty")
+        raise ConfigError("--benchmark is empty")
     runs = []
     for name in names:
         one = replace(bench, benchmark=name)
@@ -326,7 +330,7 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
         changed = recipe_differences(saved, model_args, fmt, bench, ev, backend, ignore=PLAN_FIELDS) if saved.exists() else []
         if changed:
             # Samples decoded under other settings would be reused as if they were this recipe's.
-            raise ValueError(f"{out} holds samples decoded with other settings (differs in: {', '.join(changed)}); "
+            raise ConfigError(f"{out} holds samples decoded with other settings (differs in: {', '.join(changed)}); "
                              "use another --name, or --restart to start it over")  # fmt: skip
         save_config(saved, model_args, fmt, bench, ev, backend)
         path = out / "samples.jsonl"
@@ -336,7 +340,6 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
         plan = _sweep_plan(model_args, ev)
         compare_ids = None
         if ev.compare_limit and ev.compare_limit < len(items):
-            import random
 
             compare_ids = set(
                 random.Random(bench.subset_seed + 1).sample([it.id for it in items], ev.compare_limit)

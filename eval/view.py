@@ -27,6 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_text, read_jsonl
 
 PLOTS = ("scaling.png", "strategies.png", "ibpo.png")
@@ -53,7 +54,7 @@ def collect(run: Path) -> dict:
     samples = _rows(run / "samples.jsonl")
     records = _rows(run / "records.jsonl")
     if not samples and not records:
-        raise ValueError(f"{run}: no samples.jsonl or records.jsonl to show (is it an eval or strategies run folder?)")
+        raise ConfigError(f"{run}: no samples.jsonl or records.jsonl to show (is it an eval or strategies run folder?)")
     plot = next((run / p for p in PLOTS if (run / p).is_file()), None)
     config = run / "config.yaml"
     return {

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_jsonl, read_jsonl
 from thinkscale.grading.extract import extract_answer, last_boxed
 
@@ -152,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, row in enumerate(rows, 1):
         for flag, name in (("--pred-field", args.pred_field), ("--gold-field", args.gold_field)):
             if name not in row:
-                raise ValueError(f"{args.file}:{i}: no field {name!r} (set {flag})")
+                raise ConfigError(f"{args.file}:{i}: no field {name!r} (set {flag})")
         g = grade(str(row[args.pred_field] or ""), str(row[args.gold_field]), args.choices)
         row["extracted"], row["correct"] = g.extracted, g.correct
     atomic_write_jsonl(args.output or args.file, rows)

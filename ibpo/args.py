@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.recipes import resolve as resolve_recipe
 from thinkscale.common.validate import at_least
 from thinkscale.ibpo.groups import GROUP_BY
@@ -12,6 +13,7 @@ from thinkscale.ibpo.groups import GROUP_BY
 
 @dataclass
 class IBPOArgs:
+    _argument_group_name = "ibpo"  # its flags' heading in --help
     name: str = field(default="ibpo", metadata={"help": "Folder under outputs/ibpo/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     start_model: str = field(default="", metadata={"help": "The model round 1 samples from (ASV-SFT)."})
@@ -40,19 +42,19 @@ class IBPOArgs:
 
     def __post_init__(self) -> None:
         if not self.start_model:
-            raise ValueError("--start-model is required (the ASV-SFT model, e.g. outputs/sft/<name>/final)")
+            raise ConfigError("--start-model is required (the ASV-SFT model, e.g. outputs/sft/<name>/final)")
         if not self.sft_config:
-            raise ValueError("--sft-config is required (the SFT recipe each round trains with)")
+            raise ConfigError("--sft-config is required (the SFT recipe each round trains with)")
         self.sft_config = str(resolve_recipe(self.sft_config))  # a file, else a packaged recipe
         if not Path(self.sft_config).is_file():
             raise FileNotFoundError(f"--sft-config {self.sft_config}: no such file")
         at_least(self, 0, "max_thinking_tokens", "temperature")
         at_least(self, 1, "max_answer_tokens", "batch_size", "long_tokens")
         if self.group_by not in GROUP_BY:
-            raise ValueError(f"--group-by must be one of {GROUP_BY}, got {self.group_by!r}")
+            raise ConfigError(f"--group-by must be one of {GROUP_BY}, got {self.group_by!r}")
         if not self.budgets or any(not 0 <= q <= 1 for q in self.budgets):
-            raise ValueError(f"--budgets must be shares in [0, 1], got {self.budgets}")
+            raise ConfigError(f"--budgets must be shares in [0, 1], got {self.budgets}")
         for flag, v in (("--rounds", self.rounds), ("--samples", self.samples), ("--questions", self.questions),
                         ("--ilp-batch", self.ilp_batch), ("--per-question", self.per_question)):  # fmt: skip
             if v <= 0:
-                raise ValueError(f"{flag} must be > 0, got {v}")
+                raise ConfigError(f"{flag} must be > 0, got {v}")

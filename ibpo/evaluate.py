@@ -21,6 +21,7 @@ from pathlib import Path
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.plots import pyplot, save_figure
@@ -33,12 +34,14 @@ from thinkscale.eval.strategies.optimal import accuracy_and_tokens
 from thinkscale.eval.view import write_report
 from thinkscale.grading.grade import grade
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.engine_args import build_engine
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.models.load import ModelArgs
 
 
 @dataclass
 class IBPOEvalArgs:
+    _argument_group_name = "ibpo evaluation"  # its flags' heading in --help
     name: str = field(default="ibpo-eval", metadata={"help": "Folder under outputs/ibpo/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     models: list[str] = field(default_factory=list, metadata={"help": "label=path, one per model."})
@@ -54,7 +57,7 @@ class IBPOEvalArgs:
     def __post_init__(self) -> None:
         bad = [m for m in self.models if "=" not in m]
         if not self.models or bad:
-            raise ValueError(f"--models must be label=path entries, got {self.models}")
+            raise ConfigError(f"--models must be label=path entries, got {self.models}")
 
 
 def _majority(path: str | None) -> tuple[set | None, dict]:
@@ -92,10 +95,9 @@ def model_metrics(rows: list[dict]) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from thinkscale.inference.engine_args import build_engine
 
     base, fmt, bench, args, backend, again = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs, BackendArgs, RestartArgs], argv
+        [ModelArgs, FormatArgs, BenchmarkArgs, IBPOEvalArgs, BackendArgs, RestartArgs], argv, doc=__doc__
     )
     ids, majority = _majority(args.majority_from)
     items = [it for it in load_benchmark(bench, args.output_root) if ids is None or it.id in ids]

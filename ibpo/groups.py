@@ -8,6 +8,7 @@ extended when thinking is longer than `long_tokens` (for models whose long answe
 
 from __future__ import annotations
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.trials import is_extended
 
 GROUP_BY = ("format", "tokens")
@@ -18,4 +19,4 @@ def length_group(thinking: str, thinking_tokens: int, by: str, long_tokens: int)
         return "extended" if is_extended(thinking) else "standard"
     if by == "tokens":
         return "extended" if thinking_tokens > long_tokens else "standard"
-    raise ValueError(f"--group-by must be one of {GROUP_BY}, got {by!r}")
+    raise ConfigError(f"--group-by must be one of {GROUP_BY}, got {by!r}")

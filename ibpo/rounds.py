@@ -15,7 +15,7 @@ from thinkscale.eval.benchmarks import Item
 from thinkscale.grading.grade import grade
 from thinkscale.ibpo.groups import length_group
 from thinkscale.ibpo.select import select
-from thinkscale.inference.budget import BudgetRequest
+from thinkscale.inference.forcing.budget import BudgetRequest
 
 
 def sample(engine, tokenizer, fmt, items: list[Item], args, seed: int, path) -> list[dict]:

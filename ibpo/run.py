@@ -30,7 +30,8 @@ from thinkscale.eval.benchmarks import Item, load_train_questions
 from thinkscale.ibpo.args import IBPOArgs
 from thinkscale.ibpo.rounds import choose, sample, train_rows
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.engine_args import build_engine
+from thinkscale.inference.models.load import ModelArgs
 
 
 def load_questions(args: IBPOArgs) -> list[Item]:
@@ -44,7 +45,6 @@ def run_round(
     backend: BackendArgs,
 ) -> str:  # fmt: skip
     """One round; returns the model the next round samples from."""
-    from thinkscale.inference.engine_args import build_engine
     from thinkscale.sft.train import main as sft_main
 
     state = folder / "state.json"
@@ -80,7 +80,7 @@ def run_round(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    base, fmt, args, backend, again = parse_config([ModelArgs, FormatArgs, IBPOArgs, BackendArgs, RestartArgs], argv)
+    base, fmt, args, backend, again = parse_config([ModelArgs, FormatArgs, IBPOArgs, BackendArgs, RestartArgs], argv, doc=__doc__)
     items = load_questions(args)
     out = stage_dir("ibpo", args.name, args.output_root)
     # restart: every round's fine-tuning run goes too, which a rerun would otherwise reuse

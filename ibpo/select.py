@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from thinkscale.common.errors import ConfigError
+
 
 def objective(chosen: Sequence[bool], rewards, tokens) -> float:
     delta = 1.0 / (1.0 + sum(tokens))
@@ -48,9 +50,9 @@ def select(rewards: Sequence[float], extended: Sequence[bool], groups: Sequence,
 
     n = len(rewards)
     if not (len(extended) == len(groups) == n) or (tokens is not None and len(tokens) != n):
-        raise ValueError("rewards, extended, groups (and tokens) must have one entry per response")
+        raise ConfigError("rewards, extended, groups (and tokens) must have one entry per response")
     if not 0 <= q <= 1:
-        raise ValueError(f"--budgets: q must be in [0, 1], got {q}")
+        raise ConfigError(f"--budgets: q must be in [0, 1], got {q}")
     if n == 0:
         return []
     tokens = list(tokens) if tokens is not None else [0] * n

@@ -24,13 +24,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import torch
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.common.config import parse_config, run_cli
+from thinkscale.common.errors import ConfigError
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.budget import BudgetResult
 from thinkscale.inference.engine_args import BudgetArgs, build_engine
-from thinkscale.inference.hf_engine import HFEngine, TokenEvent
-from thinkscale.inference.models import ModelArgs, load_model
+from thinkscale.inference.forcing.budget import BudgetResult
+from thinkscale.inference.hf.engine import HFEngine, TokenEvent
+from thinkscale.inference.models.load import ModelArgs, load_model
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 # Forced by the budget rules, shown apart from model text: an ignore string, the final-answer prefix after a cut.
@@ -39,6 +42,7 @@ FORCED = {"forced": "\033[0;30;43m", "answer_prefix": "\033[0;30;46m"}
 
 @dataclass
 class ChatArgs:
+    _argument_group_name = "chat"  # its flags' heading in --help
     prompt: str | None = field(default=None, metadata={"help": "Answer this once and exit (no REPL)."})
     json: bool = field(default=False, metadata={"help": "With --prompt: print one JSON object."})
     no_think: bool = field(
@@ -94,7 +98,6 @@ class _Printer:
 
 def plain_answer(model, tokenizer, question: str, max_tokens: int) -> str:
     """A plain chat turn (no think block), for models that do not know the s1 format."""
-    import torch
 
     msgs = [{"role": "user", "content": question}]
     text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
@@ -156,15 +159,15 @@ def repl(engine: HFEngine, fmt: FormatArgs, budget: BudgetArgs) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, budget, args, backend = parse_config(
-        [ModelArgs, FormatArgs, BudgetArgs, ChatArgs, BackendArgs], argv
+        [ModelArgs, FormatArgs, BudgetArgs, ChatArgs, BackendArgs], argv, doc=__doc__
     )
     if args.prompt is not None and not args.prompt.strip():
-        raise ValueError("--prompt is empty")
+        raise ConfigError("--prompt is empty")
     if args.no_think:
         if args.prompt is None:
-            raise ValueError("--no-think needs --prompt")
+            raise ConfigError("--no-think needs --prompt")
         if backend.is_vllm:
-            raise ValueError("--no-think (a plain chat turn through transformers' generate) runs on --backend hf")
+            raise ConfigError("--no-think (a plain chat turn through transformers' generate) runs on --backend hf")
         model, tokenizer = load_model(model_args)
         answer = plain_answer(model, tokenizer, args.prompt, budget.max_answer_tokens)
         print(json.dumps({"thinking": "", "answer": answer}) if args.json else answer)

@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from thinkscale.common.chat_format import FormatArgs
-from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.budget import BudgetRequest, validate_budgets
-from thinkscale.inference.models import ModelArgs
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.backend import BackendArgs, require_vllm
+from thinkscale.inference.forcing.budget import BudgetRequest, validate_budgets
+from thinkscale.inference.models.load import ModelArgs, load_model, load_tokenizer, resolve_model
+from thinkscale.inference.vllm.engine import VLLMEngine
 
 
 @dataclass
 class BudgetArgs:
     """Thinking budgets and sampling (recipe keys of the same names)."""
+    _argument_group_name = "budget: budget forcing"  # its flags' heading in --help
 
     min_thinking_tokens: int = field(
         default=0, metadata={"help": "Suppress end-of-thinking until this many tokens."}
@@ -51,7 +54,7 @@ class BudgetArgs:
             self.ignore_string, self.temperature, self.answer_temperature or 0.0, self.top_p,
         )  # fmt: skip
         if self.batch_size <= 0:
-            raise ValueError(f"--batch-size must be > 0, got {self.batch_size}")
+            raise ConfigError(f"--batch-size must be > 0, got {self.batch_size}")
 
     def request(self, prompt: str, seed: int | None = None) -> BudgetRequest:
         return BudgetRequest(
@@ -64,17 +67,13 @@ class BudgetArgs:
 
 
 def _hf(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_size: int):
-    from thinkscale.inference.hf_engine import HFEngine
-    from thinkscale.inference.models import load_model
+    from thinkscale.inference.hf.engine import HFEngine
 
     model, tokenizer = load_model(model_args)
     return HFEngine(model, tokenizer, fmt, batch_size=batch_size), tokenizer
 
 
 def _vllm(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_size: int):
-    from thinkscale.inference.backend import require_vllm
-    from thinkscale.inference.models import load_tokenizer, resolve_model
-    from thinkscale.inference.vllm_engine import VLLMEngine
 
     require_vllm()  # before resolving (and maybe converting) the model: the clear message first
     source = resolve_model(model_args.model, model_args.revision)

@@ -21,16 +21,18 @@ from pathlib import Path
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import JsonlAppender, read_jsonl
 from thinkscale.common.lock import run_lock
 from thinkscale.common.restart import RestartArgs
 from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.engine_args import BudgetArgs, build_engine
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.models.load import ModelArgs
 
 
 @dataclass
 class GenerateArgs:
+    _argument_group_name = "run: input and output files"  # its flags' heading in --help
     input: str = field(default="", metadata={"help": "JSON-lines file of questions."})
     output: str = field(default="", metadata={"help": "JSON-lines file of results (appended to; resumable)."})
     question_field: str = field(
@@ -39,21 +41,21 @@ class GenerateArgs:
 
     def __post_init__(self) -> None:
         if not self.input:
-            raise ValueError("--input is required (a JSON-lines file of questions)")
+            raise ConfigError("--input is required (a JSON-lines file of questions)")
         if not Path(self.input).is_file():
             raise FileNotFoundError(f"--input {self.input}: no such file")
         if not self.output:
-            raise ValueError("--output is required (a JSON-lines file for the results)")
+            raise ConfigError("--output is required (a JSON-lines file for the results)")
 
 
 def pending_rows(args: GenerateArgs) -> list[dict]:
     """Input rows not yet in the output, each with an `id`; bad rows raise naming file and line."""
     rows = read_jsonl(args.input)
     if not rows:
-        raise ValueError(f"--input {args.input}: the file holds no rows")
+        raise ConfigError(f"--input {args.input}: the file holds no rows")
     for lineno, row in enumerate(rows, 1):
         if not isinstance(row.get(args.question_field), str) or not row[args.question_field].strip():
-            raise ValueError(
+            raise ConfigError(
                 f"{args.input}: row {lineno} has no non-empty {args.question_field!r} field (see --question-field)"
             )
         row.setdefault("id", lineno)
@@ -67,7 +69,7 @@ def pending_rows(args: GenerateArgs) -> list[dict]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, budget, args, backend, again = parse_config(
-        [ModelArgs, FormatArgs, BudgetArgs, GenerateArgs, BackendArgs, RestartArgs], argv
+        [ModelArgs, FormatArgs, BudgetArgs, GenerateArgs, BackendArgs, RestartArgs], argv, doc=__doc__
     )
     output = Path(args.output)
     with run_lock(output.parent, f"generation into {output.name}", name=f".{output.name}.lock"):

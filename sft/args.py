@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.recipes import resolve as resolve_recipe
 from thinkscale.common.validate import at_least, within
 
 
 @dataclass
 class SFTArgs:
+    _argument_group_name = "training"  # its flags' heading in --help
     name: str = field(default="default", metadata={"help": "Output folder name under outputs/sft/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     dataset: str = field(
@@ -97,21 +99,21 @@ class SFTArgs:
             self.fsdp_config = str(resolve_recipe(self.fsdp_config))
         for name in ("block_size", "global_batch_size", "micro_batch_size", "logging_steps", "save_steps"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if self.loss_weighting not in ("token", "example"):
-            raise ValueError(f"--loss-weighting must be token or example, got {self.loss_weighting!r}")
+            raise ConfigError(f"--loss-weighting must be token or example, got {self.loss_weighting!r}")
         if self.over_length not in ("drop", "truncate", "error"):
-            raise ValueError(f"--over-length must be drop, truncate or error, got {self.over_length!r}")
+            raise ConfigError(f"--over-length must be drop, truncate or error, got {self.over_length!r}")
         if self.save_dtype not in ("model", "float32"):
-            raise ValueError(f"--save-dtype must be model or float32, got {self.save_dtype!r}")
+            raise ConfigError(f"--save-dtype must be model or float32, got {self.save_dtype!r}")
         if self.learning_rate <= 0:
-            raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
+            raise ConfigError(f"--learning-rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
+            raise ConfigError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"--max-steps must be -1 (epochs decide) or >= 1, got {self.max_steps}")
+            raise ConfigError(f"--max-steps must be -1 (epochs decide) or >= 1, got {self.max_steps}")
         if self.num_train_epochs <= 0:
-            raise ValueError(f"--num-train-epochs must be > 0, got {self.num_train_epochs}")
+            raise ConfigError(f"--num-train-epochs must be > 0, got {self.num_train_epochs}")
         at_least(self, 0, "weight_decay", "max_grad_norm")
         at_least(self, 1, "save_total_limit")
         within(self, 0.0, 1.0, "adam_beta1", "adam_beta2", high_open=True)
@@ -120,7 +122,7 @@ class SFTArgs:
         """Gradient accumulation that keeps the global batch at `global_batch_size`."""
         per_step = world_size * self.micro_batch_size
         if self.global_batch_size % per_step:
-            raise ValueError(
+            raise ConfigError(
                 f"--global-batch-size {self.global_batch_size} is not divisible by processes x micro batch "
                 f"= {world_size} x {self.micro_batch_size} = {per_step}"
             )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import time
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from thinkscale.common.faults import fault_point
 from thinkscale.common.io import JsonlAppender, atomic_write_text, read_jsonl
-from transformers import TrainerCallback
+from thinkscale.common.plots import pyplot, save_figure
 
 MARKER = "COMPLETE"
 _CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -67,7 +70,6 @@ class TrainLog(TrainerCallback):
 
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far, MiB (Linux reports KiB)."""
-    import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -100,7 +102,6 @@ class MemoryLog(TrainerCallback):
 
 def plot_loss(log_path: Path, png: Path) -> None:
     """loss.png: training loss and learning rate by step."""
-    from thinkscale.common.plots import pyplot, save_figure
 
     # A run shorter than --logging-steps logs nothing (an IBPO round on a handful of examples).
     rows = read_jsonl(log_path, allow_torn_tail=True) if Path(log_path).exists() else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import read_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.sft.args import SFTArgs
@@ -36,11 +37,11 @@ def build_blocks(args: SFTArgs, tokenizer) -> tuple[list[Block], dict]:
     path = find_train_file(args.dataset, args.output_root)
     rows = read_jsonl(path)
     if not rows:
-        raise ValueError(f"--dataset {path}: the dataset is empty")
+        raise ConfigError(f"--dataset {path}: the dataset is empty")
     examples = tokenize_rows(rows, tokenizer, source=str(path))
     over = [i for i, ex in enumerate(examples) if len(ex) > args.block_size]
     if over and args.over_length == "error":
-        raise ValueError(
+        raise ConfigError(
             f"{len(over)} of {len(examples)} examples are longer than --block-size {args.block_size} "
             f"(rows {', '.join(str(i + 1) for i in over[:5])}); raise --block-size or pass --over-length drop"
         )
@@ -60,7 +61,7 @@ def build_blocks(args: SFTArgs, tokenizer) -> tuple[list[Block], dict]:
         truncated -= len(examples) - len(kept)
         examples = kept
     if not examples:
-        raise ValueError(f"--dataset {path}: no example fits --block-size {args.block_size}")
+        raise ConfigError(f"--dataset {path}: no example fits --block-size {args.block_size}")
     blocks = pack(examples, args.block_size) if args.packing else single(examples)
     tokens = sum(len(ex) for ex in examples)
     info = {"train_file": str(path), "examples": len(examples),

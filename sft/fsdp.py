@@ -23,6 +23,16 @@ import logging
 import os
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.models.load import (
+    load_model,
+    load_tokenizer,
+    pick_attention,
+    pick_device,
+    pick_dtype,
+    resolve_model,
+)
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +53,7 @@ def fsdp_options(fsdp: str, fsdp_config: str | None) -> dict:
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"--fsdp-config {fsdp_config}: not JSON ({e})") from e
+        raise ConfigError(f"--fsdp-config {fsdp_config}: not JSON ({e})") from e
     return {k.removeprefix("fsdp_"): v for k, v in raw.items()}
 
 
@@ -103,14 +113,6 @@ def _non_persistent(model) -> dict:
 
 def load_training_model(model_args, options: dict):
     """(model, tokenizer) for training: every rank's copy, or the meta skeleton (see `load_for_rank`)."""
-    from thinkscale.inference.models import (
-        load_model,
-        load_tokenizer,
-        pick_attention,
-        pick_device,
-        pick_dtype,
-        resolve_model,
-    )
 
     source = resolve_model(model_args.model, model_args.revision)
     device = pick_device(model_args.device)

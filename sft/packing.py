@@ -15,7 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from thinkscale.common.errors import ConfigError
 from thinkscale.sft.tokenize import IGNORE, Example
+from thinkscale.sft.trainer import WEIGHTS, example_weights
 
 
 @dataclass
@@ -37,7 +40,7 @@ def pack(examples: list[Example], block_size: int) -> list[Block]:
     """
     too_long = [i for i, ex in enumerate(examples) if len(ex) > block_size]
     if too_long:
-        raise ValueError(
+        raise ConfigError(
             f"{len(too_long)} examples exceed block size {block_size} (first index {too_long[0]})"
         )
     order = sorted(range(len(examples)), key=lambda i: (-len(examples[i]), i))
@@ -82,7 +85,6 @@ class PackedCollator:
         rows = blocks if len(blocks) > 1 and all(b.num_examples == 1 for b in blocks) else [_joined(blocks)]
         batch = self._collate(rows)
         if self.example_weights:  # sft/trainer.py: each example's mean loss counts once
-            from thinkscale.sft.trainer import WEIGHTS, example_weights
 
             n = batch["input_ids"].shape[1]
             batch[WEIGHTS] = torch.tensor([

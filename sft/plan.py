@@ -32,7 +32,8 @@ from dataclasses import dataclass, field, replace
 
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli
-from thinkscale.inference.models import ModelArgs
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.models.load import ModelArgs, resolve_model
 from thinkscale.sft.args import SFTArgs
 
 GIB = 2**30
@@ -44,6 +45,7 @@ CPU_OVERHEAD = 1.25
 
 @dataclass
 class PlanArgs:
+    _argument_group_name = "memory plan"  # its flags' heading in --help
     gpus: int = field(default=16, metadata={"help": "Devices sharing the model (FSDP full shard)."})
     gpu_memory: float = field(default=80.0, metadata={"help": "Memory per device, GiB."})
     target: str = field(default="gpu", metadata={"help": "gpu (bf16 compute) or cpu (fp32, as sft.train runs there)."})
@@ -56,13 +58,13 @@ class PlanArgs:
 
     def __post_init__(self) -> None:
         if self.gpus < 1:
-            raise ValueError(f"--gpus must be >= 1, got {self.gpus}")
+            raise ConfigError(f"--gpus must be >= 1, got {self.gpus}")
         if self.gpu_memory <= 0:
-            raise ValueError(f"--gpu-memory must be > 0 GiB, got {self.gpu_memory}")
+            raise ConfigError(f"--gpu-memory must be > 0 GiB, got {self.gpu_memory}")
         if self.overhead_gib < 0 and self.overhead_gib != -1:
-            raise ValueError(f"--overhead-gib must be >= 0 (or -1: the default), got {self.overhead_gib}")
+            raise ConfigError(f"--overhead-gib must be >= 0 (or -1: the default), got {self.overhead_gib}")
         if self.target not in ("gpu", "cpu"):
-            raise ValueError(f"--target must be gpu or cpu, got {self.target!r}")
+            raise ConfigError(f"--target must be gpu or cpu, got {self.target!r}")
 
 
 @dataclass
@@ -151,10 +153,11 @@ def report(name: str, shape: Shape, tokens: int, plan: PlanArgs) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from thinkscale.inference.models import resolve_model
     from transformers import AutoConfig
 
-    model_args, _, args, plan = parse_config([ModelArgs, FormatArgs, SFTArgs, PlanArgs], argv)
+    model_args, _, args, plan = parse_config(
+        [ModelArgs, FormatArgs, SFTArgs, PlanArgs], argv, doc=__doc__, hidden=["restart"]
+    )
     config = AutoConfig.from_pretrained(resolve_model(model_args.model, model_args.revision))
     print(report(model_args.model, Shape.of(config), args.block_size, plan))
     return 0

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from thinkscale.common.errors import ConfigError
+
 IGNORE = -100
 
 
@@ -28,7 +30,7 @@ class Example:
 def tokenize_example(tokenizer, text: str, prompt_text: str) -> Example:
     """One example; the prompt must be a prefix of the text (what `render_example` guarantees)."""
     if not text.startswith(prompt_text):
-        raise ValueError("prompt_text is not a prefix of text; re-run make data with this toolkit")
+        raise ConfigError("prompt_text is not a prefix of text; re-run make data with this toolkit")
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     cut = len(prompt_text)
     labels = [
@@ -36,7 +38,7 @@ def tokenize_example(tokenizer, text: str, prompt_text: str) -> Example:
         for tid, (start, _) in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
     ]
     if all(label == IGNORE for label in labels):
-        raise ValueError("the example has no assistant tokens to learn from")
+        raise ConfigError("the example has no assistant tokens to learn from")
     return Example(list(enc["input_ids"]), labels)
 
 
@@ -46,6 +48,6 @@ def tokenize_rows(rows: list[dict], tokenizer, source: str = "dataset") -> list[
     for i, row in enumerate(rows, 1):
         for key in ("text", "prompt_text"):
             if not isinstance(row.get(key), str):
-                raise ValueError(f"{source}: row {i} has no {key!r} field (make data writes it)")
+                raise ConfigError(f"{source}: row {i} has no {key!r} field (make data writes it)")
         out.append(tokenize_example(tokenizer, row["text"], row["prompt_text"]))
     return out

@@ -19,16 +19,22 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 
+import torch
+import torch.distributed as dist
+from transformers import TrainingArguments
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, recipe_differences, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_dir, atomic_write_json
 from thinkscale.common.lock import run_lock
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.provenance import provenance
-from thinkscale.inference.models import ModelArgs, pick_device, pick_dtype
+from thinkscale.inference.models.load import ModelArgs, pick_device, pick_dtype
 from thinkscale.sft.args import SFTArgs
 from thinkscale.sft.callbacks import MemoryLog, TrainLog, last_complete_checkpoint, peak_rss_mib, plot_loss
 from thinkscale.sft.dataset import build_blocks
@@ -40,7 +46,6 @@ log = logging.getLogger("thinkscale.sft.train")
 
 
 def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool, use_cpu: bool = False):
-    from transformers import TrainingArguments
 
     # transformers 5 renamed gradient_checkpointing; pass whichever this version has, only when on.
     name = (
@@ -82,7 +87,6 @@ def _is_rank_zero() -> bool:
 
 def _clear_run(out) -> None:
     """--restart: remove what an earlier run under this name wrote (rank 0 only)."""
-    import shutil
 
     for path in [*out.glob("checkpoint-*"), out / "final"]:
         shutil.rmtree(path, ignore_errors=True)
@@ -91,7 +95,7 @@ def _clear_run(out) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    model_args, fmt, args = parse_config([ModelArgs, FormatArgs, SFTArgs], argv)
+    model_args, fmt, args = parse_config([ModelArgs, FormatArgs, SFTArgs], argv, doc=__doc__)
     out = stage_dir("sft", args.name, args.output_root)
     # Several processes (torchrun) run this together: rank 0 holds the folder's lock and does the
     # clearing; every rank takes the same decisions from the same files.
@@ -100,11 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(out, model_args, fmt, args) -> int:
-    import torch
 
     changes = None if args.restart else _recipe_changes(out, model_args, fmt, args)
     if changes:
-        raise ValueError(
+        raise ConfigError(
             f"{out} holds a run of another recipe (differs in: {', '.join(changes)}); "
             "choose another --name, or pass --restart to delete it and start over"
         )
@@ -176,7 +179,6 @@ def _end_processes(trainer) -> None:
     """Every rank waits for rank 0's final/ write, then the process group is torn down before exit: a
     rank that exits with gloo's threads still running aborts ("terminate called without an active
     exception", SIGABRT), and torchrun then fails the whole run."""
-    import torch.distributed as dist
 
     trainer.accelerator.wait_for_everyone()
     if dist.is_available() and dist.is_initialized():

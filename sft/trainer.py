@@ -19,8 +19,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
+
 from thinkscale.sft.tokenize import IGNORE
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ SCHEDULER = "scheduler.pt"  # transformers' name for the scheduler state in a ch
 
 def has_optimizer_state(checkpoint) -> bool:
     """Whether a checkpoint folder holds optimizer state (a file or, under FSDP, a sharded folder)."""
-    from pathlib import Path
 
     return any(p.name.startswith("optimizer") for p in Path(checkpoint).iterdir())
 

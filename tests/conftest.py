@@ -17,7 +17,7 @@ import torch  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from thinkscale.inference.models import load_tokenizer
+    from thinkscale.inference.models.load import load_tokenizer
 
     return load_tokenizer("smollm2-135m")
 
@@ -50,7 +50,7 @@ def tiny_model_dir(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir):
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     return load_model(ModelArgs(model=str(tiny_model_dir)))
 
@@ -62,7 +62,7 @@ VLLM_CONTEXT = 320  # small, so a test request can reach it
 @pytest.fixture(scope="session")
 def embedded_fp32():
     """The embedded model in transformers, fp32: the reference the vLLM backend must equal."""
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     return load_model(ModelArgs(dtype="float32"))
 
@@ -75,10 +75,12 @@ def real_llm():
     import shutil
 
     from thinkscale.common.chat_format import FormatArgs
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.forcing import PROCESSOR
-    from thinkscale.inference.models import resolve_model
-    from thinkscale.inference.vllm_engine import forcing_environment, shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.forcing.batch import PROCESSOR
+    from thinkscale.inference.models.load import resolve_model
+    from thinkscale.inference.vllm.engine import forcing_environment
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     source = resolve_model("smollm2-135m")
     records, owned = forcing_environment(FormatArgs())
@@ -95,8 +97,9 @@ def real_llm():
 def real_pooler():
     """A getter for one pooling instance of the embedded model (a value head's state reader), started
     on first use and stopped at the end of the session."""
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.vllm_engine import shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     box = {}
 
@@ -123,8 +126,9 @@ def tiny_prm_dir(tmp_path_factory, tokenizer):
 def real_prm(tiny_prm_dir):
     """A getter for one vLLM pooling instance of the tiny PRM (`start_vllm(pooling="reward")`), started
     on first use and stopped at the end of the session."""
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.vllm_engine import shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     box = {}
 
@@ -144,8 +148,8 @@ def shared_vllm(monkeypatch, real_llm, real_pooler, real_prm, tiny_prm_dir):
     """Stages that start vLLM themselves get the session's engine (and pooling instances) instead of a
     new one (a start costs ~20 s); closing them is left to the session. Everything else about the stage runs as it is."""
     import thinkscale.inference.backend
-    import thinkscale.inference.vllm_engine
-    import thinkscale.inference.vllm_tree
+    import thinkscale.inference.vllm.engine
+    import thinkscale.inference.vllm.tree
 
     source, llm, _ = real_llm
 
@@ -157,6 +161,6 @@ def shared_vllm(monkeypatch, real_llm, real_pooler, real_prm, tiny_prm_dir):
         return real_pooler(src) if pooling else llm
 
     monkeypatch.setattr(thinkscale.inference.backend, "start_vllm", start)
-    monkeypatch.setattr(thinkscale.inference.vllm_engine, "shutdown_llm", lambda llm: None)
-    monkeypatch.setattr(thinkscale.inference.vllm_tree, "shutdown_llm", lambda llm: None)
+    monkeypatch.setattr(thinkscale.inference.vllm.engine, "shutdown_llm", lambda llm: None)
+    monkeypatch.setattr(thinkscale.inference.vllm.tree, "shutdown_llm", lambda llm: None)
     return llm

@@ -64,7 +64,7 @@ class FakeLLM:
 
 def count_generate_calls(monkeypatch) -> list[int]:
     """Record how many requests each HFEngine.generate call gets (the engine still runs)."""
-    from thinkscale.inference.hf_engine import HFEngine
+    from thinkscale.inference.hf.engine import HFEngine
 
     asked: list[int] = []
     original = HFEngine.generate
@@ -94,7 +94,7 @@ def engine_sample(logits: torch.Tensor, temperature: float, top_p: float, genera
 
 
 class FakeSamplerLLM:
-    """vLLM's engine loop around the budget-forcing processor core (`inference.forcing.ForcingBatch`):
+    """vLLM's engine loop around the budget-forcing processor core (`inference.forcing.batch.ForcingBatch`):
     all requests in one batch, one token per request per step from the script's logits, the
     processor's `apply` between the logits and the engine's own choice (`engine_sample`, from a
     generator per request seeded by its seed), stop ids and max_tokens ending a
@@ -102,8 +102,8 @@ class FakeSamplerLLM:
     request's first step is sampled twice and the first sample thrown away, as a chunked prefill does."""
 
     def __init__(self, script: list[int], prompt_len: int, tokenizer, fmt, records_dir: str, vocab_size: int):
-        from thinkscale.inference.budget import BudgetRules, TokenDelimiters
-        from thinkscale.inference.forcing import ForcingBatch
+        from thinkscale.inference.forcing.batch import ForcingBatch
+        from thinkscale.inference.forcing.budget import BudgetRules, TokenDelimiters
 
         self.script, self.prompt_len, self.vocab_size = script, prompt_len, vocab_size
         self.batch = ForcingBatch(BudgetRules(tokenizer, TokenDelimiters.build(tokenizer, fmt)), records_dir)
@@ -166,7 +166,7 @@ def run_in_sampler(script: list[int], prompt_len: int, tokenizer, fmt, requests)
     import os
     import tempfile
 
-    from thinkscale.inference.vllm_engine import VLLMEngine
+    from thinkscale.inference.vllm.engine import VLLMEngine
 
     with tempfile.TemporaryDirectory() as records:
         llm = FakeSamplerLLM(script, prompt_len, tokenizer, fmt, records, len(tokenizer))

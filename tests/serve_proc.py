@@ -25,7 +25,7 @@ def free_port() -> int:
 def running_server(log_path, *flags: str, timeout: float = 300):
     """Yield (process, base URL, served model name) of a server started with `flags`; stop it after."""
     port = free_port()
-    argv = [sys.executable, "-m", "thinkscale.inference.serve", "--port", str(port), *flags]
+    argv = [sys.executable, "-m", "thinkscale.inference.vllm.serve", "--port", str(port), *flags]
     with open(log_path, "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

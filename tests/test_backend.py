@@ -4,10 +4,12 @@ import json
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.backend import BackendArgs, cpu_environment, llm_kwargs
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.hf_engine import HFEngine
-from thinkscale.inference.vllm_engine import VLLMEngine
+from thinkscale.inference.backend import BackendArgs
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.hf.engine import HFEngine
+from thinkscale.inference.vllm.engine import VLLMEngine
+from thinkscale.inference.vllm.launch import llm_kwargs
+from thinkscale.inference.vllm.process import cpu_environment
 
 from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM
 
@@ -30,7 +32,7 @@ def test_vllm_kwargs_follow_the_flags():
 def test_async_scheduling_is_turned_off_only_where_the_processor_needs_it(monkeypatch):
     """V1 shows the processor placeholder tokens under async scheduling (it refuses to start so); V2
     feeds it the real ones, so vLLM's default stays."""
-    from thinkscale.inference.forcing import PROCESSOR
+    from thinkscale.inference.forcing.batch import PROCESSOR
 
     monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "0")
     assert llm_kwargs(BackendArgs(backend="vllm"), "float32", False, [PROCESSOR])["async_scheduling"] is False
@@ -56,7 +58,7 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
     import importlib.util
 
     from thinkscale.inference.engine_args import build_engine
-    from thinkscale.inference.models import ModelArgs
+    from thinkscale.inference.models.load import ModelArgs
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
@@ -65,7 +67,7 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
 
 
 def test_data_parallel_replicas_get_disjoint_devices(monkeypatch):
-    from thinkscale.inference.vllm_dp import device_slices
+    from thinkscale.inference.vllm.dp import device_slices
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3,4,5,6,7")
     assert device_slices(2, 4, on_cuda=True) == [{"CUDA_VISIBLE_DEVICES": "0,1,2,3"}, {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}]
@@ -78,7 +80,7 @@ def test_data_parallel_replicas_get_disjoint_devices(monkeypatch):
 
 
 def test_eos_ids_come_from_config_and_generation_config(tmp_path):
-    from thinkscale.inference.models import source_eos_ids
+    from thinkscale.inference.models.load import source_eos_ids
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "eos_token_id": 2}))
     assert source_eos_ids(str(tmp_path)) == {2}  # no generation_config.json: the config's EOS alone
@@ -120,7 +122,7 @@ def test_vllm_results_come_back_per_chunk(tokenizer):
 
 @pytest.mark.parametrize("system_prompt", [None, "You are Qwen, created by Alibaba Cloud."])
 def test_the_servers_chat_template_renders_prompts_as_the_offline_engines_do(tokenizer, system_prompt):
-    from thinkscale.inference.serve import chat_template
+    from thinkscale.inference.vllm.serve import chat_template
 
     fmt = FormatArgs(system_prompt=system_prompt)
     msgs = [{"role": "user", "content": "What is 2 + 2?"}]
@@ -130,7 +132,7 @@ def test_the_servers_chat_template_renders_prompts_as_the_offline_engines_do(tok
 
 
 def test_the_server_command_loads_the_processor_and_the_parser():
-    from thinkscale.inference.serve import ServeArgs, server_command
+    from thinkscale.inference.vllm.serve import ServeArgs, server_command
 
     argv = server_command("/models/m", "/tmp/t.jinja", ServeArgs(port=8123), BackendArgs(max_model_len=4096),
                           "float32", on_cuda=False, extra=["--api-key", "k"])  # fmt: skip

@@ -4,9 +4,9 @@ from dataclasses import asdict
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.hf_engine import HFEngine
-from thinkscale.inference.vllm_engine import VLLMEngine
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.hf.engine import HFEngine
+from thinkscale.inference.vllm.engine import VLLMEngine
 
 from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM, run_in_sampler
 

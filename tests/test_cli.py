@@ -18,7 +18,7 @@ from thinkscale import cli
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("common", "data", "sft", "inference", "eval", "ibpo", "grading")
 # Entry points that are set-up tools, not stages: `make setup-vllm` runs it as a module.
-NOT_SUBCOMMANDS = {"inference.vllm_setup"}
+NOT_SUBCOMMANDS = {"inference.vllm.setup"}
 
 
 def thinkscale(*args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -118,3 +118,49 @@ def test_the_toolkit_imports_itself_only_as_thinkscale():
     bare = {str(p.relative_to(ROOT)): found for f in folders for p in (ROOT / f).rglob("*.py")
             if (found := _stage_imports(p))}  # fmt: skip
     assert bare == {}
+
+
+RECIPE_STAGES = ("chat", "generate", "data", "train", "plan", "eval", "verifier", "strategies", "asv-data",
+                 "ibpo", "ibpo-eval", "serve")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", RECIPE_STAGES)
+def test_stage_help_describes_shows_an_example_and_groups_the_flags(name, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(SystemExit):
+        cli.main([name, "--help"])
+    out = capsys.readouterr().out
+    head, _, flags = out.partition("\noptions:\n")
+    assert f"usage: thinkscale {name} [--config RECIPE]" in head and len(head.splitlines()) > 3
+    assert f"    thinkscale {name} " in head or f"    make {name}" in head, head[:800]  # an example command
+    assert "\nmodel:\n" in flags and "(default: " in flags  # grouped by concern, each default shown
+    if name not in ("train", "plan", "data", "asv-data"):
+        assert "\nbackend: the engine that decodes (hf, vllm):\n" in flags or name == "chat"
+
+
+def test_plan_help_offers_only_what_plan_reads(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(SystemExit):
+        cli.main(["plan", "--help"])
+    assert "--restart" not in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_and_a_bug_shows_its_traceback(monkeypatch, capsys):
+    from thinkscale.common.config import run_cli
+    from thinkscale.common.errors import ConfigError
+
+    def user_error(argv):
+        raise ConfigError("--budgets: must be positive")
+
+    def bug(argv):
+        raise ValueError("an internal invariant broke")
+
+    with pytest.raises(SystemExit) as done:
+        run_cli(user_error, [])
+    assert done.value.code == 2 and capsys.readouterr().err == "error: --budgets: must be positive\n"
+    with pytest.raises(ValueError, match="internal invariant"):  # not swallowed into "error: ..."
+        run_cli(bug, [])
+    monkeypatch.setenv("THINKSCALE_DEBUG", "1")
+    with pytest.raises(ConfigError):
+        run_cli(user_error, [])
+

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_converted_matches_gguf_logits(tokenizer):
-    from thinkscale.inference.convert import EMBEDDED, converted_path, gguf_path
+    from thinkscale.inference.models.convert import EMBEDDED, converted_path, gguf_path
     from transformers import AutoModelForCausalLM
 
     src = gguf_path(EMBEDDED["smollm2-135m"])

@@ -10,8 +10,14 @@ import torch
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.strategies.confidence import trace_confidence
 from thinkscale.eval.strategies.deepconf import filtered_vote
-from thinkscale.inference.steps import CONF_TIE, LOW, confidence_from_logprobs, token_confidence, window_below
-from thinkscale.inference.tree import Expansion, TreeDecoder
+from thinkscale.inference.forcing.steps import (
+    CONF_TIE,
+    LOW,
+    confidence_from_logprobs,
+    token_confidence,
+    window_below,
+)
+from thinkscale.inference.hf.tree import Expansion, TreeDecoder
 
 FMT = FormatArgs()
 

@@ -9,7 +9,7 @@ import pytest
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.data.difficulty import DifficultyArgs, graded_text, solve_with
 from thinkscale.grading.grade import grade
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.models.load import ModelArgs
 
 
 def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_response(tiny_model_dir, tmp_path, monkeypatch):

@@ -4,9 +4,9 @@ from dataclasses import asdict
 
 import torch
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest, BudgetResult
-from thinkscale.inference.hf_engine import HFEngine, TokenEvent
-from thinkscale.inference.sampling import make_generator, sample_row
+from thinkscale.inference.forcing.budget import BudgetRequest, BudgetResult
+from thinkscale.inference.hf.engine import HFEngine, TokenEvent
+from thinkscale.inference.hf.sampling import make_generator, sample_row
 
 FMT = FormatArgs()
 QUESTIONS = ["What is 7 + 5?", "Compute (3 + 4) * 2 - 5.", "hi", "A train goes 60 km in 1.5 h; its speed?",

@@ -1,4 +1,4 @@
-"""Budget forcing inside the sampler (`inference.forcing`, the core of the vLLM logits processor),
+"""Budget forcing inside the sampler (`inference.forcing.batch`, the core of the vLLM logits processor),
 without vLLM: s1's sampling distribution (chi-square, on both paths: drawn by the rules and merged
 for the engine's sampler), reproducible seeded sampling, exact agreement with the HF engine with
 mixed budgets in one batch, and the request settings it refuses."""
@@ -8,9 +8,9 @@ from dataclasses import asdict
 import pytest
 import torch
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest, BudgetRules, TokenDelimiters
-from thinkscale.inference.forcing import ForcingBatch, budget_request
-from thinkscale.inference.hf_engine import HFEngine
+from thinkscale.inference.forcing.batch import ForcingBatch, budget_request
+from thinkscale.inference.forcing.budget import BudgetRequest, BudgetRules, TokenDelimiters
+from thinkscale.inference.hf.engine import HFEngine
 
 from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample, run_in_sampler
 

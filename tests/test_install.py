@@ -45,7 +45,10 @@ def wheel(tmp_path_factory) -> Path:
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\0")  # fmt: skip
     for name in filter(None, files):
-        if (ROOT / name).is_file():
+        if (ROOT / name).is_symlink():  # thinkscale/<stage> -> ../<stage>, as git checks it out
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(ROOT / name), src / name)
+        elif (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
     out = tmp_path_factory.mktemp("wheel")
@@ -104,7 +107,7 @@ def test_installed_command_works_beside_user_folders_and_another_inference(wheel
     tool = str(env / "bin" / "thinkscale")
     assert "usage: thinkscale" in _run([tool, "--help"], work).stdout
     assert "usage: thinkscale eval" in _run([tool, "eval", "--help"], work).stdout
-    code = ("import sys, thinkscale; from thinkscale.inference.budget import BudgetRequest; import thinkscale.cli; "
+    code = ("import sys, thinkscale; from thinkscale.inference.forcing.budget import BudgetRequest; import thinkscale.cli; "
             "thinkscale.grade; assert not {'data', 'eval', 'inference', 'common'} & set(sys.modules), sys.modules.keys(); "
             "print(thinkscale.__file__)")  # fmt: skip
     assert _run([str(py), "-c", code], work).stdout.startswith(purelib)

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from thinkscale.inference.convert import INFO_FILE, converted_path
-from thinkscale.inference.models import ModelArgs, ModelNotFoundError, load_model, resolve_model
+from thinkscale.inference.models.convert import INFO_FILE, converted_path
+from thinkscale.inference.models.load import ModelArgs, ModelNotFoundError, load_model, resolve_model
 
 
 def test_alias_resolves_to_converted_folder(tokenizer):  # the tokenizer fixture converts on first use

@@ -11,11 +11,11 @@ import torch
 pytest.importorskip("vllm")
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt  # noqa: E402
-from thinkscale.inference.budget import BudgetRequest  # noqa: E402
-from thinkscale.inference.forcing import PROCESSOR, RECORDS_ENV  # noqa: E402
-from thinkscale.inference.hf_engine import HFEngine  # noqa: E402
-from thinkscale.inference.vllm_engine import VLLMEngine  # noqa: E402
-from thinkscale.inference.vllm_processor import BudgetForcingProcessor  # noqa: E402
+from thinkscale.inference.forcing.batch import PROCESSOR, RECORDS_ENV  # noqa: E402
+from thinkscale.inference.forcing.budget import BudgetRequest  # noqa: E402
+from thinkscale.inference.hf.engine import HFEngine  # noqa: E402
+from thinkscale.inference.vllm.engine import VLLMEngine  # noqa: E402
+from thinkscale.inference.vllm.processor import BudgetForcingProcessor  # noqa: E402
 
 from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample  # noqa: E402
 from tests.v2_runner import V2Runner  # noqa: E402
@@ -142,7 +142,7 @@ def test_v2_leaves_requests_without_budgets_or_with_bad_ones_alone(tokenizer, ti
 def test_the_documented_names_are_what_vllm_loads():
     """`thinkscale.vllm:BudgetForcingProcessor` and `--reasoning-parser-plugin thinkscale.vllm
     --reasoning-parser thinkscale` (docs/vllm.md), through vLLM's own plugin import."""
-    from thinkscale.inference.vllm_reasoning import ThinkAnswerParser
+    from thinkscale.inference.vllm.reasoning import ThinkAnswerParser
     from vllm.reasoning import ReasoningParserManager
 
     from thinkscale.vllm import REASONING_PARSER, REASONING_PLUGIN
@@ -210,7 +210,7 @@ def test_two_tensor_parallel_ranks_decide_alike_for_a_request_without_a_seed(tok
     (the second half shows the test can fail)."""
     import os
 
-    import thinkscale.inference.forcing as forcing
+    import thinkscale.inference.forcing.batch as forcing
 
     def run_ranks():
         ranks = [V2Runner(BudgetForcingProcessor, str(tiny_model_dir), [0], 4, len(tokenizer), max_num_reqs=4)
@@ -271,7 +271,7 @@ def test_an_inconsistent_request_is_released_and_the_others_go_on(tokenizer, tin
     """A committed token that contradicts a forced one (an engine fault) never raises inside the
     sampler: that request is released from forcing, its result says so (stop_reason forcing_error),
     and the request beside it is untouched."""
-    from thinkscale.inference.forcing_state import STOP_FORCING_ERROR
+    from thinkscale.inference.forcing.state import STOP_FORCING_ERROR
 
     prompt, n, script = _script(tokenizer)
     reqs = [BudgetRequest(prompt, max_thinking_tokens=0), BudgetRequest(prompt, max_thinking_tokens=50)]

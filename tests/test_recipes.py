@@ -25,7 +25,7 @@ def _stage(recipe: str) -> str:
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_shipped_recipe_is_read_by_its_stage(recipe, capsys):
     if recipe.endswith("/model"):  # a chunk-package manifest: read as `thinkscale convert` reads it
-        from thinkscale.inference.packaged import load_manifest, manifests
+        from thinkscale.inference.models.packaged import load_manifest, manifests
 
         manifest = load_manifest(resolve(recipe))
         assert len(manifest["sha256"]) == 64 and manifests()[manifest["name"]] == manifest

@@ -13,8 +13,8 @@ from thinkscale.eval.benchmarks import BenchmarkArgs, Item, gpqa_as_s1
 from thinkscale.eval.intervals import clustered_se, mean_interval, wilson
 from thinkscale.eval.methods import METHODS, Context
 from thinkscale.eval.run import EvalArgs, benchmark_table, wait_cap
-from thinkscale.inference.budget import BudgetResult
-from thinkscale.inference.forcing_request import UNBOUNDED
+from thinkscale.inference.forcing.budget import BudgetResult
+from thinkscale.inference.forcing.request import UNBOUNDED
 
 
 def gpqa_docs(n: int) -> list[dict]:

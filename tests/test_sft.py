@@ -128,9 +128,9 @@ def test_restart_starts_over_and_another_recipe_is_refused_mid_run(full_run, tin
 
 def test_final_model_loads_in_the_engine(full_run):
     from thinkscale.common.chat_format import render_prompt
-    from thinkscale.inference.budget import BudgetRequest
-    from thinkscale.inference.hf_engine import HFEngine
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.forcing.budget import BudgetRequest
+    from thinkscale.inference.hf.engine import HFEngine
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     model, tok = load_model(ModelArgs(model=str(full_run / "final")))
     res = HFEngine(model, tok, FormatArgs()).generate(

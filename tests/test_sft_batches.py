@@ -69,7 +69,7 @@ def peaked_model_dir(tiny_model_dir, tmp_path_factory):
 
 def test_example_weighting_is_the_mean_of_per_example_means(peaked_model_dir, tokenizer, data_file, tmp_path):
     # One step over all 8 examples: the logged loss is the first step's loss, before any update.
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     model, _ = load_model(ModelArgs(model=str(peaked_model_dir)))
     means = _example_means(model, tokenizer, data_file)

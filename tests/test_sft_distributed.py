@@ -34,7 +34,7 @@ def write_train_file(path: Path, tokenizer=None) -> Path:
     from thinkscale.common.io import atomic_write_jsonl
     from thinkscale.data.builtin.pool import build_pool
     from thinkscale.data.render import render_rows
-    from thinkscale.inference.models import load_tokenizer
+    from thinkscale.inference.models.load import load_tokenizer
 
     rows, _ = build_pool(seed=0, train_per_level=1, test_per_level=0, domains=["arithmetic", "geometry"])
     rows, _ = render_rows(rows, tokenizer or load_tokenizer("smollm2-135m"), FormatArgs(), block_size=1024)
@@ -58,7 +58,7 @@ def test_two_cpu_processes(tiny_model_dir, data_file, tmp_path):
     info = json.loads((out / "data_info.json").read_text())
     assert (info["processes"], info["gradient_accumulation"]) == (2, 1)  # global batch 2 = 2 processes x 1
     assert (out / "checkpoint-2" / "COMPLETE").exists() and (out / "final" / "config.json").exists()
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     model, _ = load_model(ModelArgs(model=str(out / "final")))
     assert sum(p.numel() for p in model.parameters()) > 0

@@ -79,7 +79,7 @@ def test_resume_from_a_sharded_checkpoint_equals_the_uninterrupted_run(fsdp_run,
 
 
 def test_final_is_gathered_once_and_loads_in_the_engine(fsdp_run, tiny_model):
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
 
     final = fsdp_run / "final"
     assert sorted(p.name for p in final.glob("*.safetensors")) == ["model.safetensors"]

@@ -1,8 +1,8 @@
 """Strategy logic on a scripted policy: stop rules, fallbacks, aggregation, search bookkeeping, compute."""
 
 import pytest
+from thinkscale.eval.compute import Compute, flops
 from thinkscale.eval.strategies.answers import vote
-from thinkscale.eval.strategies.compute import Compute, flops
 from thinkscale.eval.strategies.parallel import best_of_n, majority, powers
 from thinkscale.eval.strategies.search import allocate, beam_search, rebase
 from thinkscale.eval.strategies.sequential import adaptive_vote, budget_forcing, fallback, sequential_vote
@@ -174,7 +174,7 @@ def test_path_score_aggregation():
 def test_equal_paths_are_read_once_share_their_score_and_are_each_charged():
     """`Context.score`: two nodes that are the same path of the same question (greedy beams) are read
     once and get one score, so they rank equal; each is still charged what its read costs."""
-    from thinkscale.inference.tree import Node
+    from thinkscale.inference.hf.tree import Node
 
     class Reader:  # a score per read, never the same twice: equal scores can only come from sharing
         params, reads = 0.0, []

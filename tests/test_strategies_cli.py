@@ -23,7 +23,7 @@ def _argv(tiny_model_dir, tmp_path, *extra):
 
 def test_study_writes_its_report_and_resumes(tiny_model_dir, tmp_path, monkeypatch):
     from thinkscale.eval.strategies.run import main
-    from thinkscale.inference.tree import TreeDecoder
+    from thinkscale.inference.hf.tree import TreeDecoder
 
     assert main(_argv(tiny_model_dir, tmp_path)) == 0
     out = tmp_path / "strategies" / "s"
@@ -151,10 +151,10 @@ def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model
     same verifier tokens charged. (A tiny random model of each kind; its scores mean nothing.)"""
     import torch
     from thinkscale.common.chat_format import FormatArgs
-    from thinkscale.eval.strategies.compute import Compute
-    from thinkscale.eval.strategies.policy import Policy, PolicySettings
-    from thinkscale.eval.verifier.verifiers import build_verifier
-    from thinkscale.inference.tree import Expansion, TreeDecoder
+    from thinkscale.eval.compute import Compute
+    from thinkscale.eval.policy import Policy, PolicySettings
+    from thinkscale.eval.verifier.build import build_verifier
+    from thinkscale.inference.hf.tree import Expansion, TreeDecoder
     from transformers import LlamaConfig, LlamaForSequenceClassification
 
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ from thinkscale.eval.benchmarks import HUB, BenchmarkArgs
 from thinkscale.eval.run import EvalArgs
 from thinkscale.eval.run import main as eval_main
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.models.load import ModelArgs
 
 RECIPES = {"recipes/qwen2.5-32b/eval.yaml": "simplescaling/s1-32B",
            "recipes/qwen2.5-32b/eval-s1.1.yaml": "simplescaling/s1.1-32B"}  # fmt: skip

@@ -2,9 +2,9 @@
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.hf_engine import HFEngine
-from thinkscale.inference.tree import Expansion, TreeDecoder
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.hf.engine import HFEngine
+from thinkscale.inference.hf.tree import Expansion, TreeDecoder
 
 FMT = FormatArgs()
 QUESTIONS = ["What is 2 + 3?", "Name a prime number larger than ten, please.", "Compute (4 + 5) * 3 - 2."]
@@ -100,7 +100,7 @@ def test_whole_paths_with_states_read_afterwards_equal_step_wise_sampling(setup,
     forward pass) gives the tree decoder's step-wise states, greedy; run here on the HF tree."""
     import torch
     from thinkscale.eval.benchmarks import Item
-    from thinkscale.eval.strategies.policy import Policy, PolicySettings
+    from thinkscale.eval.policy import Policy, PolicySettings
     from thinkscale.eval.verifier.train import sample_paths, sample_whole_paths
 
     _, tok, tree, prompts = setup

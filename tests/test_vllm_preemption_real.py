@@ -21,9 +21,9 @@ import psutil
 import pytest
 import requests
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.hf_engine import HFEngine
-from thinkscale.inference.vllm_engine import VLLMEngine
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.hf.engine import HFEngine
+from thinkscale.inference.vllm.engine import VLLMEngine
 
 from tests.serve_proc import running_server
 
@@ -63,10 +63,12 @@ def want(embedded_fp32):
 
 
 def test_preempted_requests_equal_the_hf_engine(embedded_fp32, want):
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.forcing import PROCESSOR
-    from thinkscale.inference.models import resolve_model
-    from thinkscale.inference.vllm_engine import forcing_environment, shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.forcing.batch import PROCESSOR
+    from thinkscale.inference.models.load import resolve_model
+    from thinkscale.inference.vllm.engine import forcing_environment
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     _, tok = embedded_fp32
     reqs, expected = want

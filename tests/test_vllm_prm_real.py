@@ -10,10 +10,10 @@ paths are the embedded model's own greedy steps, scored depth by depth as a beam
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.eval.strategies.compute import Compute
-from thinkscale.eval.strategies.policy import Policy, PolicySettings
+from thinkscale.eval.compute import Compute
+from thinkscale.eval.policy import Policy, PolicySettings
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.tree import Expansion, TreeDecoder
+from thinkscale.inference.hf.tree import Expansion, TreeDecoder
 
 pytestmark = pytest.mark.vllm
 
@@ -23,7 +23,7 @@ QUESTIONS = ["Compute (4 + 3) * 5 - 6. Explain step by step.", "What is 12 * 11?
 def test_prm_scores_on_vllm_equal_transformers_and_reuse_the_prefix_cache(real_prm, tiny_prm_dir, embedded_fp32):
     from thinkscale.eval.verifier.verifiers import HubPRM
     from thinkscale.eval.verifier.vllm_prm import VllmPRM, prm_parameters
-    from thinkscale.inference.vllm_tree import EngineWork
+    from thinkscale.inference.vllm.tree import EngineWork
 
     model, tok = embedded_fp32
     fmt = FormatArgs()

@@ -14,9 +14,9 @@ from dataclasses import asdict
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.budget import BudgetRequest
-from thinkscale.inference.hf_engine import HFEngine
-from thinkscale.inference.vllm_engine import VLLMEngine
+from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.hf.engine import HFEngine
+from thinkscale.inference.vllm.engine import VLLMEngine
 
 from bench.bench_forcing import CountingLLM
 from tests.conftest import VLLM_CONTEXT
@@ -140,9 +140,10 @@ def test_results_come_back_per_chunk_in_request_order(real_llm, embedded_fp32):
 
 def test_data_parallel_replicas_split_a_call_and_equal_the_hf_engine(embedded_fp32):
     """--data-parallel-size 2 on the CPU: two replicas in two processes, one core each."""
-    from thinkscale.inference.backend import BackendArgs, start_vllm
-    from thinkscale.inference.models import resolve_model
-    from thinkscale.inference.vllm_engine import shutdown_llm
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.models.load import resolve_model
+    from thinkscale.inference.vllm.launch import start_vllm
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     model, tok = embedded_fp32
     llm = start_vllm(resolve_model("smollm2-135m"),

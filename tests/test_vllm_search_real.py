@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.tree import Expansion, TreeDecoder
-from thinkscale.inference.vllm_tree import VLLMTree
+from thinkscale.inference.hf.tree import Expansion, TreeDecoder
+from thinkscale.inference.vllm.tree import VLLMTree
 
 from tests.conftest import VLLM_CONTEXT
 
@@ -29,7 +29,7 @@ FIELDS = ("ids", "prompt_tokens", "phase", "thinking_ids", "answer_ids", "new_id
 def trees(real_llm, embedded_fp32):
     source, llm, _ = real_llm
     model, tok = embedded_fp32
-    from thinkscale.inference.models import source_eos_ids
+    from thinkscale.inference.models.load import source_eos_ids
 
     def make(fmt=FMT):
         hf = TreeDecoder(model, tok, fmt, batch_size=8)
@@ -120,7 +120,7 @@ def test_thinking_that_ends_mid_step_and_eos_in_thinking(trees):
 
 def test_sampled_branches_are_cut_by_the_same_rule(trees):
     """Sampling: vLLM's random stream is its own, but every step still ends where the rule says."""
-    from thinkscale.inference.steps import thinking_cut
+    from thinkscale.inference.forcing.steps import thinking_cut
 
     make, tok = trees
     _, vl = make()
@@ -147,9 +147,9 @@ def test_a_path_at_the_context_is_refused_on_both(trees):
 def test_confidences_and_the_online_stop_are_equal_on_both(trees, monkeypatch, round_tokens):
     """DeepConf's token confidences (top-20 log-probabilities) within 1e-4 on both backends, and a
     confidence stop ending the path at the same token."""
-    import thinkscale.inference.vllm_tree
+    import thinkscale.inference.vllm.tree
 
-    monkeypatch.setattr(thinkscale.inference.vllm_tree, "CONFIDENCE_ROUND", round_tokens)
+    monkeypatch.setattr(thinkscale.inference.vllm.tree, "CONFIDENCE_ROUND", round_tokens)
     make, tok = trees
     hf, vl = make()
     spec = Expansion(until="done", max_thinking_tokens=60, max_answer_tokens=6, confidence_k=20, conf_window=8)

@@ -14,7 +14,7 @@ import sys
 import pytest
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.models.load import ModelArgs
 
 pytestmark = pytest.mark.vllm
 
@@ -165,7 +165,7 @@ def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):
     """Whole paths on vLLM + states read afterwards = the tree decoder's step-wise states (greedy)."""
     import torch
     from thinkscale.eval.benchmarks import Item
-    from thinkscale.eval.strategies.policy import PolicySettings
+    from thinkscale.eval.policy import PolicySettings
     from thinkscale.eval.verifier.train import VerifierArgs, sampled_paths
 
     items = [Item(id=f"q{i}", question=q, gold=a) for i, (q, a) in enumerate(QUESTIONS[:4])]

@@ -16,30 +16,21 @@ run through the `thinkscale` command (`thinkscale --help`). Names are imported o
 from __future__ import annotations
 
 import importlib
-import os
 
-__version__ = "0.1.0"
-
-# The stage folders (common/, data/, sft/, inference/, eval/, ibpo/, grading/) sit at the top of the
-# repository and are packaged as thinkscale.<stage> (pyproject.toml: package-dir). In a checkout they
-# are siblings of this folder, so the package's search path gains the repository root; installed
-# from the wheel they are inside this folder and nothing is added.
-_here = os.path.dirname(os.path.abspath(__file__))
-_root = os.path.dirname(_here)
-if not os.path.isdir(os.path.join(_here, "inference")) and os.path.isfile(
-    os.path.join(_root, "inference", "budget.py")
-):
-    __path__.append(_root)  # noqa: F821 (the package's own __path__)
+# The stage folders (common/, data/, sft/, inference/, eval/, ibpo/, grading/, recipes/) sit at the top
+# of the repository; this folder holds a symbolic link to each, so that `thinkscale.<stage>` is a real
+# path to Python, setuptools and static tools alike (an install copies the files in).
+from thinkscale.common.version import __version__
 
 # name -> module that defines it (relative to this package)
 _API = {
     # budget forcing: one request, its result, the engines that run it
-    "BudgetRequest": "inference.budget",
-    "BudgetResult": "inference.budget",
+    "BudgetRequest": "inference.forcing.budget",
+    "BudgetResult": "inference.forcing.budget",
     "BudgetArgs": "inference.engine_args",
     "build_engine": "inference.engine_args",
     "BackendArgs": "inference.backend",
-    "ModelArgs": "inference.models",
+    "ModelArgs": "inference.models.load",
     "FormatArgs": "common.chat_format",
     "render_prompt": "common.chat_format",
     # grading

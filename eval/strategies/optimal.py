@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from thinkscale.common.errors import ConfigError
+
 LEVELS = 5
 
 
@@ -87,9 +89,9 @@ def outcomes(policy: dict, records: list[dict], levels: dict, budget: float) -> 
     for qid, level in levels.items():
         label = policy.get((level, budget)) or policy.get((FALLBACK, budget))
         if label is None:
-            raise ValueError(f"compute-optimal: no policy for budget {budget} (empty validation split?)")
+            raise ConfigError(f"compute-optimal: no policy for budget {budget} (empty validation split?)")
         if qid not in by.get(label, {}):
-            raise ValueError(f"compute-optimal: question {qid!r} has no record for its chosen label {label!r}")
+            raise ConfigError(f"compute-optimal: question {qid!r} has no record for its chosen label {label!r}")
         r = by[label][qid]
         out[qid] = (float(r["correct"]), float(r["generated_tokens"]))
     return out

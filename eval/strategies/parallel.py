@@ -11,8 +11,9 @@ the tokens of those k samples. Weighted best-of-N sums verifier scores over equi
 
 from __future__ import annotations
 
+from thinkscale.common.errors import ConfigError
+from thinkscale.eval.compute import Compute
 from thinkscale.eval.strategies.answers import vote
-from thinkscale.eval.strategies.compute import Compute
 from thinkscale.eval.strategies.confidence import trace_confidence
 
 
@@ -87,7 +88,7 @@ def majority(ctx, items, setting) -> list[dict]:
 
 def best_of_n(ctx, items, setting) -> list[dict]:
     if ctx.verifier is None:
-        raise ValueError("best_of_n needs a verifier (--verifier value_head:<folder> or prm:<model id>)")
+        raise ConfigError("best_of_n needs a verifier (--verifier value_head:<folder> or prm:<model id>)")
     out = []
     samples = draw(ctx, items)
     for item in items:

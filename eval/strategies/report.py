@@ -12,8 +12,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from thinkscale.common.plots import pyplot, save_figure
+from thinkscale.eval.compute import FIELDS, flops
 from thinkscale.eval.intervals import paired_gain, percent, wilson
-from thinkscale.eval.strategies.compute import FIELDS, flops
 from thinkscale.eval.strategies.optimal import (
     FALLBACK,
     accuracy_and_tokens,
@@ -103,7 +103,7 @@ def engine_totals(records: list[dict]) -> dict:
     """{"engine": {setting key: vLLM's work summed over its chunks (`EngineWork.to_dict`: with the
     prefix-cache hit rate)}}, or {} for a run without engine records (the transformers backend). A
     chunk's work is on each of its records: counted once per (key, split, chunk)."""
-    from thinkscale.inference.vllm_tree import EngineWork
+    from thinkscale.inference.vllm.tree import EngineWork
 
     seen, totals = set(), {}
     for r in records:

@@ -20,37 +20,39 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
+from tqdm import tqdm
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import JsonlAppender, atomic_write_json, atomic_write_text, read_jsonl
 from thinkscale.common.paths import stage_dir
 from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.eval.benchmarks import BenchmarkArgs, Item, load_benchmark
+from thinkscale.eval.policy import PolicySettings, load_policy
 from thinkscale.eval.strategies import report
 from thinkscale.eval.strategies.args import StrategyArgs
 from thinkscale.eval.strategies.context import Context
-from thinkscale.eval.strategies.policy import PolicySettings, load_policy
 from thinkscale.eval.strategies.table import STRATEGIES, setting_key, settings
-from thinkscale.eval.verifier.verifiers import build_verifier
+from thinkscale.eval.verifier.build import build_verifier
 from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
-from thinkscale.inference.models import ModelArgs
-from tqdm import tqdm
+from thinkscale.inference.models.load import ModelArgs
 
 
 def split(items: list[Item], args: StrategyArgs) -> tuple[list[Item], list[Item]]:
     """A seeded validation/test split by hashed id: the same ids on every machine and every rerun."""
     ranked = sorted(items, key=lambda it: hashlib.blake2b(f"{args.split_seed}:{it.id}".encode()).hexdigest())
     if len(ranked) < 2:
-        raise ValueError(f"the benchmark has {len(ranked)} questions; the study needs at least 2")
+        raise ConfigError(f"the benchmark has {len(ranked)} questions; the study needs at least 2")
     n_val = min(args.val_questions, len(ranked) // 2)
     return ranked[:n_val], ranked[n_val : n_val + args.test_questions]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, bench, pset, args, backend, again = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs, RestartArgs], argv
+        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs, RestartArgs], argv, doc=__doc__
     )
     val, test = split(load_benchmark(bench, args.output_root), args)
     tag = re.sub(

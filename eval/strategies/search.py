@@ -26,9 +26,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from thinkscale.common.errors import ConfigError
+from thinkscale.eval.compute import Compute
 from thinkscale.eval.strategies.answers import vote
-from thinkscale.eval.strategies.compute import Compute
-from thinkscale.inference.tree import Node
+from thinkscale.inference.hf.tree import Node
 
 AGGREGATES = ("last", "min", "product")
 
@@ -86,7 +87,7 @@ def _grown(ctx, parents: list[Path], kids: list[Node], values: list[float], tree
 def allocate(scores: list[float], width: int, temperature: float) -> list[int]:
     """Children per node in proportion to softmax(score / T), summing to `width` exactly."""
     if temperature <= 0:
-        raise ValueError(f"--rebase-temperature must be > 0, got {temperature}")
+        raise ConfigError(f"--rebase-temperature must be > 0, got {temperature}")
     if not scores or width <= 0:
         return [0] * len(scores)
     top = max(scores)
@@ -135,7 +136,7 @@ def _finish(ctx, items, paths: list[Path], computes, tree=None) -> list[Path]:
 def _first_steps(ctx, items, n: int, lookahead: int, name: str, tree=None) -> tuple[list[Compute], list[Path]]:
     """Every question read once and expanded into `n` scored first steps: how both searches start."""
     if ctx.verifier is None:
-        raise ValueError(f"{name} needs a verifier (--verifier)")
+        raise ConfigError(f"{name} needs a verifier (--verifier)")
     computes = [Compute() for _ in items]
     roots = ctx.policy.roots(items, computes)
     first = [Path(roots[q], q) for q in range(len(items)) for _ in range(n)]
@@ -155,7 +156,7 @@ def beam_search(ctx, items, setting) -> list[dict]:
     n, width, agg = int(setting["n"]), int(setting["width"]), setting.get("agg", "last")
     lookahead = int(setting.get("lookahead", 0))
     if width < 1 or n % width or agg not in AGGREGATES:
-        raise ValueError(
+        raise ConfigError(
             f"beam search needs n divisible by width and agg in {AGGREGATES}: n={n} width={width} agg={agg}"
         )
     tree = SearchTree(len(items))

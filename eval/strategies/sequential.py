@@ -22,9 +22,10 @@ trial at least `ctx.args.asv_threshold`.
 
 from __future__ import annotations
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.trials import SEPARATOR
+from thinkscale.eval.compute import Compute
 from thinkscale.eval.strategies.answers import clusters, vote
-from thinkscale.eval.strategies.compute import Compute
 from thinkscale.grading.extract import extract_answer
 
 
@@ -45,7 +46,7 @@ def sequential_vote(ctx, items, setting) -> list[dict]:
 def adaptive_vote(ctx, items, setting) -> list[dict]:
     judge = setting["judge"]
     if judge == "verifier" and ctx.verifier is None:
-        raise ValueError("adaptive_vote with judge=verifier needs --verifier")
+        raise ConfigError("adaptive_vote with judge=verifier needs --verifier")
     return _vote(
         ctx,
         items,
@@ -72,7 +73,7 @@ def fallback(answers: list[str | None], scores: list[float | None]) -> str | Non
 
 def _vote(ctx, items, trials: int, agree: int, strategy: str, label: str, judge: str | None) -> list[dict]:
     if trials < 1 or not 1 <= agree <= trials:
-        raise ValueError(f"sequential voting needs 1 <= agree <= trials, got agree={agree}, trials={trials}")
+        raise ConfigError(f"sequential voting needs 1 <= agree <= trials, got agree={agree}, trials={trials}")
     computes = [Compute() for _ in items]
     nodes = ctx.policy.roots(items, computes)
     limit = [trials] * len(items)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_bytes, atomic_write_text
 
 
@@ -29,9 +31,9 @@ class ValueHead:
     @classmethod
     def fit(cls, x: torch.Tensor, y: torch.Tensor, l2: float = 1e-2, steps: int = 200) -> ValueHead:
         if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
-            raise ValueError(f"need [n, hidden] features and n labels, got {tuple(x.shape)} and {len(y)}")
+            raise ConfigError(f"need [n, hidden] features and n labels, got {tuple(x.shape)} and {len(y)}")
         if y.min() == y.max():
-            raise ValueError(
+            raise ConfigError(
                 "the training samples are all correct or all wrong: a verifier cannot learn from them"
             )
         x, y = x.double(), y.double()

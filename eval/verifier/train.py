@@ -24,25 +24,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import config_dict, parse_config, run_cli, save_config
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_write_bytes
 from thinkscale.common.paths import output_root, stage_dir
 from thinkscale.common.provenance import provenance
 from thinkscale.common.restart import RestartArgs, claimed_run
 from thinkscale.common.validate import at_least
 from thinkscale.eval.benchmarks import Item, load_train_questions
-from thinkscale.eval.strategies.compute import Compute
-from thinkscale.eval.strategies.policy import Policy, PolicySettings, load_policy
+from thinkscale.eval.compute import Compute
+from thinkscale.eval.policy import Policy, PolicySettings, load_policy
 from thinkscale.eval.verifier.head import ValueHead, auroc
 from thinkscale.inference.backend import BackendArgs
-from thinkscale.inference.models import ModelArgs
+from thinkscale.inference.models.load import ModelArgs
+from thinkscale.inference.vllm.tree import read_states, step_ends
 
 CHUNK = 25  # questions sampled (and cached) together
 
 
 @dataclass
 class VerifierArgs:
+    _argument_group_name = "verifier training"  # its flags' heading in --help
     name: str = field(default="verifier", metadata={"help": "Folder under outputs/verifier/."})
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     train_file: str | None = field(
@@ -64,10 +68,10 @@ class VerifierArgs:
 
     def __post_init__(self) -> None:
         if not 0 < self.holdout < 1:
-            raise ValueError(f"--holdout must be in (0, 1), got {self.holdout}")
+            raise ConfigError(f"--holdout must be in (0, 1), got {self.holdout}")
         at_least(self, 1, "batch_size")
         if self.questions < 2 or self.samples < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"--questions must be >= 2 and --samples >= 1, got {self.questions}, {self.samples}"
             )
 
@@ -104,7 +108,6 @@ def sample_whole_paths(policy: Policy, items: list[Item], n: int, seed: int) -> 
     """`sample_paths` on a decoder that expands whole paths (vLLM): each solution is sampled at once, its
     step ends are found afterwards (`step_ends`, the tree decoder's rule) and the states at those tokens
     and after the answer are read in one forward pass per path. Greedy: equal to `sample_paths`."""
-    from thinkscale.inference.vllm_tree import read_states, step_ends
 
     computes = [Compute() for _ in items]
     roots = policy.roots(items, computes)
@@ -205,7 +208,7 @@ def sampled_paths(model_args, fmt, pset, args: VerifierArgs, items: list[Item], 
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, pset, args, backend, again = parse_config(
-        [ModelArgs, FormatArgs, PolicySettings, VerifierArgs, BackendArgs, RestartArgs], argv
+        [ModelArgs, FormatArgs, PolicySettings, VerifierArgs, BackendArgs, RestartArgs], argv, doc=__doc__
     )
     items = load_questions(args)
     out = stage_dir("verifier", args.name, args.output_root)

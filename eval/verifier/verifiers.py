@@ -15,9 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from thinkscale.eval.strategies.compute import Compute
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+from thinkscale.common.errors import ConfigError
+from thinkscale.eval.compute import Compute
 from thinkscale.eval.verifier.head import ValueHead
-from thinkscale.inference.tree import Node
+from thinkscale.inference.hf.tree import Node
 
 
 class ValueHeadVerifier:
@@ -30,7 +33,7 @@ class ValueHeadVerifier:
         self.name = f"value_head:{folder}"
         trained_on = str(self.info.get("model", ""))
         if trained_on and Path(trained_on).resolve() != Path(policy.model_path).resolve():
-            raise ValueError(
+            raise ConfigError(
                 f"{folder}: the value head reads {trained_on}'s hidden states, but the policy is {policy.model_path};"
                 " train a head for this policy (`thinkscale verifier --model ...`)"
             )
@@ -49,13 +52,12 @@ class PRMFormat:
     SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
     def _load_tokenizer(self, model_id: str, sep: str) -> None:
-        from transformers import AutoTokenizer
 
         self.sep = sep
         self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
         sep_ids = self.tokenizer.encode(sep, add_special_tokens=False)
         if len(sep_ids) != 1:
-            raise ValueError(f"--verifier prm:{model_id}: its tokenizer splits the step separator {sep!r} into "
+            raise ConfigError(f"--verifier prm:{model_id}: its tokenizer splits the step separator {sep!r} into "
                              f"{len(sep_ids)} tokens; a PRM in Qwen2.5-Math-PRM's format has it as one")  # fmt: skip
         self.sep_id = sep_ids[0]
 
@@ -84,13 +86,12 @@ class HubPRM(PRMFormat):
     """A PRM in transformers (`AutoModel`, its own code from the Hub), a depth's paths in padded batches."""
 
     def __init__(self, model_id: str, policy, sep: str = "<extra_0>", batch_size: int = 8):
-        from transformers import AutoModel
 
         self._load_tokenizer(model_id, sep)
         self.name = f"prm:{model_id}"
         self.model = AutoModel.from_pretrained(model_id, dtype="auto", trust_remote_code=True).eval()
         self.params = float(sum(p.numel() for p in self.model.parameters()))
-        self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
+        self.batch_size, self.pad_id = batch_size, pad_id_of(self.tokenizer)
 
     def score(self, policy, questions, nodes, owners, computes) -> list[float]:
         ids = self.path_ids(policy, questions, nodes)
@@ -100,7 +101,7 @@ class HubPRM(PRMFormat):
             return float(torch.softmax(out[0][r, len(heads[i]) - 1].float(), dim=-1)[1])
 
         out = forward_batches(self.model, heads, self.batch_size, self.pad_id, last_step)
-        _charge(computes, owners, ids)
+        charge(computes, owners, ids)
         return out
 
 
@@ -111,13 +112,12 @@ class HubORM:
     as it stands, so it also serves beam search (as an outcome-supervised value estimate)."""
 
     def __init__(self, model_id: str, policy, batch_size: int = 8):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.name = f"orm:{model_id}"
         self.tokenizer = AutoTokenizer.from_pretrained(model_id)
         self.model = AutoModelForSequenceClassification.from_pretrained(model_id, dtype="auto").eval()
         self.params = float(sum(p.numel() for p in self.model.parameters()))
-        self.batch_size, self.pad_id = batch_size, _pad_id(self.tokenizer)
+        self.batch_size, self.pad_id = batch_size, pad_id_of(self.tokenizer)
         if self.model.config.pad_token_id is None:  # it pools the last token before the padding
             self.model.config.pad_token_id = self.pad_id
 
@@ -137,7 +137,7 @@ class HubORM:
             return float(torch.sigmoid(logits[0]) if logits.numel() == 1 else torch.softmax(logits, -1)[-1])
 
         out = forward_batches(self.model, ids, self.batch_size, self.pad_id, outcome)
-        _charge(computes, owners, ids)
+        charge(computes, owners, ids)
         return out
 
 
@@ -162,38 +162,14 @@ def forward_batches(model, ids: list[list[int]], batch_size: int, pad_id: int, r
     return out
 
 
-def _charge(computes: list[Compute], owners: list[int], ids: list[list[int]]) -> None:
+def charge(computes: list[Compute], owners: list[int], ids: list[list[int]]) -> None:
     for q, row in zip(owners, ids, strict=True):
         computes[q].verifier_calls += 1
         computes[q].verifier_tokens += len(row)
 
 
-def _pad_id(tokenizer) -> int:
+def pad_id_of(tokenizer) -> int:
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
         if candidate is not None:
             return int(candidate)
     return 0
-
-
-def build_verifier(spec: str | None, policy, backend=None, dtype: str = "auto"):
-    """`value_head:<folder>`, `prm:<hub id or path>`, `orm:<hub id or path>`, or none for no verifier.
-
-    On the vLLM backend (`backend.is_vllm`) a PRM runs as a vLLM pooling instance of its own
-    (`eval.verifier.vllm_prm`) unless `backend.vllm_states` is transformers; `dtype` is its dtype
-    (the policy's: auto = float32 on a CPU, bfloat16 on CUDA)."""
-    if not spec or spec == "none":
-        return None
-    kind, _, where = spec.partition(":")
-    if kind == "value_head" and where:
-        return ValueHeadVerifier(where, policy)
-    if kind == "prm" and where:
-        if backend is not None and backend.is_vllm and backend.vllm_states == "pooling":
-            from thinkscale.eval.verifier.vllm_prm import VllmPRM
-
-            return VllmPRM(where, policy, backend, dtype)
-        return HubPRM(where, policy)
-    if kind == "orm" and where:
-        return HubORM(where, policy)
-    raise ValueError(
-        f"--verifier {spec!r}: expected value_head:<folder>, prm:<model id>, orm:<model id> or none"
-    )

@@ -3,7 +3,7 @@
     thinkscale strategies --backend vllm --verifier prm:Qwen/Qwen2.5-Math-PRM-7B ...
 
 The PRM (a token classifier such as Qwen2.5-Math-PRM: `Qwen2ForProcessRewardModel` in vLLM) runs as
-its own vLLM pooling instance beside the policy's engine (`inference.backend.start_vllm(pooling=
+its own vLLM pooling instance beside the policy's engine (`inference.vllm.launch.start_vllm(pooling=
 "reward")`). It reads exactly the tokens `HubPRM` reads (`PRMFormat.path_ids`, each path up to its last step
 separator: `up_to_last_step`) and scores a path by P(positive) there, so the two give the same score.
 
@@ -27,14 +27,18 @@ from __future__ import annotations
 import time
 
 import torch
-from thinkscale.eval.verifier.verifiers import PRMFormat, _charge
+from transformers import AutoConfig, AutoModel
+
+from thinkscale.eval.verifier.verifiers import PRMFormat, charge
+from thinkscale.inference.models.load import resolve_model
+from thinkscale.inference.vllm.launch import start_vllm
+from thinkscale.inference.vllm.process import shutdown_llm
 
 
 class VllmPRM(PRMFormat):
     """`prm:<model>` on the vLLM backend; see the module docstring."""
 
     def __init__(self, model_id: str, policy, backend, dtype: str = "auto", sep: str = "<extra_0>", llm=None):
-        from thinkscale.inference.models import resolve_model
 
         source = resolve_model(model_id)
         self._load_tokenizer(source, sep)
@@ -42,7 +46,6 @@ class VllmPRM(PRMFormat):
         self.params = prm_parameters(source)
         self.work = getattr(policy.tree, "work", None)
         if llm is None:
-            from thinkscale.inference.backend import start_vllm
 
             llm = start_vllm(source, backend, dtype, pooling="reward")
         self.llm = llm
@@ -62,11 +65,10 @@ class VllmPRM(PRMFormat):
             for h, o in zip(heads, outs, strict=True):
                 self.work.prm_tokens += len(h)
                 self.work.prm_cached_tokens += o.num_cached_tokens or 0
-        _charge(computes, owners, ids)
+        charge(computes, owners, ids)
         return scores
 
     def close(self) -> None:
-        from thinkscale.inference.vllm_engine import shutdown_llm
 
         shutdown_llm(self.llm)
 
@@ -74,7 +76,6 @@ class VllmPRM(PRMFormat):
 def prm_parameters(source: str) -> float:
     """A Qwen2.5-Math-PRM-style model's parameter count from its config alone: the decoder (built on the
     meta device) plus the score head vLLM builds for it (hidden -> hidden, ReLU, hidden -> 2, with biases)."""
-    from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.from_pretrained(source)
     with torch.device("meta"):

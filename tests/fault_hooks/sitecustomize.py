@@ -18,7 +18,7 @@ def _even(gold) -> bool:
 
 def _install() -> None:
     import thinkscale.ibpo.rounds
-    from thinkscale.eval.strategies.policy import Policy
+    from thinkscale.eval.policy import Policy
 
     real = thinkscale.ibpo.rounds.grade
     thinkscale.ibpo.rounds.grade = lambda text, gold, choices=None: dataclasses.replace(real(text, gold, choices), correct=_even(gold))

@@ -21,6 +21,9 @@ import multiprocessing as mp
 import os
 from types import SimpleNamespace
 
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.vllm.process import shutdown_llm, usable_cores
+
 
 def device_slices(replicas: int, tp: int, on_cuda: bool) -> list[dict[str, str]]:
     """Environment for each replica: its GPUs (CUDA) or its cores (CPU)."""
@@ -30,16 +33,15 @@ def device_slices(replicas: int, tp: int, on_cuda: bool) -> list[dict[str, str]]
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         gpus = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
         if len(gpus) < replicas * tp:
-            raise ValueError(
+            raise ConfigError(
                 f"--data-parallel-size {replicas} x --tensor-parallel-size {tp} needs {replicas * tp} GPUs; "
                 f"{len(gpus)} are visible"
             )
         return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[r * tp : (r + 1) * tp])} for r in range(replicas)]
-    from thinkscale.inference.backend import usable_cores
 
     cores = usable_cores()
     if len(cores) < replicas:
-        raise ValueError(f"--data-parallel-size {replicas} needs at least {replicas} cores; {len(cores)} are usable")
+        raise ConfigError(f"--data-parallel-size {replicas} needs at least {replicas} cores; {len(cores)} are usable")
     share = len(cores) // replicas
     return [{"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores[r * share : (r + 1) * share]))}
             for r in range(replicas)]  # fmt: skip
@@ -65,7 +67,6 @@ def _worker(source: str, kwargs: dict, env: dict, inbox, outbox) -> None:
                 stop_reason=o.outputs[0].stop_reason)]) for o in outs]))  # fmt: skip
         except Exception as e:  # noqa: BLE001
             outbox.put(("error", f"{type(e).__name__}: {e}"))
-    from thinkscale.inference.vllm_engine import shutdown_llm
 
     shutdown_llm(llm)
 
@@ -86,7 +87,7 @@ class DataParallelLLM:
         errors = [msg for kind, msg in replies if kind == "error"]
         if errors:
             self.shutdown()
-            raise ValueError(f"a data-parallel replica could not start: {errors[0]}")
+            raise ConfigError(f"a data-parallel replica could not start: {errors[0]}")
         self.max_model_len = min(msg for _, msg in replies)
 
     def generate(self, prompts: list, sampling_params: list, use_tqdm: bool = False) -> list:
@@ -108,7 +109,7 @@ class DataParallelLLM:
                 else:
                     outs += value
         if error:
-            raise ValueError(f"a data-parallel replica failed: {error}")
+            raise ConfigError(f"a data-parallel replica failed: {error}")
         return outs
 
     def shutdown(self) -> None:

@@ -1,6 +1,6 @@
-"""Budget forcing inside a sampler: the per-request rules of `inference.budget`, applied to a batch of logits.
+"""Budget forcing inside a sampler: the per-request rules of `inference.forcing.budget`, applied to a batch of logits.
 
-This is the engine-free core of the vLLM logits processor (`inference.vllm_processor`, both of
+This is the engine-free core of the vLLM logits processor (`inference.vllm.processor`, both of
 vLLM's model runners); it needs no vLLM, so its exactness is tested in the default suite. Per
 request it keeps a `DecodeState` and the shared `BudgetRules`; the state follows the tokens the
 engine *commits*, and at each step a row is touched only as far as the rules need:
@@ -31,10 +31,10 @@ Committed tokens, not decisions, advance a request. A row's logits may be sample
 snapshot of the state before it, keyed by its output position, and is undone when the engine asks
 for that position again; other decisions advance the state only when their token is committed.
 
-Results: the state follows `inference.budget` exactly, so a request's result has the same fields
+Results: the state follows `inference.forcing.budget` exactly, so a request's result has the same fields
 as the HF engine's. A request with a `record` key has its state written as JSON to
 `<records dir>/<key>.json` when its thinking ends and when it is done; the offline engine reads it
-and follows the rest of the returned tokens with `follow` (`inference.vllm_engine`).
+and follows the rest of the returned tokens with `follow` (`inference.vllm.engine`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ import random
 from collections.abc import Hashable
 
 import torch
-from thinkscale.inference import forcing_ops as ops
-from thinkscale.inference.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, should_suppress
-from thinkscale.inference.forcing_request import (  # noqa: F401  (re-exported: the processor's public names)
+from thinkscale.inference.forcing import ops
+from thinkscale.inference.forcing.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, should_suppress
+from thinkscale.inference.forcing.request import (  # noqa: F401  (re-exported: the processor's public names)
     FORMAT_ENV,
     PROCESSOR,
     RECORDS_ENV,
@@ -58,8 +58,8 @@ from thinkscale.inference.forcing_request import (  # noqa: F401  (re-exported: 
     identity,
     identity_seed,
 )  # fmt: skip
-from thinkscale.inference.forcing_state import Decision, RowState, follow, restore, snapshot
-from thinkscale.inference.forcing_table import RequestTable
+from thinkscale.inference.forcing.state import Decision, RowState, follow, restore, snapshot
+from thinkscale.inference.forcing.table import RequestTable
 
 log = logging.getLogger(__name__)
 STATS_EVERY = 256  # admissions between two log lines of the batch's sizes

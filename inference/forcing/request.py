@@ -4,7 +4,7 @@ Per request, the settings come from `SamplingParams.extra_args` (the OpenAI serv
 `budget_request` turns them into the rules' request or refuses them naming the field. Also the
 environment the processor reads in vLLM's processes (the recipe's format, the records folder).
 
-Run: imported by `inference.forcing` and `inference.vllm_processor`; tested in tests/test_forcing.py.
+Run: imported by `inference.forcing.batch` and `inference.vllm.processor`; tested in tests/test_forcing.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import json
 import os
 import re
 
-from thinkscale.inference.budget import BudgetRequest, validate_budgets
+from thinkscale.common.chat_format import FormatArgs
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.forcing.budget import BudgetRequest, validate_budgets
 
 UNBOUNDED = 2**31 - 1  # a budget that is not given: the context (or max_tokens) ends the request
 STOP_MAX_TOKENS = "max_tokens"  # vLLM's max_tokens (below the context) ended the request
@@ -38,8 +40,7 @@ _RECORD_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 def format_from_env():
-    """The recipe's format as `inference.serve` / the offline engine passed it in FORMAT_ENV (else s1's)."""
-    from thinkscale.common.chat_format import FormatArgs
+    """The recipe's format as `inference.vllm.serve` / the offline engine passed it in FORMAT_ENV (else s1's)."""
 
     raw = os.environ.get(FORMAT_ENV)
     return FormatArgs(**json.loads(raw)) if raw else FormatArgs()
@@ -66,34 +67,34 @@ def budget_request(
     Raises ValueError naming the field for an unknown key, a wrong type or an impossible budget.
     """
     extra = {k: v for k, v in (extra_args or {}).items() if k not in VLLM_OWN_KEYS and k != IDENTITY_KEY}
-    # `segments` asks `thinkscale serve` for the segments in the response (inference/serve_segments.py);
+    # `segments` asks `thinkscale serve` for the segments in the response (inference/vllm/segments.py);
     # it is no budget, and the processor has nothing to do for it.
     if extra.pop("segments", False) not in (True, False):  # (vLLM may hand a JSON true on as 1)
-        raise ValueError(f"{_xarg('segments')} must be true or false")
+        raise ConfigError(f"{_xarg('segments')} must be true or false")
     if not extra:
         return None
     unknown = sorted(set(extra) - set(XARG_KEYS))
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"{_xarg(unknown[0])} is not a budget-forcing setting (known: {', '.join(XARG_KEYS)})"
         )
     for name in XARG_INTS:
         value = extra.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{_xarg(name)} must be an integer, got {value!r}")
+            raise ConfigError(f"{_xarg(name)} must be an integer, got {value!r}")
     strings = extra.get("ignore_strings", ["Wait"])
     if isinstance(strings, str):
         strings = [strings]
     if not isinstance(strings, list) or not all(isinstance(x, str) for x in strings):
-        raise ValueError(f"{_xarg('ignore_strings')} must be a string or a list of strings, got {strings!r}")
+        raise ConfigError(f"{_xarg('ignore_strings')} must be a string or a list of strings, got {strings!r}")
     answer_t = extra.get("answer_temperature", temperature)
     if isinstance(answer_t, bool) or not isinstance(answer_t, int | float):
-        raise ValueError(f"{_xarg('answer_temperature')} must be a number, got {answer_t!r}")
+        raise ConfigError(f"{_xarg('answer_temperature')} must be a number, got {answer_t!r}")
     for name in ("final_answer_prefix", "record"):
         if name in extra and not isinstance(extra[name], str):
-            raise ValueError(f"{_xarg(name)} must be a string, got {extra[name]!r}")
+            raise ConfigError(f"{_xarg(name)} must be a string, got {extra[name]!r}")
     if "record" in extra and not _RECORD_KEY.match(extra["record"]):
-        raise ValueError(f"{_xarg('record')} must be 1-128 letters, digits, '.', '_' or '-'")
+        raise ConfigError(f"{_xarg('record')} must be 1-128 letters, digits, '.', '_' or '-'")
     req = dict(
         min_thinking_tokens=extra.get("min_thinking_tokens", 0),
         max_thinking_tokens=extra.get("max_thinking_tokens", UNBOUNDED),
@@ -125,7 +126,7 @@ def admit(params) -> None:
         return
     old = extra.get(IDENTITY_KEY)
     if old is not None and not isinstance(old, bytes):
-        raise ValueError(f"{_xarg(IDENTITY_KEY)} is set by the server for each request; a client may not send it")
+        raise ConfigError(f"{_xarg(IDENTITY_KEY)} is set by the server for each request; a client may not send it")
     if old is not None and len(old) == 16 and params.seed == int.from_bytes(old[8:], "little"):
         params.seed = None  # the seed this check drew for the last request, not the caller's
     nonce = os.urandom(8)

@@ -1,11 +1,11 @@
 """One request's state inside the sampler, and how a committed token advances it.
 
-`RowState` is the budget state (`inference.budget.DecodeState`) plus what the engine shows of the
+`RowState` is the budget state (`inference.forcing.budget.DecodeState`) plus what the engine shows of the
 request; `Decision` is what one step decided for one output position; `follow` advances a state by
 the token the engine committed, by the same rules the HF engine applies as it samples. The offline
 vLLM engine uses `follow` too, to finish a request from the record `record_of` gives the processor.
 
-Run: imported by `inference.forcing` and `inference.vllm_engine`; tested in tests/test_forcing.py.
+Run: imported by `inference.forcing.batch` and `inference.vllm.engine`; tested in tests/test_forcing.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from thinkscale.inference.budget import ANSWER, DONE, STOP_CONTEXT, BudgetRules, DecodeState, note
-from thinkscale.inference.forcing_request import STOP_MAX_TOKENS
+from thinkscale.inference.forcing.budget import ANSWER, DONE, STOP_CONTEXT, BudgetRules, DecodeState, note
+from thinkscale.inference.forcing.request import STOP_MAX_TOKENS
 
 # The stop reason of a request released from forcing (the processor found its state inconsistent or
 # lost it): its text is the engine's, its counts are those up to the release.

@@ -14,16 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.common.errors import ConfigError
 from thinkscale.eval.benchmarks import Item
-from thinkscale.eval.strategies.compute import Compute
+from thinkscale.eval.compute import Compute
 from thinkscale.grading.extract import extract_answer
 from thinkscale.grading.grade import matches
-from thinkscale.inference.tree import Expansion, Node, TreeDecoder
+from thinkscale.inference.backend import require_vllm
+from thinkscale.inference.hf.tree import Expansion, Node, TreeDecoder
+from thinkscale.inference.models.load import count_parameters, load_model, load_tokenizer, resolve_model
+from thinkscale.inference.vllm.tree import VLLMTree
 
 
 @dataclass
 class PolicySettings:
     """Sampling and budgets every strategy shares (recipe keys of the same names)."""
+    _argument_group_name = "policy: how each path is decoded"  # its flags' heading in --help
 
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of thinking."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
@@ -40,7 +45,7 @@ class PolicySettings:
         Expansion(until="step", step_delimiter=self.step_delimiter, max_step_tokens=self.max_step_tokens,
                   max_thinking_tokens=self.max_thinking_tokens, max_answer_tokens=self.max_answer_tokens)  # fmt: skip
         if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(
+            raise ConfigError(
                 f"--temperature must be >= 0 and --top-p in (0, 1]: {self.temperature}, {self.top_p}"
             )
 
@@ -133,11 +138,8 @@ def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_siz
                 states: bool = False) -> Policy:  # fmt: skip
     """The model named by `model_args` behind a TreeDecoder (hf) or a VLLMTree (vllm; `states`: also load
     the model in transformers, lazily, to read hidden states for a value-head verifier)."""
-    from thinkscale.inference.models import count_parameters, load_model, load_tokenizer, resolve_model
 
     if backend is not None and backend.is_vllm:
-        from thinkscale.inference.backend import require_vllm
-        from thinkscale.inference.vllm_tree import VLLMTree
 
         require_vllm()
         source = resolve_model(model_args.model, model_args.revision)

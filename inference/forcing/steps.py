@@ -31,7 +31,7 @@ def thinking_cut(token: int, thinking_len: int, step_ids: list[int], spec, stop_
                  confs: list[float] | None = None) -> str:  # fmt: skip
     """What sampling `token` while thinking does: STOP, LOW, CAP, STEP, LONG, or "" (thinking goes on).
 
-    `thinking_len` and `step_ids` are counted before the token; `spec` is an `inference.tree.Expansion`;
+    `thinking_len` and `step_ids` are counted before the token; `spec` is an `inference.hf.tree.Expansion`;
     `text` decodes ids (special tokens kept); `confs`: the path's token confidences, this token's last
     (read when `spec.stop_below` is set)."""
     if token in stop_ids:

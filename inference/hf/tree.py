@@ -11,7 +11,7 @@ reads). Expanding never re-encodes a prefix: children start from copies of their
 N candidates of one step cost the tokens they add, not N re-reads of question and path (on a 2-core
 CPU that is the difference between minutes and hours for a beam search).
 
-Budget rules are `inference.budget`'s, and where thinking stops is `inference.steps.thinking_cut`
+Budget rules are `inference.forcing.budget`'s, and where thinking stops is `inference.forcing.steps.thinking_cut`
 (the rule the vLLM tree applies too): thinking ends when the model samples the first token of the
 think-end delimiter (the whole delimiter is appended) or end-of-turn/EOS (delimiter and final-answer
 prefix appended), or at `max_thinking_tokens` (a newline if the line is open, delimiter and
@@ -23,7 +23,7 @@ final-answer prefix forced). An expansion stops at the first of:
 - `until="done"` (and every mode): the answer is finished (end-of-turn or `max_answer_tokens`);
 - with `stop_below` (DeepConf's online stop): the last `conf_window` thinking tokens' mean confidence
   fell below it; the path ends there, unanswered (`end="low_confidence"`).
-With `confidence_k` > 0 every sampled token's confidence (`inference.steps.token_confidence`) is kept
+With `confidence_k` > 0 every sampled token's confidence (`inference.forcing.steps.token_confidence`) is kept
 in `Node.confs`.
 """
 
@@ -33,12 +33,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import torch
+
 from thinkscale.common.chat_format import FormatArgs
-from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from thinkscale.inference.hf_engine import left_pad, model_eos_ids
-from thinkscale.inference.kv_cache import GrowingCache
-from thinkscale.inference.sampling import make_generator, sample_row
-from thinkscale.inference.steps import CAP, LOW, STOP, thinking_cut, token_confidence
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.forcing.budget import ANSWER, DONE, THINK, TokenDelimiters
+from thinkscale.inference.forcing.steps import CAP, LOW, STOP, thinking_cut, token_confidence
+from thinkscale.inference.hf.engine import left_pad, model_eos_ids
+from thinkscale.inference.hf.kv_cache import GrowingCache
+from thinkscale.inference.hf.sampling import make_generator, sample_row
 
 UNTIL = ("step", "think_end", "done")
 
@@ -63,14 +65,14 @@ class Expansion:
 
     def __post_init__(self) -> None:
         if self.until not in UNTIL:
-            raise ValueError(f"until must be one of {UNTIL}, got {self.until!r}")
+            raise ConfigError(f"until must be one of {UNTIL}, got {self.until!r}")
         if self.until == "step" and not self.step_delimiter:
-            raise ValueError("--step-delimiter must be a non-empty string")
+            raise ConfigError("--step-delimiter must be a non-empty string")
         for name in ("max_step_tokens", "max_thinking_tokens", "max_answer_tokens", "conf_window"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if self.confidence_k < 0 or (self.stop_below is not None and not self.confidence_k):
-            raise ValueError("a confidence stop needs confidence_k > 0 (the top-k log-probabilities it reads)")
+            raise ConfigError("a confidence stop needs confidence_k > 0 (the top-k log-probabilities it reads)")
 
 
 @dataclass(eq=False)
@@ -140,9 +142,9 @@ class TreeDecoder:
     def expand(self, parents: list[Node], spec: Expansion, seeds: list[int]) -> list[Node]:
         """One child per entry of `parents` (repeat a parent to branch it); children in input order."""
         if len(seeds) != len(parents):
-            raise ValueError(f"{len(parents)} parents but {len(seeds)} seeds")
+            raise ConfigError(f"{len(parents)} parents but {len(seeds)} seeds")
         if any(p.done for p in parents):
-            raise ValueError("a finished node cannot be expanded")
+            raise ConfigError("a finished node cannot be expanded")
         order = sorted(range(len(parents)), key=lambda i: len(parents[i].ids))
         out: list[Node | None] = [None] * len(parents)
         for start in range(0, len(order), self.batch_size):
@@ -165,7 +167,7 @@ class TreeDecoder:
         return [bool(n.logits[first] > n.logits[second]) for n in nodes], nodes
 
     def state_model(self):
-        """The model hidden states are read with (`inference.vllm_tree.read_states`)."""
+        """The model hidden states are read with (`inference.vllm.tree.read_states`)."""
         return self.model
 
     def close(self) -> None:
@@ -213,7 +215,7 @@ class TreeDecoder:
             for r, a in enumerate(active):
                 rows[a].hidden, rows[a].logits = hidden[r], logits[r]
             if int(positions.max()) + 1 >= self.max_context:
-                raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
+                raise ConfigError(f"a path reached the model's context of {self.max_context} tokens")
         return [finished[i] for i in range(len(rows))]
 
     def _start(self, parent: Node, spec: Expansion, seed: int) -> _Row:
@@ -301,7 +303,7 @@ def root_nodes(tokenizer, prompts: list[str], max_context: int) -> list[Node]:
     for i, p in enumerate(prompts):
         ids = tokenizer.encode(p, add_special_tokens=False)
         if not ids or len(ids) >= max_context:
-            raise ValueError(f"prompt {i}: {len(ids)} tokens; it must be 1..{max_context - 1}")
+            raise ConfigError(f"prompt {i}: {len(ids)} tokens; it must be 1..{max_context - 1}")
         nodes.append(Node(ids=ids, prompt_tokens=len(ids), state_at=len(ids) - 1))
     return nodes
 

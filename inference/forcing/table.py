@@ -1,6 +1,6 @@
 """Where each request's forcing state is: live under its key (vLLM V1: the row; V2: the slot), or
 parked while its request is preempted; releasing a request from forcing; the records the offline
-engine and the server read. The base of `inference.forcing.ForcingBatch`.
+engine and the server read. The base of `inference.forcing.batch.ForcingBatch`.
 
 A state belongs to its request, not to its row or slot. A request admitted through vLLM's frontend
 carries an identity (`forcing_request.identity`); the table finds its state by it wherever the
@@ -9,7 +9,7 @@ preempted request's slot without telling the processor). Parked states are bound
 and those a client's stop string ended, never come back, and the engine does not say which left for
 good, so past `max_parked` the oldest goes.
 
-Run: imported by `inference.forcing`; tested through it (tests/test_forcing.py, tests/test_processor_v2.py).
+Run: imported by `inference.forcing.batch`; tested through it (tests/test_forcing.py, tests/test_processor_v2.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import logging
 import os
 from collections.abc import Hashable
 
-from thinkscale.inference.budget import THINK
-from thinkscale.inference.forcing_state import RowState, record_of
+from thinkscale.inference.forcing.budget import THINK
+from thinkscale.inference.forcing.state import RowState, record_of
 
 log = logging.getLogger(__name__)
 

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
+from thinkscale.common.chat_format import delimiter_ids
+from thinkscale.common.errors import ConfigError
 from thinkscale.common.validate import flag as cli_flag
 
 STOP_END_OF_TURN = "end_of_turn"
@@ -78,24 +80,24 @@ def validate_budgets(
     the vLLM processor names the request field instead)."""
     flag = flag or cli_flag
     if min_thinking < 0:
-        raise ValueError(f"{flag('min_thinking_tokens')} must be >= 0, got {min_thinking}")
+        raise ConfigError(f"{flag('min_thinking_tokens')} must be >= 0, got {min_thinking}")
     if max_thinking < 0:
-        raise ValueError(f"{flag('max_thinking_tokens')} must be >= 0, got {max_thinking}")
+        raise ConfigError(f"{flag('max_thinking_tokens')} must be >= 0, got {max_thinking}")
     if min_thinking > max_thinking:
-        raise ValueError(
+        raise ConfigError(
             f"{flag('min_thinking_tokens')} ({min_thinking}) is larger than {flag('max_thinking_tokens')} ({max_thinking})"
         )
     if num_ignore < 0:
-        raise ValueError(f"{flag('num_ignore')} must be >= 0, got {num_ignore}")
+        raise ConfigError(f"{flag('num_ignore')} must be >= 0, got {num_ignore}")
     if max_answer <= 0:
-        raise ValueError(f"{flag('max_answer_tokens')} must be > 0, got {max_answer}")
+        raise ConfigError(f"{flag('max_answer_tokens')} must be > 0, got {max_answer}")
     if not ignore_strings or not all(isinstance(x, str) for x in ignore_strings):
-        raise ValueError(f"{flag('ignore_string')} needs at least one string (\"\": append nothing)")
+        raise ConfigError(f"{flag('ignore_string')} needs at least one string (\"\": append nothing)")
     for name, t in (("temperature", t_think), ("answer_temperature", t_answer)):
         if t < 0:
-            raise ValueError(f"{flag(name)} must be >= 0, got {t}")
+            raise ConfigError(f"{flag(name)} must be >= 0, got {t}")
     if not 0 < top_p <= 1:
-        raise ValueError(f"{flag('top_p')} must be in (0, 1], got {top_p}")
+        raise ConfigError(f"{flag('top_p')} must be in (0, 1], got {top_p}")
 
 
 @dataclass
@@ -151,12 +153,11 @@ class TokenDelimiters:
 
     @classmethod
     def build(cls, tokenizer, fmt, extra_eos: set[int] = frozenset()) -> TokenDelimiters:
-        from thinkscale.common.chat_format import delimiter_ids
 
         think_end = delimiter_ids(tokenizer, fmt.think_end, "think_end")
         eot = delimiter_ids(tokenizer, fmt.end_of_turn, "end_of_turn")
         if len(eot) != 1:
-            raise ValueError(f"end_of_turn {fmt.end_of_turn!r} must be one token; it is {len(eot)} ({eot})")
+            raise ConfigError(f"end_of_turn {fmt.end_of_turn!r} must be one token; it is {len(eot)} ({eot})")
         eos = {eot[0], *extra_eos}
         if tokenizer.eos_token_id is not None:
             eos.add(tokenizer.eos_token_id)
@@ -185,9 +186,9 @@ def encode_prompt(
     """A request's prompt ids, or a ValueError naming the request and, when it does not fit, both lengths."""
     ids = tokenizer.encode(prompt, add_special_tokens=False)
     if not ids:
-        raise ValueError(f"request {index}: the prompt is empty")
+        raise ConfigError(f"request {index}: the prompt is empty")
     if len(ids) >= max_context:
-        raise ValueError(
+        raise ConfigError(
             f"request {index}: the prompt is {len(ids)} tokens, but {context} is {max_context} tokens"
         )
     return ids
@@ -344,7 +345,6 @@ class BudgetRules:
 
     def ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
         """The next ignore string's ids ([] for the empty string: nothing is appended)."""
-        from thinkscale.common.chat_format import delimiter_ids
 
         text = ignore_string(req, n)
         if text not in self._ignore_cache:
