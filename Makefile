@@ -28,7 +28,7 @@ IBPO_ARGS  ?=
 BENCHMARKS ?= $(or $(THINKSCALE_BENCHMARKS),benchmarks)
 BENCH_FILES = $(wildcard $(BENCHMARKS)/*.jsonl)
 
-.PHONY: setup setup-vllm test-vllm soak model data train eval study verifier strategies ibpo chat serve all test test-slow faults lint bench docs-check clean
+.PHONY: setup setup-vllm test-vllm soak model data train eval study verifier strategies ibpo chat serve quick all test test-slow faults lint bench docs-check clean
 
 setup: $(VENV)/.setup-done
 
@@ -108,14 +108,46 @@ ibpo: train strategies
 	$(TS) ibpo --config $(RECIPES)/ibpo.yaml $(IBPO_ARGS)
 	$(TS) ibpo-eval --config $(RECIPES)/ibpo_eval.yaml
 
+# chat and serve talk to the fine-tuned model once `make train` has written it
+# ($(OUTPUTS)/sft/<sft.yaml's name>/final), else to the recipe's own model, and say which on stderr.
+OUTPUTS     ?= $(or $(THINKSCALE_OUTPUTS),outputs)
+SFT_NAME     = $(shell sed -n 's/^name: *//p' $(RECIPES)/sft.yaml 2>/dev/null)
+TUNED        = $(if $(SFT_NAME),$(if $(wildcard $(OUTPUTS)/sft/$(SFT_NAME)/final/config.json),$(OUTPUTS)/sft/$(SFT_NAME)/final))
+say_model    = @echo "make $(1): $(if $(TUNED),the fine-tuned model $(TUNED),the untuned model of $(RECIPES)/$(1).yaml (no fine-tuned model yet: make train))" >&2
+
 chat: model
-	$(TS) chat --config $(RECIPES)/chat.yaml $(ARGS)
+	$(call say_model,chat)
+	$(TS) chat --config $(RECIPES)/chat.yaml $(if $(TUNED),--model $(TUNED)) $(ARGS)
 
 # The OpenAI-compatible budget-forcing server (vLLM's own, with the processor; inference/vllm/serve.py).
 serve: model setup-vllm
-	$(TS) serve --config $(RECIPES)/serve.yaml $(ARGS)
+	$(call say_model,serve)
+	$(TS) serve --config $(RECIPES)/serve.yaml $(if $(TUNED),--model $(TUNED) --served-model-name $(SFT_NAME)) $(ARGS)
 
-all: setup model data train eval ibpo
+# `make all` runs data, train and eval (the study; the verifier and the strategy study where the folder
+# has strategies.yaml), then IBPO where it has ibpo.yaml. Every file those stages read is checked
+# before anything runs, so a recipe folder that lacks one fails at once, not after hours of training.
+ALL_STAGES  = data train eval $(if $(wildcard $(RECIPES)/ibpo.yaml),ibpo)
+ALL_NEEDS   = data.yaml sft.yaml \
+	$(if $(wildcard $(RECIPES)/strategies.yaml $(RECIPES)/ibpo.yaml),strategies.yaml verifier.yaml) \
+	$(if $(wildcard $(RECIPES)/ibpo.yaml),asv_data.yaml asv_sft.yaml ibpo.yaml ibpo_eval.yaml)
+ifneq ($(filter all,$(MAKECMDGOALS)),)
+ALL_MISSING := $(strip $(foreach f,$(ALL_NEEDS),$(if $(wildcard $(RECIPES)/$(f)),,$(RECIPES)/$(f))) \
+	$(if $(EVAL_RECIPES),,$(RECIPES)/eval.yaml))
+ifneq ($(ALL_MISSING),)
+$(error make all: missing $(ALL_MISSING) (stages $(ALL_STAGES) read them); nothing was run)
+endif
+endif
+
+all: setup model $(ALL_STAGES)
+
+# The first ten minutes: every stage on a slice of the embedded default (recipes/smollm2-135m-quick:
+# 60 curated rows, 15 training steps, 40 questions at two budgets), then the run report's path.
+QUICK_RECIPES = recipes/smollm2-135m-quick
+quick: model
+	$(MAKE) --no-print-directory study RECIPES=$(QUICK_RECIPES)
+	$(TS) view $(OUTPUTS)/eval/$(shell sed -n 's/^name: *//p' $(QUICK_RECIPES)/eval.yaml)
+	@echo "talk to the quick model: make chat RECIPES=$(QUICK_RECIPES)   (the whole pipeline: make all)"
 
 test: setup
 	$(PY) -m pytest

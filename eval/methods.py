@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.benchmarks import Item
 from thinkscale.grading.grade import grade
-from thinkscale.inference.forcing.budget import BudgetRequest, BudgetResult
+from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS, BudgetRequest, BudgetResult
 
 # s1's class-conditional prompts, word for word (its lm-eval fork, PROMPTSHORT / PROMPTLONG)
 SHORT_PROMPT = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."
@@ -54,7 +54,7 @@ class Context:
     tokenizer: object
     fmt: FormatArgs
     budgets: list[int]
-    max_answer_tokens: int = 32768
+    max_answer_tokens: int = MAX_ANSWER_TOKENS
     wait_max_thinking: int = 512
     unforced_max_thinking: int = 1024
     tokens_per_step: int = 16

@@ -20,6 +20,7 @@ from thinkscale.eval.compute import Compute
 from thinkscale.grading.extract import extract_answer
 from thinkscale.grading.grade import matches
 from thinkscale.inference.backend import require_vllm
+from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS
 from thinkscale.inference.hf.tree import Expansion, Node, TreeDecoder
 from thinkscale.inference.models.load import count_parameters, load_model, load_tokenizer, resolve_model
 from thinkscale.inference.vllm.tree import VLLMTree
@@ -33,9 +34,7 @@ class PolicySettings:
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of thinking."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     max_thinking_tokens: int = field(default=512, metadata={"help": "Thinking cap on every path."})
-    max_answer_tokens: int = field(
-        default=32768, metadata={"help": "Answer cap (default: effectively none, as s1; the CPU recipe caps it)."}
-    )
+    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
     step_delimiter: str = field(
         default="\n\n", metadata={"help": "Text that ends a reasoning step (search strategies)."}
     )

@@ -57,6 +57,7 @@ from thinkscale.eval.report import (
 from thinkscale.eval.view import write_report
 from thinkscale.inference.backend import BackendArgs, backend_suffix
 from thinkscale.inference.engine_args import build_engine
+from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS
 from thinkscale.inference.forcing.request import UNBOUNDED
 from thinkscale.inference.models.load import ModelArgs
 
@@ -87,11 +88,7 @@ class EvalArgs:
     baseline_model: str | None = field(
         default=None, metadata={"help": "Also sweep budget forcing with this model."}
     )
-    max_answer_tokens: int = field(
-        default=32768,
-        metadata={"help": "Answer budget (default: effectively none, the context ends the answer, as s1; "
-                  "the CPU recipe caps it)."},
-    )  # fmt: skip
+    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
     wait_max_thinking: str = field(
         default="512",
         metadata={"help": "`wait`: the thinking cap, in tokens, or auto: s1's max_tokens_thinking=auto, per benchmark "

@@ -9,6 +9,7 @@ from thinkscale.common.errors import ConfigError
 from thinkscale.common.recipes import resolve as resolve_recipe
 from thinkscale.common.validate import at_least
 from thinkscale.ibpo.groups import GROUP_BY
+from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS
 
 
 @dataclass
@@ -33,9 +34,7 @@ class IBPOArgs:
     long_tokens: int = field(default=200, metadata={"help": "group_by=tokens: extended above this."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature."})
     max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap when sampling."})
-    max_answer_tokens: int = field(
-        default=32768, metadata={"help": "Answer cap (default: effectively none, as s1; the CPU recipe caps it)."}
-    )
+    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
     batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
     sft_config: str = field(default="", metadata={"help": "The SFT recipe of each round's update."})
     seed: int = field(default=0, metadata={"help": "Sampling seed (each round adds its index)."})

@@ -35,7 +35,7 @@ from thinkscale.eval.view import write_report
 from thinkscale.grading.grade import grade
 from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.engine_args import build_engine
-from thinkscale.inference.forcing.budget import BudgetRequest
+from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS, BudgetRequest
 from thinkscale.inference.models.load import ModelArgs
 
 
@@ -49,9 +49,7 @@ class IBPOEvalArgs:
         default=None, metadata={"help": "records.jsonl of a strategy study: maj@k and its question ids."}
     )
     max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap (no forcing below it)."})
-    max_answer_tokens: int = field(
-        default=32768, metadata={"help": "Answer cap (default: effectively none, as s1; the CPU recipe caps it)."}
-    )
+    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
     batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
 
     def __post_init__(self) -> None:

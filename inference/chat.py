@@ -37,7 +37,7 @@ from thinkscale.inference.models.load import ModelArgs, load_model
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 # Forced by the budget rules, shown apart from model text: an ignore string, the final-answer prefix after a cut.
-FORCED = {"forced": "\033[0;30;43m", "answer_prefix": "\033[0;30;46m"}
+FORCED = {"ignore_string": "\033[0;30;43m", "final_answer_prefix": "\033[0;30;46m"}
 
 
 @dataclass
@@ -64,7 +64,7 @@ class _Printer:
     def add(self, kind: str, ids: list[int]) -> None:
         if kind == "delimiter":
             return
-        phase = "answer" if kind in ("answer", "answer_prefix") else "thinking"
+        phase = "answer" if kind in ("answer", "final_answer_prefix") else "thinking"
         if phase != self.phase:
             self.phase = phase
             label = "\n[answer] " if phase == "answer" else "[thinking] "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.errors import ConfigError
 from thinkscale.inference.backend import BackendArgs, require_vllm
-from thinkscale.inference.forcing.budget import BudgetRequest, validate_budgets
+from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS, BudgetRequest, validate_budgets
 from thinkscale.inference.models.load import ModelArgs, load_model, load_tokenizer, resolve_model
 from thinkscale.inference.vllm.engine import VLLMEngine
 
@@ -35,7 +35,7 @@ class BudgetArgs:
         default_factory=lambda: ["Wait"],
         metadata={"help": "Text appended at each suppression (several: used in turn)."},
     )
-    max_answer_tokens: int = field(default=256, metadata={"help": "Most tokens in the answer."})
+    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
     temperature: float = field(default=0.0, metadata={"help": "Thinking temperature (0: greedy)."})
     answer_temperature: float | None = field(
         default=None, metadata={"help": "Answer temperature (unset: --temperature)."}

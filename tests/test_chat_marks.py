@@ -11,8 +11,8 @@ def _printed(capsys, tokenizer, color, events):
     return capsys.readouterr().out
 
 
-EVENTS = [("thinking", "The answer is"), ("thinking", " 11."), ("forced", "Wait"), ("thinking", " no, 12."),
-          ("delimiter", "<|im_start|>answer\n"), ("answer_prefix", "Final Answer:"), ("answer", " 12")]  # fmt: skip
+EVENTS = [("thinking", "The answer is"), ("thinking", " 11."), ("ignore_string", "Wait"), ("thinking", " no, 12."),
+          ("delimiter", "<|im_start|>answer\n"), ("final_answer_prefix", "Final Answer:"), ("answer", " 12")]  # fmt: skip
 
 
 def test_forced_tokens_in_brackets_without_a_terminal(capsys, tokenizer):
@@ -22,5 +22,5 @@ def test_forced_tokens_in_brackets_without_a_terminal(capsys, tokenizer):
 
 def test_forced_tokens_in_colour_on_a_terminal(capsys, tokenizer):
     out = _printed(capsys, tokenizer, True, EVENTS)
-    assert f"{FORCED['forced']}Wait{RESET}" in out and f"{FORCED['answer_prefix']}Final Answer:{RESET}" in out
+    assert f"{FORCED['ignore_string']}Wait{RESET}" in out and f"{FORCED['final_answer_prefix']}Final Answer:{RESET}" in out
     assert "[Wait]" not in out and "<|im_start|>" not in out

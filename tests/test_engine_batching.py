@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 import torch
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest, BudgetResult
 from thinkscale.inference.hf.engine import HFEngine, TokenEvent
@@ -50,7 +51,7 @@ def test_stream_matches_generate(tiny_model):
     final = items[-1]
     assert isinstance(final, BudgetResult)
     events = [e for e in items if isinstance(e, TokenEvent)]
-    thinking = [t for e in events if e.kind in ("thinking", "forced") for t in e.ids]
+    thinking = [t for e in events if e.kind in ("thinking", "ignore_string") for t in e.ids]
     assert len(thinking) == final.thinking_tokens
     assert sum(len(e.ids) for e in events) + (final.stop_reason == "end_of_turn") == final.generated_tokens
     assert strip([final]) == strip(engine.generate([req]))

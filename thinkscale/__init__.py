@@ -3,6 +3,10 @@
 The stable library API is what this module exports (docs/api.md):
 
     import thinkscale as ts
+    result = ts.Engine("smollm2-135m").generate("What is 7 + 5?", min_thinking_tokens=24, num_ignore=1)
+
+or, every piece in reach:
+
     engine, tokenizer = ts.build_engine(ts.ModelArgs(), ts.FormatArgs(), ts.BackendArgs())
     prompt = ts.render_prompt(tokenizer, ts.FormatArgs(), "What is 7 + 5?")
     [result] = engine.generate([ts.BudgetRequest(prompt, max_thinking_tokens=128, num_ignore=1)])
@@ -24,6 +28,8 @@ from thinkscale.common.version import __version__
 
 # name -> module that defines it (relative to this package)
 _API = {
+    # budget forcing in two lines: a model loaded once, asked any number of times
+    "Engine": "inference.api",
     # budget forcing: one request, its result, the engines that run it
     "BudgetRequest": "inference.forcing.budget",
     "BudgetResult": "inference.forcing.budget",

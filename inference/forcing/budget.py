@@ -46,6 +46,9 @@ from thinkscale.common.validate import flag as cli_flag
 STOP_END_OF_TURN = "end_of_turn"
 STOP_MAX_ANSWER = "max_answer_tokens"
 STOP_CONTEXT = "context_length"
+# The answer budget wherever one is not given: library requests, chat, generate, every study's flag.
+# s1 has no answer cap short of the context (max_gen_toks 32768): its recipes set 32768.
+MAX_ANSWER_TOKENS = 256
 
 
 @dataclass
@@ -57,7 +60,7 @@ class BudgetRequest:
     max_thinking_tokens: int = 512
     num_ignore: int = 0
     ignore_strings: list[str] = field(default_factory=lambda: ["Wait"])
-    max_answer_tokens: int = 256
+    max_answer_tokens: int = MAX_ANSWER_TOKENS
     thinking_temperature: float = 0.0
     answer_temperature: float = 0.0
     top_p: float = 1.0
@@ -221,9 +224,12 @@ class DecodeState:
     trail: list = field(default_factory=list)
 
 
-# The trail's kinds (BudgetRules') -> the segment kinds a result reports, and whether the rules forced them.
-SEGMENT_KINDS = {"thinking": ("thinking", False), "forced": ("ignore_string", True), "delimiter": ("delimiter", None),
-                 "answer_prefix": ("final_answer_prefix", True), "answer": ("answer", False)}  # fmt: skip
+# One name per kind, in the trail, the streamed events, the segments and the records: -> whether the rules
+# forced it (a delimiter: decided by its reason). Records written before the names were one are read
+# through OLD_KINDS.
+SEGMENT_KINDS = {"thinking": False, "ignore_string": True, "delimiter": None, "final_answer_prefix": True,
+                 "answer": False}  # fmt: skip
+OLD_KINDS = {"forced": "ignore_string", "answer_prefix": "final_answer_prefix"}
 
 
 def note(s: DecodeState, kind: str, ids: list[int]) -> None:
@@ -239,7 +245,7 @@ def trail_ids(s: DecodeState) -> list[tuple[str, list[int]]]:
     """The trail as (kind, token ids) pairs, in the order the tokens were appended."""
     out, t, a = [], 0, 0
     for kind, n, ids in s.trail:
-        if kind in ("thinking", "forced"):
+        if kind in ("thinking", "ignore_string"):
             chunk, t = s.thinking_ids[t : t + n], t + n
         elif kind == "delimiter":
             chunk = ids
@@ -255,8 +261,8 @@ def segment_records(tokenizer, s: DecodeState) -> list[dict]:
     tried to end its turn inside thinking)."""
     out = []
     for kind, chunk in trail_ids(s):
-        name, forced = SEGMENT_KINDS[kind]
-        seg = {"kind": name, "text": tokenizer.decode(chunk, skip_special_tokens=False), "tokens": len(chunk)}
+        forced = SEGMENT_KINDS[kind]
+        seg = {"kind": kind, "text": tokenizer.decode(chunk, skip_special_tokens=False), "tokens": len(chunk)}
         if kind == "delimiter":
             seg["reason"] = s.think_end_reason
             forced = s.think_end_reason != "delimiter"
@@ -312,7 +318,7 @@ class BudgetRules:
             ignore = self.ignore_ids(req, s.num_forced)
             if should_suppress(req, len(s.thinking_ids), s.num_forced, len(ignore)):
                 s.num_forced += 1  # the stop token is discarded; the ignore string takes its place
-                return self._append(s, ignore, "forced")
+                return self._append(s, ignore, "ignore_string")
             if token == self.delims.think_end_ids[0]:
                 s.think_end_reason = "delimiter"
                 return self._append(s, self.delims.think_end_ids, "delimiter")
@@ -340,7 +346,7 @@ class BudgetRules:
         )  # a request's own prefix (the vLLM processor allows one)
         prefix = self.delims.final_prefix_ids if prefix is None else prefix
         if prefix:
-            events += self._append(s, prefix, "answer_prefix")
+            events += self._append(s, prefix, "final_answer_prefix")
         return events
 
     def ignore_ids(self, req: BudgetRequest, n: int) -> list[int]:
@@ -364,10 +370,10 @@ class BudgetRules:
         events = [(kind, list(ids))]
         if kind == "delimiter":
             s.phase = ANSWER
-        elif kind == "answer_prefix":
+        elif kind == "final_answer_prefix":
             s.answer_ids.extend(ids)
         else:  # thinking or forced ignore string
-            s.fresh_round = kind == "forced"
+            s.fresh_round = kind == "ignore_string"
             s.thinking_ids.extend(ids)
             if len(s.thinking_ids) >= s.req.max_thinking_tokens:
                 events += self.force_end(s, hit_max=True)

@@ -15,7 +15,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from thinkscale.inference.forcing.budget import ANSWER, DONE, STOP_CONTEXT, BudgetRules, DecodeState, note
+from thinkscale.inference.forcing.budget import (
+    ANSWER,
+    DONE,
+    OLD_KINDS,
+    STOP_CONTEXT,
+    BudgetRules,
+    DecodeState,
+    note,
+)
 from thinkscale.inference.forcing.request import STOP_MAX_TOKENS
 
 # The stop reason of a request released from forcing (the processor found its state inconsistent or
@@ -118,6 +126,8 @@ def state_from_record(rules: BudgetRules, s: DecodeState, record: dict, tokens: 
     error = record.pop("forcing_error", None)
     through = record.pop("through", 0)
     s.pending = deque(record.pop("pending", ()))
+    if "trail" in record:  # a record written under the old kind names reads as the new ones
+        record["trail"] = [[OLD_KINDS.get(kind, kind), *rest] for kind, *rest in record["trail"]]
     for name, value in record.items():
         setattr(s, name, value)
     s.max_tokens, s.context_end = max_tokens, context_end

@@ -36,7 +36,7 @@ import torch
 
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.errors import ConfigError
-from thinkscale.inference.forcing.budget import ANSWER, DONE, THINK, TokenDelimiters
+from thinkscale.inference.forcing.budget import ANSWER, DONE, MAX_ANSWER_TOKENS, THINK, TokenDelimiters
 from thinkscale.inference.forcing.steps import CAP, LOW, STOP, thinking_cut, token_confidence
 from thinkscale.inference.hf.engine import left_pad, model_eos_ids
 from thinkscale.inference.hf.kv_cache import GrowingCache
@@ -53,7 +53,7 @@ class Expansion:
     step_delimiter: str = "\n\n"
     max_step_tokens: int = 128
     max_thinking_tokens: int = 512
-    max_answer_tokens: int = 32
+    max_answer_tokens: int = MAX_ANSWER_TOKENS
     temperature: float = 0.0
     answer_temperature: float = 0.0
     top_p: float = 1.0

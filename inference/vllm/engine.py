@@ -289,7 +289,7 @@ class VLLMEngine:
         ignore = self.rules.ignore_ids(s.req, s.num_forced)
         if should_suppress(s.req, len(s.thinking_ids), s.num_forced, len(ignore)):
             s.num_forced += 1
-            self._extend(s, ignore, "forced")
+            self._extend(s, ignore, "ignore_string")
             s.fresh_round = True
             if len(s.thinking_ids) >= s.req.max_thinking_tokens:
                 self._force_end(s, hit_max=True)
@@ -324,18 +324,18 @@ class VLLMEngine:
 
     def _extend(self, s: _State, ids: list[int], kind: str) -> None:
         """Append tokens of one kind (BudgetRules' kinds): thinking and forced ones count as thinking."""
-        if not ids and kind != "forced":  # an empty ignore string is still a forced step; nothing else is
+        if not ids and kind != "ignore_string":  # an empty ignore string is still a forced step; nothing else is
             return
         s.ids += ids
         s.generated += len(ids)
         note(s, kind, ids)
-        if kind in (THINK, "forced"):
+        if kind in (THINK, "ignore_string"):
             s.thinking_ids += ids
 
     def _force_end(self, s: _State, hit_max: bool) -> None:
         if hit_max:
             s.hit_max, s.think_end_reason = True, "max_thinking_tokens"
         self._extend(s, self.delims.close_ids(s.thinking_ids, cut=hit_max), "delimiter")
-        self._extend(s, self.delims.final_prefix_ids, "answer_prefix")
+        self._extend(s, self.delims.final_prefix_ids, "final_answer_prefix")
         s.answer_ids += self.delims.final_prefix_ids
         s.phase = ANSWER
