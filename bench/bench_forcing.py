@@ -19,11 +19,10 @@ import argparse
 import os
 from pathlib import Path
 
-from thinkscale.common.chat_format import FormatArgs, render_prompt
-from thinkscale.inference.forcing.budget import BudgetRequest
-
 from bench.bench_vllm import FINETUNED, equal_fields, tokens
 from bench.harness import Case, compare, table
+from thinkscale.common.chat_format import FormatArgs, render_prompt
+from thinkscale.inference.forcing.budget import BudgetRequest
 
 
 class CountingLLM:
@@ -63,7 +62,9 @@ def main() -> None:
     records, _ = forcing_environment(fmt)
     llm = start_vllm(source, BackendArgs(backend="vllm", kv_cache_gib=1.0, max_model_len=1024), "float32",
                      logits_processors=[PROCESSOR])  # fmt: skip
-    print(f"model {args.model}; {len(items)} questions; max thinking {args.max_thinking}, answers <= 24 tokens")
+    print(
+        f"model {args.model}; {len(items)} questions; max thinking {args.max_thinking}, answers <= 24 tokens"
+    )
     for n in args.num_ignore:
         reqs = [BudgetRequest(render_prompt(tokenizer, fmt, it.question), max_thinking_tokens=args.max_thinking,
                               num_ignore=n, max_answer_tokens=24) for it in items]  # fmt: skip
@@ -87,7 +88,9 @@ def main() -> None:
              Case("vllm sampler", lambda e=engines["sampler"], reqs=reqs: e.generate(reqs), work)],
             baseline="hf engine", repeats=args.repeats,
         )  # fmt: skip
-        print(f"\nnum_ignore {n}: {len(reqs)} requests, {forced} Waits forced, {work} generated tokens per run")
+        print(
+            f"\nnum_ignore {n}: {len(reqs)} requests, {forced} Waits forced, {work} generated tokens per run"
+        )
         print(table(cases, baseline="hf engine", unit="tok"))
         rounds = next(c for c in cases if c.name == "vllm rounds").median
         sampler = next(c for c in cases if c.name == "vllm sampler").median

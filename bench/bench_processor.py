@@ -46,12 +46,11 @@ def sampling_metadata(batch: int, temperature: float, top_p: float):
 
 
 def forcing_batch(batch: int, state: str, temperature: float, top_p: float):
+    from tests.scripted import FakeSamplingParams
     from thinkscale.common.chat_format import FormatArgs
     from thinkscale.inference.forcing.batch import ForcingBatch
     from thinkscale.inference.forcing.budget import BudgetRules, TokenDelimiters
     from thinkscale.inference.models.load import load_tokenizer
-
-    from tests.scripted import FakeSamplingParams
 
     tokenizer = load_tokenizer("smollm2-135m")
     core = ForcingBatch(BudgetRules(tokenizer, TokenDelimiters.build(tokenizer, FormatArgs())))
@@ -91,7 +90,9 @@ def main() -> None:
                     )  # fmt: skip
                     alone, both = (c.median for c in cases)
                     ratios[(kind, batch, state, label)] = both / alone
-                    print(f"| {kind} | {batch} | {state} | {label} | {alone:.4f} | {both:.4f} | {both / alone:.2f} |")
+                    print(
+                        f"| {kind} | {batch} | {state} | {label} | {alone:.4f} | {both:.4f} | {both / alone:.2f} |"
+                    )
     b = max(args.batch)
     for kind in ("flat", "peaked"):
         r = {k[2:]: v for k, v in ratios.items() if k[:2] == (kind, b)}

@@ -23,6 +23,8 @@ import argparse
 from pathlib import Path
 
 import torch
+
+from bench.harness import Case, compare, table
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.eval.policy import Policy, PolicySettings
 from thinkscale.eval.strategies.args import StrategyArgs
@@ -30,8 +32,6 @@ from thinkscale.eval.strategies.context import Context
 from thinkscale.eval.strategies.table import STRATEGIES
 from thinkscale.eval.verifier.head import ValueHead
 from thinkscale.eval.verifier.verifiers import ValueHeadVerifier
-
-from bench.harness import Case, compare, table
 
 FINETUNED = "outputs/sft/smollm2-135m-s1/final"
 
@@ -88,14 +88,19 @@ def main() -> None:
     def timed(name, policy, strategy, setting):
         def go():
             before = policy.tree.work.to_dict() if hasattr(policy.tree, "work") else None
-            _, work[name] = run(policy, verifier, items, strategy, setting, 0.7, seed=len(engine.get(name, [])))
+            _, work[name] = run(
+                policy, verifier, items, strategy, setting, 0.7, seed=len(engine.get(name, []))
+            )
             if before is not None:
                 after = policy.tree.work.to_dict()
                 engine.setdefault(name, []).append({k: after[k] - before[k] for k in ("prompt_tokens", "cached_tokens",
                                                     "requests", "calls", "state_tokens", "state_cached_tokens")})  # fmt: skip
+
         return Case(name, go)
 
-    print(f"\n{model_name}, {a.questions} questions, N={a.n}, M={a.width}, T=0.7, steps to a newline (<= 24 tokens)")
+    print(
+        f"\n{model_name}, {a.questions} questions, N={a.n}, M={a.width}, T=0.7, steps to a newline (<= 24 tokens)"
+    )
     cases = compare([timed("tree decoder", hf, "beam_search", beam), timed("vLLM", vl, "beam_search", beam)],
                     baseline="tree decoder", repeats=a.repeats)  # fmt: skip
     for c in cases:

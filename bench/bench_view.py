@@ -18,9 +18,8 @@ import random
 import tempfile
 from pathlib import Path
 
-from thinkscale.eval.view import collect, embed, render
-
 from bench.harness import Case, compare, table
+from thinkscale.eval.view import collect, embed, render
 
 
 def synthetic_run(folder: Path, questions: int, points: int, seed: int = 0) -> Path:
@@ -32,7 +31,9 @@ def synthetic_run(folder: Path, questions: int, points: int, seed: int = 0) -> P
             forced = rng.randint(0, 3)
             segs = []
             for _ in range(forced + 1):
-                segs.append({"kind": "thinking", "text": "step " * rng.randint(20, 40), "tokens": 30, "forced": False})
+                segs.append(
+                    {"kind": "thinking", "text": "step " * rng.randint(20, 40), "tokens": 30, "forced": False}
+                )
                 segs.append({"kind": "ignore_string", "text": "Wait", "tokens": 1, "forced": True})
             segs[-1] = {"kind": "delimiter", "text": "\n<|im_start|>answer\n", "tokens": 4, "forced": True,
                         "reason": "max_thinking_tokens"}  # fmt: skip
@@ -73,15 +74,22 @@ def main() -> None:
             ready.append(driver.execute_script("return window.__report.ready"))
 
         try:
-            cases = [Case("data only (baseline)", lambda: driver.get(plain.as_uri())), Case("report.html", load_report)]
+            cases = [
+                Case("data only (baseline)", lambda: driver.get(plain.as_uri())),
+                Case("report.html", load_report),
+            ]
             compare(cases, baseline="data only (baseline)", repeats=args.repeats, warmup=1)
         finally:
             driver.quit()
     size = len(render(data).encode())
-    print(f"report.html of {args.questions} questions x {args.points} points ({size / 2**20:.1f} MiB), "
-          f"fresh loads from file:// in headless chromium\n")
+    print(
+        f"report.html of {args.questions} questions x {args.points} points ({size / 2**20:.1f} MiB), "
+        f"fresh loads from file:// in headless chromium\n"
+    )
     print(table(cases, baseline="data only (baseline)"))
-    print(f"\nthe page's own script (table, filters, plot) took {min(ready):.0f}-{max(ready):.0f} ms of each load")
+    print(
+        f"\nthe page's own script (table, filters, plot) took {min(ready):.0f}-{max(ready):.0f} ms of each load"
+    )
 
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ import os
 import time
 from pathlib import Path
 
+from bench.harness import Case, compare, table
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
-
-from bench.harness import Case, compare, table
 
 FINETUNED = "outputs/sft/smollm2-135m-s1/final"
 
@@ -42,10 +41,14 @@ def tokens(results) -> int:
 
 def equal_fields(got, want) -> int:
     """How many results equal the reference's field by field (wall-clock seconds aside)."""
-    return sum(a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0} for a, b in zip(got, want, strict=True))
+    return sum(
+        a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0} for a, b in zip(got, want, strict=True)
+    )
 
 
-def vllm_phase(name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeats) -> tuple[list[Case], float]:
+def vllm_phase(
+    name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeats
+) -> tuple[list[Case], float]:
     from thinkscale.inference.backend import BackendArgs
     from thinkscale.inference.models.load import source_eos_ids
     from thinkscale.inference.vllm.engine import VLLMEngine
@@ -59,7 +62,9 @@ def vllm_phase(name, source, tokenizer, fmt, eager: bool, reqs, hf, want, repeat
     engine = VLLMEngine(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), chunk_size=len(reqs))
     got = engine.generate(reqs)
     same = equal_fields(got, want)
-    print(f"{name}: start-up {startup:.1f} s; {same}/{len(reqs)} results equal the HF engine's field by field")
+    print(
+        f"{name}: start-up {startup:.1f} s; {same}/{len(reqs)} results equal the HF engine's field by field"
+    )
     work = tokens(want)
     cases = compare([Case("hf engine", lambda: hf.generate(reqs), work), Case(name, lambda: engine.generate(reqs), work)],
                     baseline="hf engine", repeats=repeats)  # fmt: skip

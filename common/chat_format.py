@@ -23,6 +23,7 @@ from thinkscale.common.errors import ConfigError
 @dataclass
 class FormatArgs:
     """Think/answer delimiters and prompt settings (recipe keys of the same names)."""
+
     _argument_group_name = "format: the think / answer turn"  # its flags' heading in --help
 
     think_start: str = field(
@@ -50,8 +51,10 @@ class FormatArgs:
     )
     chat_template: str | None = field(
         default=None,
-        metadata={"help": "A Jinja chat template (or a .jinja file) used instead of the tokenizer's own: what a "
-                  "base model without one needs."},
+        metadata={
+            "help": "A Jinja chat template (or a .jinja file) used instead of the tokenizer's own: what a "
+            "base model without one needs."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -93,7 +96,9 @@ def template_of(tokenizer, fmt: FormatArgs) -> str:
     return base
 
 
-def _apply_template(tokenizer, msgs: list[dict], add_generation_prompt: bool, fmt: FormatArgs | None = None) -> str:
+def _apply_template(
+    tokenizer, msgs: list[dict], add_generation_prompt: bool, fmt: FormatArgs | None = None
+) -> str:
     template = template_of(tokenizer, fmt or FormatArgs())
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt,
                                          chat_template=template)  # fmt: skip
@@ -125,7 +130,9 @@ def render_example(tokenizer, fmt: FormatArgs, question: str, reasoning: str, an
     any template that renders the earlier turns the same way in both.
     """
     prompt = _apply_template(tokenizer, _messages(fmt, question), True, fmt)
-    full = _apply_template(tokenizer, _messages(fmt, question, render_assistant(fmt, reasoning, answer)), False, fmt)
+    full = _apply_template(
+        tokenizer, _messages(fmt, question, render_assistant(fmt, reasoning, answer)), False, fmt
+    )
     if not full.startswith(prompt):
         raise ConfigError(
             "the chat template renders the conversation differently with and without the assistant turn; "

@@ -67,14 +67,19 @@ def parse_config(types: Sequence[type], argv: Sequence[str] | None = None, doc: 
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
 
-    parser = HfArgumentParser(list(types), description=doc, formatter_class=_HelpFormatter,
-                              usage="%(prog)s [--config RECIPE] [--print-config] [options]")
+    parser = HfArgumentParser(
+        list(types),
+        description=doc,
+        formatter_class=_HelpFormatter,
+        usage="%(prog)s [--config RECIPE] [--print-config] [options]",
+    )
     for action in parser._actions:  # argparse has no public way to hide an added flag
         if action.dest in hidden:
             action.help = argparse.SUPPRESS
     parser.add_argument(
-        "--config", help="YAML recipe: a file, or a recipe shipped with thinkscale by name (smollm2-135m/eval); "
-        "flags given on the command line override it"
+        "--config",
+        help="YAML recipe: a file, or a recipe shipped with thinkscale by name (smollm2-135m/eval); "
+        "flags given on the command line override it",
     )
     parser.add_argument(
         "--print-config", action="store_true",

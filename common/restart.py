@@ -24,7 +24,9 @@ class RestartArgs:
     _argument_group_name = "run: resuming and restarting"  # its flags' heading in --help
     restart: bool = field(
         default=False,
-        metadata={"help": "Start over: delete this run's outputs first (an interrupted run resumes by default)."},
+        metadata={
+            "help": "Start over: delete this run's outputs first (an interrupted run resumes by default)."
+        },
     )
 
 

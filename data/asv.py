@@ -110,7 +110,9 @@ def build_rows(args: ASVDataArgs) -> list[dict]:
 
 def main(argv: Sequence[str] | None = None) -> int:
 
-    model_args, fmt_args, args, again = parse_config([ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv, doc=__doc__)
+    model_args, fmt_args, args, again = parse_config(
+        [ModelArgs, FormatArgs, ASVDataArgs, RestartArgs], argv, doc=__doc__
+    )
     out = stage_dir("data", args.name, args.output_root)
     with claimed_run(out, "ASV data", again.restart):
         rows = build_rows(args)

@@ -45,6 +45,7 @@ log = logging.getLogger("thinkscale.data.curate")
 @dataclass
 class CurateArgs:
     """The run itself (recipe keys of the same names)."""
+
     _argument_group_name = "curation: selection and output"  # its flags' heading in --help
 
     name: str = field(default="default", metadata={"help": "Output folder name under outputs/data/."})
@@ -65,15 +66,22 @@ class CurateArgs:
     )  # fmt: skip
     keep_long_sources: list[str] = field(
         default_factory=list,
-        metadata={"help": "Sources whose right traces over --keep-long-min-tokens are kept (s1: qfq/openaimath)."},
+        metadata={
+            "help": "Sources whose right traces over --keep-long-min-tokens are kept (s1: qfq/openaimath)."
+        },
     )
-    keep_long_min_tokens: int = field(default=5600, metadata={"help": "--keep-long-sources threshold (s1: 5600)."})
+    keep_long_min_tokens: int = field(
+        default=5600, metadata={"help": "--keep-long-sources threshold (s1: 5600)."}
+    )
     benchmark_after: int = field(
-        default=0, metadata={"help": "After this many rows, draw domains benchmark-weighted (s1: 700; 0: never)."}
+        default=0,
+        metadata={"help": "After this many rows, draw domains benchmark-weighted (s1: 700; 0: never)."},
     )
     benchmark_sources: list[str] = field(
         default_factory=list,
-        metadata={"help": "Sources whose domain mix weights the late draws (s1: qq8933/AIME_1983_2024 Idavidrein/gpqa)."},
+        metadata={
+            "help": "Sources whose domain mix weights the late draws (s1: qq8933/AIME_1983_2024 Idavidrein/gpqa)."
+        },
     )
     benchmark_shares: list[float] = field(
         default_factory=list, metadata={"help": "Each benchmark source's total weight, relative (s1: 1 0.5)."}
@@ -99,7 +107,9 @@ class CurateArgs:
         if self.over_length not in ("report", "drop", "error"):
             raise ConfigError(f"--over-length must be report, drop or error, got {self.over_length!r}")
         at_least(self, 0, "benchmark_after", "keep_long_min_tokens")
-        if len(self.benchmark_shares) != len(self.benchmark_sources) or any(x <= 0 for x in self.benchmark_shares):
+        if len(self.benchmark_shares) != len(self.benchmark_sources) or any(
+            x <= 0 for x in self.benchmark_shares
+        ):
             raise ConfigError(f"--benchmark-shares must give one positive share per --benchmark-sources entry, got "
                              f"{self.benchmark_shares} for {self.benchmark_sources}")  # fmt: skip
         if self.benchmark_after and not self.benchmark_sources:
@@ -141,13 +151,31 @@ def _quality(rows, test, src: SourceArgs, qual: QualityArgs, seed: int, cache: P
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, src, qual, diff, run, backend, again = parse_config(
-        [ModelArgs, FormatArgs, SourceArgs, QualityArgs, DifficultyArgs, CurateArgs, BackendArgs, RestartArgs], argv, doc=__doc__
+        [
+            ModelArgs,
+            FormatArgs,
+            SourceArgs,
+            QualityArgs,
+            DifficultyArgs,
+            CurateArgs,
+            BackendArgs,
+            RestartArgs,
+        ],
+        argv,
+        doc=__doc__,
     )
     out = stage_dir("data", run.name, run.output_root)
     with claimed_run(out, "curation", again.restart):
         if (out / "config.yaml").exists():
             changed = recipe_differences(
-                out / "config.yaml", model_args, fmt, src, qual, diff, run, backend,
+                out / "config.yaml",
+                model_args,
+                fmt,
+                src,
+                qual,
+                diff,
+                run,
+                backend,
                 ignore=("overwrite", *BACKEND_FIELDS),  # another engine for the same recipe: the same run
             )
             if not changed:
@@ -176,7 +204,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Diversity: domains, then s1's selection.
         labeler = None
         if run.domain_classifier == "model":
-
             labeler = model_labeler(run.domain_model or model_args.model, fmt, model_args, backend=backend)
         domain_counts = label_domains(rows, run.domain_classifier, labeler)
         chosen = s1_select(rows, run.num_samples, run.seed, run.rank_base, run.steps(),
@@ -197,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "short_by": max(0, run.num_samples - len(chosen)), "length": length_info,
                   "test_rows": len(test)}  # fmt: skip
         report = write_outputs(out, chosen, test, stages, extras)
-        save_config(out / "config.yaml", model_args, fmt, src, qual, diff, run, backend)  # last: marks the run complete
+        save_config(
+            out / "config.yaml", model_args, fmt, src, qual, diff, run, backend
+        )  # last: marks the run complete
         print(f"{out}: {len(chosen)} train rows, {len(test)} test rows; counts {report['counts']}")
         return 0
 

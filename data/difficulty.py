@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DifficultyArgs:
     """Difficulty-stage settings (recipe keys of the same names)."""
+
     _argument_group_name = "curation: difficulty filter"  # its flags' heading in --help
 
     difficulty_models: list[str] = field(

@@ -19,19 +19,31 @@ import re
 # code -> (MSC2020 title, a short description of what the area covers)
 MSC_AREAS: dict[str, tuple[str, str]] = {
     "03": ("Mathematical logic and foundations", "logic, set theory, model and proof theory, computability"),
-    "05": ("Combinatorics", "counting, arrangements, designs, graph theory, extremal and algebraic combinatorics"),
+    "05": (
+        "Combinatorics",
+        "counting, arrangements, designs, graph theory, extremal and algebraic combinatorics",
+    ),
     "06": ("Order, lattices, ordered algebraic structures", "ordered sets, lattices, Boolean algebras"),
     "08": ("General algebraic systems", "universal algebra, varieties, algebraic structures in general"),
-    "11": ("Number theory", "divisibility, primes, congruences, Diophantine equations, digits, arithmetic functions"),
+    "11": (
+        "Number theory",
+        "divisibility, primes, congruences, Diophantine equations, digits, arithmetic functions",
+    ),
     "12": ("Field theory and polynomials", "polynomials and their roots, field extensions, Galois theory"),
     "13": ("Commutative algebra", "commutative rings, ideals, modules, local algebra"),
     "14": ("Algebraic geometry", "varieties, curves, surfaces, schemes"),
-    "15": ("Linear and multilinear algebra; matrix theory", "matrices, determinants, eigenvalues, vector spaces"),
+    "15": (
+        "Linear and multilinear algebra; matrix theory",
+        "matrices, determinants, eigenvalues, vector spaces",
+    ),
     "16": ("Associative rings and algebras", "noncommutative rings, modules, representation of algebras"),
     "17": ("Nonassociative rings and algebras", "Lie algebras, Jordan algebras"),
     "18": ("Category theory; homological algebra", "categories, functors, homological methods"),
     "19": ("K-theory", "algebraic and topological K-theory"),
-    "20": ("Group theory and generalizations", "finite and infinite groups, permutation groups, group actions"),
+    "20": (
+        "Group theory and generalizations",
+        "finite and infinite groups, permutation groups, group actions",
+    ),
     "22": ("Topological groups, Lie groups", "Lie groups, locally compact groups, their representations"),
     "26": ("Real functions", "functions of real variables, inequalities, derivatives, integrals, limits"),
     "28": ("Measure and integration", "measures, integration theory"),
@@ -59,22 +71,37 @@ MSC_AREAS: dict[str, tuple[str, str]] = {
     "55": ("Algebraic topology", "homotopy, homology"),
     "57": ("Manifolds and cell complexes", "low-dimensional topology, knots, manifolds"),
     "58": ("Global analysis, analysis on manifolds", "analysis on manifolds, global variational problems"),
-    "60": ("Probability theory and stochastic processes", "probability, random variables, expectation, stochastic processes"),
+    "60": (
+        "Probability theory and stochastic processes",
+        "probability, random variables, expectation, stochastic processes",
+    ),
     "62": ("Statistics", "estimation, hypothesis testing, data analysis"),
     "65": ("Numerical analysis", "numerical methods and algorithms for computation"),
     "68": ("Computer science", "algorithms, complexity, programming, data structures, formal languages"),
-    "70": ("Mechanics of particles and systems", "kinematics, dynamics, forces, motion of particles and rigid bodies"),
+    "70": (
+        "Mechanics of particles and systems",
+        "kinematics, dynamics, forces, motion of particles and rigid bodies",
+    ),
     "74": ("Mechanics of deformable solids", "elasticity, plasticity, materials"),
     "76": ("Fluid mechanics", "flows, viscosity, hydrodynamics"),
     "78": ("Optics, electromagnetic theory", "light, electromagnetism, circuits' fields"),
     "80": ("Classical thermodynamics, heat transfer", "temperature, heat, entropy, thermodynamic processes"),
     "81": ("Quantum theory", "quantum mechanics, quantum information, particles"),
-    "82": ("Statistical mechanics, structure of matter", "statistical physics, condensed matter, chemistry of matter"),
+    "82": (
+        "Statistical mechanics, structure of matter",
+        "statistical physics, condensed matter, chemistry of matter",
+    ),
     "83": ("Relativity and gravitational theory", "special and general relativity"),
     "85": ("Astronomy and astrophysics", "stars, planets, orbits, cosmology"),
     "86": ("Geophysics", "the Earth's physics, seismology, atmosphere"),
-    "90": ("Operations research, mathematical programming", "linear and integer programming, scheduling, networks"),
-    "91": ("Game theory, economics, finance, and other social and behavioral sciences", "games, markets, prices, interest"),
+    "90": (
+        "Operations research, mathematical programming",
+        "linear and integer programming, scheduling, networks",
+    ),
+    "91": (
+        "Game theory, economics, finance, and other social and behavioral sciences",
+        "games, markets, prices, interest",
+    ),
     "92": ("Biology and other natural sciences", "biology, chemistry, medicine, genetics"),
     "93": ("Systems theory; control", "control systems, stability, feedback"),
     "94": ("Information and communication theory, circuits", "coding, information, signals, circuits"),
@@ -99,7 +126,8 @@ def msc_label(code: str) -> str:
 def rubric() -> str:
     """Every area in the rubric's shape, blank-line separated."""
     return "\n\n".join(
-        f"### {title}\n* Code: {code}\n* Description: {description}" for code, (title, description) in MSC_AREAS.items()
+        f"### {title}\n* Code: {code}\n* Description: {description}"
+        for code, (title, description) in MSC_AREAS.items()
     )
 
 

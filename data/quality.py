@@ -27,7 +27,9 @@ from thinkscale.data.decontaminate import EvalIndex
 from thinkscale.data.dedup import deduplicate
 
 REQUIRED = ("question", "reasoning", "answer", "gold")
-_PROBLEM_NUMBER_RE = re.compile(r"p(?:[1-9]\d{0,2})\.")  # s1: any(f"p{i}." in question for i in range(1, 1000))
+_PROBLEM_NUMBER_RE = re.compile(
+    r"p(?:[1-9]\d{0,2})\."
+)  # s1: any(f"p{i}." in question for i in range(1, 1000))
 _BOLD_DIGIT_RE = re.compile(r"\*\*(?=.*\d)[^\s\]]*\*\*")  # s1's pattern, as written
 _API_ERROR_RE = re.compile(
     r"(api error|error code: ?\d{3}|rate limit(ed)? exceeded|internal server error|service unavailable|"
@@ -40,6 +42,7 @@ _IMAGE_RE = re.compile(r"(!\[[^\]]*\]\(|<img\b|\[image\]|\bimage\d*\.(png|jpe?g|
 @dataclass
 class QualityArgs:
     """Quality-stage settings (recipe keys of the same names)."""
+
     _argument_group_name = "curation: quality and decontamination"  # its flags' heading in --help
 
     near_dup_threshold: float = field(
@@ -55,7 +58,9 @@ class QualityArgs:
     ngram: int = field(default=8, metadata={"help": "n of the n-gram overlap test (s1: 8)."})
     filter_quality: bool = field(
         default=True,
-        metadata={"help": "false: keep every row (a set already curated, such as s1K-1.1, trained on whole as s1 does)."},
+        metadata={
+            "help": "false: keep every row (a set already curated, such as s1K-1.1, trained on whole as s1 does)."
+        },
     )
 
     def __post_init__(self) -> None:

@@ -69,7 +69,9 @@ def kept_whole(rows: list[dict], steps: S1Steps, is_right) -> list[dict]:
 
 def benchmark_weights(rows: list[dict], steps: S1Steps) -> dict[str, float]:
     """Domain -> weight from the benchmark-derived rows (s1: AIME counts + int(GPQA counts x ratio))."""
-    counts = [Counter(r["domain"] for r in rows if from_source(r, [name])) for name in steps.benchmark_sources]
+    counts = [
+        Counter(r["domain"] for r in rows if from_source(r, [name])) for name in steps.benchmark_sources
+    ]
     if not counts or not sum(counts[0].values()):
         return {}
     first = sum(counts[0].values())

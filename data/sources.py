@@ -29,6 +29,7 @@ from thinkscale.data.builtin.traces import TraceStyle
 @dataclass
 class SourceArgs:
     """Candidate sources and how to read them (recipe keys of the same names)."""
+
     _argument_group_name = "curation: sources"  # its flags' heading in --help
 
     sources: list[str] = field(

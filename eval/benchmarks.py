@@ -42,6 +42,7 @@ LOCAL_NAMES = {"aime24": ("aime24.jsonl",), "math500": ("math500.jsonl",),
 @dataclass
 class BenchmarkArgs:
     """Which questions to evaluate on (recipe keys of the same names)."""
+
     _argument_group_name = "benchmark"  # its flags' heading in --help
 
     benchmark: str = field(
@@ -140,7 +141,12 @@ def gpqa_as_s1(records: list[dict], seed: int = 0) -> list[Item]:
     rng = random.Random(seed)  # the global random after random.seed(seed), used by nothing else here
     items = []
     for i, r in enumerate(records):
-        choices = [r["Incorrect Answer 1"], r["Incorrect Answer 2"], r["Incorrect Answer 3"], r["Correct Answer"]]
+        choices = [
+            r["Incorrect Answer 1"],
+            r["Incorrect Answer 2"],
+            r["Incorrect Answer 3"],
+            r["Correct Answer"],
+        ]
         correct = r["Correct Answer"]
         rng.shuffle(choices)
         lines = "\n".join(f"{'ABCD'[k]}) {c}" for k, c in enumerate(choices))

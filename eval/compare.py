@@ -30,7 +30,9 @@ FIELDS = ("thinking", "answer", "extracted", "correct", "thinking_tokens", "answ
 def _samples(run: Path) -> dict[tuple, dict]:
     path = run / "samples.jsonl" if run.is_dir() else run
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (a run folder of `thinkscale eval` holds samples.jsonl)")
+        raise FileNotFoundError(
+            f"{path}: no such file (a run folder of `thinkscale eval` holds samples.jsonl)"
+        )
     out = {}
     for i, s in enumerate(read_jsonl(path, allow_torn_tail=True), 1):
         if not all(k in s for k in ("label", "budget", "id")):
@@ -42,7 +44,7 @@ def _samples(run: Path) -> dict[tuple, dict]:
 def _parting(a: str, b: str) -> str:
     """Where two texts first differ, with a little context from each."""
     i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    return f"character {i}: {a[max(0, i - 20):i + 30]!r} vs {b[max(0, i - 20):i + 30]!r}"
+    return f"character {i}: {a[max(0, i - 20) : i + 30]!r} vs {b[max(0, i - 20) : i + 30]!r}"
 
 
 def _order(key: tuple) -> tuple:
@@ -55,7 +57,9 @@ def compare(a: dict[tuple, dict], b: dict[tuple, dict]) -> tuple[list[dict], int
     """Per (label, point): pairs, equal pairs and the first difference; and the samples only in A, only in B."""
     rows: dict[tuple, dict] = {}
     for key in sorted(set(a) & set(b), key=_order):
-        row = rows.setdefault(key[:2], {"label": key[0], "point": key[1], "pairs": 0, "equal": 0, "first": None})
+        row = rows.setdefault(
+            key[:2], {"label": key[0], "point": key[1], "pairs": 0, "equal": 0, "first": None}
+        )
         row["pairs"] += 1
         diff = next((f for f in FIELDS if a[key].get(f) != b[key].get(f)), None)
         if diff is None:
@@ -68,7 +72,9 @@ def compare(a: dict[tuple, dict], b: dict[tuple, dict]) -> tuple[list[dict], int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("a", help="a run folder (outputs/eval/<run>) or its samples.jsonl")
     parser.add_argument("b", help="the other run")
     args = parser.parse_args(argv)
@@ -77,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['label']} | {r['point']} | {r['pairs']} | {r['equal']} | {r['first'] or '—'} |")
     pairs, equal = sum(r["pairs"] for r in rows), sum(r["equal"] for r in rows)
-    print(f"{equal} of {pairs} pairs equal field by field; {only_a} samples only in {args.a}, {only_b} only in {args.b}")
+    print(
+        f"{equal} of {pairs} pairs equal field by field; {only_a} samples only in {args.a}, {only_b} only in {args.b}"
+    )
     return 0 if pairs and equal == pairs else 1
 
 

@@ -105,7 +105,9 @@ def mean_interval(by_q: dict, samples_per_question: int = 1) -> tuple[float, flo
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
-def paired_gain(base: dict, other: dict, resamples: int = RESAMPLES) -> tuple[float, tuple[float, float] | None]:
+def paired_gain(
+    base: dict, other: dict, resamples: int = RESAMPLES
+) -> tuple[float, tuple[float, float] | None]:
     """other - base in mean accuracy over the questions both answered, with its paired 95% interval."""
     shared = set(base) & set(other)
     if not shared:

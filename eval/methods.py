@@ -40,7 +40,9 @@ from thinkscale.grading.grade import grade
 from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS, BudgetRequest, BudgetResult
 
 # s1's class-conditional prompts, word for word (its lm-eval fork, PROMPTSHORT / PROMPTLONG)
-SHORT_PROMPT = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."
+SHORT_PROMPT = (
+    "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."
+)
 LONG_PROMPT = (
     "Answer after a long amount of thinking. If you feel like you are finished early, spend the extra time "
     "trying to double-check your work until you are absolutely sure that you have the correct answer."

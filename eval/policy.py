@@ -29,12 +29,16 @@ from thinkscale.inference.vllm.tree import VLLMTree
 @dataclass
 class PolicySettings:
     """Sampling and budgets every strategy shares (recipe keys of the same names)."""
+
     _argument_group_name = "policy: how each path is decoded"  # its flags' heading in --help
 
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of thinking."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     max_thinking_tokens: int = field(default=512, metadata={"help": "Thinking cap on every path."})
-    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
+    max_answer_tokens: int = field(
+        default=MAX_ANSWER_TOKENS,
+        metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."},
+    )
     step_delimiter: str = field(
         default="\n\n", metadata={"help": "Text that ends a reasoning step (search strategies)."}
     )
@@ -66,7 +70,9 @@ class Policy:
                          temperature=self.s.temperature, top_p=self.s.top_p)  # fmt: skip
         return replace(base, **overrides)
 
-    def roots(self, items: list[Item], computes: list[Compute] | None = None, extra: str | None = None) -> list[Node]:
+    def roots(
+        self, items: list[Item], computes: list[Compute] | None = None, extra: str | None = None
+    ) -> list[Node]:
         """One root per question; its prompt tokens are added to `computes` (None: not counted, e.g. a
         prompt already counted for the samples it was read for)."""
         prompts = [
@@ -139,7 +145,6 @@ def load_policy(model_args, fmt: FormatArgs, settings: PolicySettings, batch_siz
     the model in transformers, lazily, to read hidden states for a value-head verifier)."""
 
     if backend is not None and backend.is_vllm:
-
         require_vllm()
         source = resolve_model(model_args.model, model_args.revision)
         tree = VLLMTree.start(source, load_tokenizer(source), fmt, backend, model_args.dtype,

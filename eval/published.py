@@ -26,16 +26,22 @@ def _row(aime: float, math: float, gpqa: float) -> dict[str, float]:
 # (model, method, point, ignore strings) -> (the published row's name, its accuracies)
 PUBLISHED: dict[tuple, tuple[str, dict[str, float]]] = {
     (S1, "no_forcing", "none", ("Wait",)): ("Table 1: s1 w/o BF", _row(50.0, 92.6, 56.6)),
-    (S1, "wait", "0", ("Wait",)): ("Table 4: no extrapolation (max_tokens_thinking=auto)", _row(50.0, 93.0, 57.6)),
-    (S1, "wait", "1", ("Wait",)): ("Table 5: s1 BF \"Wait\" 1x", _row(53.3, 92.8, 59.6)),
-    (S1, "wait", "2", ("Wait",)): ("Table 4 / 5: 2x \"Wait\"", _row(53.3, 93.0, 59.6)),
-    (S1, "wait", "4", ("Wait",)): ("Table 5: s1 BF \"Wait\" 4x (Table 1's AIME24 56.7)", _row(56.7, 92.2, 58.6)),
+    (S1, "wait", "0", ("Wait",)): (
+        "Table 4: no extrapolation (max_tokens_thinking=auto)",
+        _row(50.0, 93.0, 57.6),
+    ),
+    (S1, "wait", "1", ("Wait",)): ('Table 5: s1 BF "Wait" 1x', _row(53.3, 92.8, 59.6)),
+    (S1, "wait", "2", ("Wait",)): ('Table 4 / 5: 2x "Wait"', _row(53.3, 93.0, 59.6)),
+    (S1, "wait", "4", ("Wait",)): (
+        'Table 5: s1 BF "Wait" 4x (Table 1\'s AIME24 56.7)',
+        _row(56.7, 92.2, 58.6),
+    ),
     (S1, "wait", "2", ("",)): ("Table 4: 2x without string", _row(50.0, 90.2, 55.1)),
-    (S1, "wait", "2", ("Hmm",)): ("Table 4: 2x \"Hmm\"", _row(50.0, 93.0, 59.6)),
-    (S1, "wait", "2", ("Alternatively",)): ("Table 4: 2x \"Alternatively\"", _row(50.0, 92.2, 59.6)),
+    (S1, "wait", "2", ("Hmm",)): ('Table 4: 2x "Hmm"', _row(50.0, 93.0, 59.6)),
+    (S1, "wait", "2", ("Alternatively",)): ('Table 4: 2x "Alternatively"', _row(50.0, 92.2, 59.6)),
     (S1_1, "no_forcing", "none", ("Wait",)): ("Table 5: s1.1 w/o BF", _row(56.7, 94.4, 60.6)),
-    (S1_1, "wait", "1", ("Wait",)): ("Table 5: s1.1 BF \"Wait\" 1x", _row(56.7, 95.4, 62.6)),
-    (S1_1, "wait", "2", ("Wait",)): ("Table 5: s1.1 BF \"Wait\" 2x", _row(56.7, 95.4, 63.6)),
+    (S1_1, "wait", "1", ("Wait",)): ('Table 5: s1.1 BF "Wait" 1x', _row(56.7, 95.4, 62.6)),
+    (S1_1, "wait", "2", ("Wait",)): ('Table 5: s1.1 BF "Wait" 2x', _row(56.7, 95.4, 63.6)),
 }
 
 

@@ -37,7 +37,9 @@ def _scaling_of(columns: list, bounds_: list) -> float | None:
     # Bootstrap statistic: the first half of the columns are per-question accuracies per point, the
     # second half per-question thinking tokens, in the same point order.
     k = len(columns) // 2
-    return scaling([Point(float(columns[k + i].mean()), float(columns[i].mean()), *bounds_[i]) for i in range(k)])
+    return scaling(
+        [Point(float(columns[k + i].mean()), float(columns[i].mean()), *bounds_[i]) for i in range(k)]
+    )
 
 
 def _r(x: float | None, digits: int = 4) -> float | None:
@@ -83,7 +85,11 @@ def method_metrics(samples: list[dict], budgets: list[int]) -> dict:
         scaling_ci = (bootstrap(accs + thinks, lambda cols, b=bounds_: _scaling_of(cols, b), S1_RESAMPLES)
                       if len(points) > 1 else None)  # fmt: skip
         by_compute = sorted(range(len(points)), key=lambda i: points[i].thinking)
-        gain = paired_gain(accs[by_compute[0]], accs[by_compute[-1]], S1_RESAMPLES) if len(points) > 1 else (None, None)
+        gain = (
+            paired_gain(accs[by_compute[0]], accs[by_compute[-1]], S1_RESAMPLES)
+            if len(points) > 1
+            else (None, None)
+        )
         out[label] = {"method": method, "control": round(m.control, 4),
                       "scaling": _r(m.scaling, 4), "scaling_unit": SCALING_UNIT,
                       "scaling_ci95": None if scaling_ci is None else [round(v, 4) for v in scaling_ci],
@@ -99,7 +105,8 @@ def summary_cells(m: dict) -> dict[str, str]:
     """One method's summary.md cells as text (n, points, control, scaling, gain, performance,
     format): the docs' tables are cut from the same cells (`tools/docs_results.py`)."""
     pts = "; ".join(
-        f"{p['point']} → {percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})" for p in m["points"]
+        f"{p['point']} → {percent(p['accuracy'], p['ci95'])} ({p['mean_thinking_tokens']:.0f})"
+        for p in m["points"]
     )
     scaling = "n/a" if m["scaling"] is None else f"{m['scaling']:.1f}"
     if m.get("scaling_ci95"):

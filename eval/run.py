@@ -65,11 +65,14 @@ from thinkscale.inference.models.load import ModelArgs
 @dataclass
 class EvalArgs:
     """The sweep (recipe keys of the same names)."""
+
     _argument_group_name = "study: methods, budgets, run"  # its flags' heading in --help
 
     name: str | None = field(
         default=None,
-        metadata={"help": "Run folder under outputs/eval/ (default: from the settings; `_vllm` appended on vLLM)."},
+        metadata={
+            "help": "Run folder under outputs/eval/ (default: from the settings; `_vllm` appended on vLLM)."
+        },
     )
     output_root: str | None = field(default=None, metadata={"help": "Outputs root (default ./outputs)."})
     methods: list[str] = field(
@@ -88,7 +91,10 @@ class EvalArgs:
     baseline_model: str | None = field(
         default=None, metadata={"help": "Also sweep budget forcing with this model."}
     )
-    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
+    max_answer_tokens: int = field(
+        default=MAX_ANSWER_TOKENS,
+        metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."},
+    )
     wait_max_thinking: str = field(
         default="512",
         metadata={"help": "`wait`: the thinking cap, in tokens, or auto: s1's max_tokens_thinking=auto, per benchmark "
@@ -118,7 +124,8 @@ class EvalArgs:
                   "(needs --temperature > 0)."},
     )  # fmt: skip
     temperature: float = field(
-        default=0.0, metadata={"help": "Decoding temperature of every method but rejection_sampling (0: greedy, s1)."}
+        default=0.0,
+        metadata={"help": "Decoding temperature of every method but rejection_sampling (0: greedy, s1)."},
     )
     batch_size: int = field(default=40, metadata={"help": "Requests decoded together."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
@@ -138,15 +145,23 @@ class EvalArgs:
         at_least(self, 1, "max_answer_tokens", "unforced_max_thinking", "tokens_per_step",
                  "max_tries", "batch_size", "samples_per_question")  # fmt: skip
         self.wait_max_thinking = str(self.wait_max_thinking).strip()  # a recipe's YAML gives an int
-        if self.wait_max_thinking != "auto" and not (self.wait_max_thinking.isdigit() and int(self.wait_max_thinking) >= 1):
-            raise ConfigError(f"--wait-max-thinking must be a token count >= 1 or auto, got {self.wait_max_thinking!r}")
+        if self.wait_max_thinking != "auto" and not (
+            self.wait_max_thinking.isdigit() and int(self.wait_max_thinking) >= 1
+        ):
+            raise ConfigError(
+                f"--wait-max-thinking must be a token count >= 1 or auto, got {self.wait_max_thinking!r}"
+            )
         if not self.wait_ignore_strings:
-            raise ConfigError("--wait-ignore-strings needs at least one string (\"\": append nothing)")
+            raise ConfigError('--wait-ignore-strings needs at least one string ("": append nothing)')
         at_least(self, 0, "temperature")
         if self.samples_per_question > 1 and self.temperature == 0:
-            raise ConfigError("--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike")
+            raise ConfigError(
+                "--samples-per-question above 1 needs --temperature > 0: greedy samples are all alike"
+            )
         if self.sample_temperature <= 0:
-            raise ConfigError(f"--sample-temperature must be > 0 (rejection sampling samples), got {self.sample_temperature}")
+            raise ConfigError(
+                f"--sample-temperature must be > 0 (rejection sampling samples), got {self.sample_temperature}"
+            )
 
 
 def run_name(model: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: FormatArgs,
@@ -290,7 +305,9 @@ def dry_run(model_args: ModelArgs, bench: BenchmarkArgs, ev: EvalArgs, fmt: Form
             if backend is not None and backend.max_model_len:  # the context ends a request sooner
                 most = min(most, backend.max_model_len)
             total += requests * most
-            shown = "auto" if method == "wait" and ev.wait_max_thinking == "auto" else cap  # measured at run time
+            shown = (
+                "auto" if method == "wait" and ev.wait_max_thinking == "auto" else cap
+            )  # measured at run time
             lines.append(f"{label} | {point} | {requests} | {shown} | {most} | {requests * most}")
     capped = " (rejection sampling at its try cap)" if "rejection_sampling" in ev.methods else ""
     lines.append(f"at most {total} generated tokens in all{capped}; prompts not counted")
@@ -314,7 +331,11 @@ def benchmark_table(runs: list[tuple], model: str = "", ignore_strings=("Wait",)
                 cell += f"; s1: {pub[1][h]:.1f}"
             text.append(cell)
         lines.append(f"| {label} | {point} | " + " | ".join(text) + f" | {pub[0] if pub else '—'} |")
-    return "Accuracy in % [95% interval] (mean thinking tokens); s1: its published accuracy for the same run\n\n" + "\n".join(lines) + "\n"
+    return (
+        "Accuracy in % [95% interval] (mean thinking tokens); s1: its published accuracy for the same run\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def _study(model_args, fmt, bench, ev, backend, restart: bool):
@@ -324,7 +345,11 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
     with claimed_run(out, "the s1 study", restart):
         out.mkdir(parents=True, exist_ok=True)
         saved = out / "config.yaml"
-        changed = recipe_differences(saved, model_args, fmt, bench, ev, backend, ignore=PLAN_FIELDS) if saved.exists() else []
+        changed = (
+            recipe_differences(saved, model_args, fmt, bench, ev, backend, ignore=PLAN_FIELDS)
+            if saved.exists()
+            else []
+        )
         if changed:
             # Samples decoded under other settings would be reused as if they were this recipe's.
             raise ConfigError(f"{out} holds samples decoded with other settings (differs in: {', '.join(changed)}); "
@@ -337,7 +362,6 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
         plan = _sweep_plan(model_args, ev)
         compare_ids = None
         if ev.compare_limit and ev.compare_limit < len(items):
-
             compare_ids = set(
                 random.Random(bench.subset_seed + 1).sample([it.id for it in items], ev.compare_limit)
             )
@@ -352,16 +376,22 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
                     if method == "budget_forcing" or compare_ids is None
                     else [i for i in items if i.id in compare_ids]
                 )
-                for point, k in ((p, k) for p in sweep_points(method, ev) for k in range(ev.samples_per_question)):
+                for point, k in (
+                    (p, k) for p in sweep_points(method, ev) for k in range(ev.samples_per_question)
+                ):
                     wanted |= {_key(label, point, it.id, k) for it in pool}
                     todo = [it for it in pool if _key(label, point, it.id, k) not in done]
                     if not todo:
                         continue
                     if model not in engines:
-                        for other in engines.values():  # one model in memory at a time (a vLLM engine holds its KV cache)
+                        for other in (
+                            engines.values()
+                        ):  # one model in memory at a time (a vLLM engine holds its KV cache)
                             other[0].close()
                         engines.clear()
-                        engines[model] = build_engine(model_args.for_model(model), fmt, backend, ev.batch_size)
+                        engines[model] = build_engine(
+                            model_args.for_model(model), fmt, backend, ev.batch_size
+                        )
                     engine, tok = engines[model]
                     which = f" #{k}" if ev.samples_per_question > 1 else ""
                     bar = tqdm(total=len(todo), desc=f"{label} @ {point}{which}", unit="q")
@@ -391,7 +421,8 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
 
         title = f"{model_args.model} on {bench.benchmark} ({len(items)} questions)"
         metrics = method_metrics(
-            [s for s in samples if _key(s["label"], s["budget"], s["id"], s.get("sample", 0)) in wanted], ev.budgets
+            [s for s in samples if _key(s["label"], s["budget"], s["id"], s.get("sample", 0)) in wanted],
+            ev.budgets,
         )
         atomic_write_json(out / "metrics.json", {"title": title, "source": benchmark_source(bench), "methods": metrics,
                                                  "provenance": provenance()})  # fmt: skip

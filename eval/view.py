@@ -54,7 +54,9 @@ def collect(run: Path) -> dict:
     samples = _rows(run / "samples.jsonl")
     records = _rows(run / "records.jsonl")
     if not samples and not records:
-        raise ConfigError(f"{run}: no samples.jsonl or records.jsonl to show (is it an eval or strategies run folder?)")
+        raise ConfigError(
+            f"{run}: no samples.jsonl or records.jsonl to show (is it an eval or strategies run folder?)"
+        )
     plot = next((run / p for p in PLOTS if (run / p).is_file()), None)
     config = run / "config.yaml"
     return {
@@ -86,8 +88,12 @@ def write_report(run: str | Path, output: str | Path | None = None) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", help="a run folder: outputs/eval/<run>, outputs/strategies/<name>, outputs/ibpo/<name>/eval")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "run", help="a run folder: outputs/eval/<run>, outputs/strategies/<name>, outputs/ibpo/<name>/eval"
+    )
     parser.add_argument("--output", help="where to write the page (default: RUN/report.html)")
     args = parser.parse_args(argv)
     path = write_report(args.run, args.output)

@@ -56,7 +56,9 @@ def last_number(text: str) -> str | None:
 
 # "Answer:", "the answer is", "correct option is", "choice:", a "**Final Answer**" heading on its own
 # line ... followed by the stated letter.
-_CHOICE_MARKER_RE = re.compile(r"\b(?:answer|option|choice)\s*(?:\*\*)?\s*(?:[:：]|is\b:?|\n)\s*", re.IGNORECASE)
+_CHOICE_MARKER_RE = re.compile(
+    r"\b(?:answer|option|choice)\s*(?:\*\*)?\s*(?:[:：]|is\b:?|\n)\s*", re.IGNORECASE
+)
 
 
 def _letter_alone(text: str, letters: str) -> str | None:

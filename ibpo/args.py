@@ -34,7 +34,10 @@ class IBPOArgs:
     long_tokens: int = field(default=200, metadata={"help": "group_by=tokens: extended above this."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature."})
     max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap when sampling."})
-    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
+    max_answer_tokens: int = field(
+        default=MAX_ANSWER_TOKENS,
+        metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."},
+    )
     batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
     sft_config: str = field(default="", metadata={"help": "The SFT recipe of each round's update."})
     seed: int = field(default=0, metadata={"help": "Sampling seed (each round adds its index)."})

@@ -49,7 +49,10 @@ class IBPOEvalArgs:
         default=None, metadata={"help": "records.jsonl of a strategy study: maj@k and its question ids."}
     )
     max_thinking_tokens: int = field(default=400, metadata={"help": "Thinking cap (no forcing below it)."})
-    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
+    max_answer_tokens: int = field(
+        default=MAX_ANSWER_TOKENS,
+        metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."},
+    )
     batch_size: int = field(default=48, metadata={"help": "Requests decoded together."})
 
     def __post_init__(self) -> None:
@@ -187,7 +190,9 @@ def plot(metrics: dict, majority: dict, path: Path) -> None:
                     markersize=max(4, 13 - 2.5 * k), capsize=3, label=label)  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set(
-        xlabel="generated tokens per question (log scale)", ylabel="accuracy (%), 95% Wilson bars", title="accuracy vs compute"
+        xlabel="generated tokens per question (log scale)",
+        ylabel="accuracy (%), 95% Wilson bars",
+        title="accuracy vs compute",
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -80,7 +80,9 @@ def run_round(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    base, fmt, args, backend, again = parse_config([ModelArgs, FormatArgs, IBPOArgs, BackendArgs, RestartArgs], argv, doc=__doc__)
+    base, fmt, args, backend, again = parse_config(
+        [ModelArgs, FormatArgs, IBPOArgs, BackendArgs, RestartArgs], argv, doc=__doc__
+    )
     items = load_questions(args)
     out = stage_dir("ibpo", args.name, args.output_root)
     # restart: every round's fine-tuning run goes too, which a rerun would otherwise reuse
@@ -92,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for q in args.budgets:
             model = args.start_model
             for r in range(1, args.rounds + 1):
-                model = run_round(model, base, fmt, args, q, r, items, out / f"q{q:g}" / f"round-{r}", backend)
+                model = run_round(
+                    model, base, fmt, args, q, r, items, out / f"q{q:g}" / f"round-{r}", backend
+                )
                 sel = json.loads((out / f"q{q:g}" / f"round-{r}" / "state.json").read_text())["selection"]
                 print(f"q={q:g} round {r}: {sel['right']}/{sel['responses']} right, {sel['extended']} extended; "
                       f"chose {sel['chosen']} ({sel['chosen_extended']} extended) -> {model}")  # fmt: skip

@@ -47,7 +47,9 @@ class Engine:
         known = {f.name for cls in (ModelArgs, FormatArgs, BackendArgs) for f in dataclasses.fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:
-            raise ConfigError(f"Engine: unknown setting(s) {', '.join(unknown)} (FormatArgs or BackendArgs fields)")
+            raise ConfigError(
+                f"Engine: unknown setting(s) {', '.join(unknown)} (FormatArgs or BackendArgs fields)"
+            )
         if model is not None:
             values["model"] = model
         if dtype is not None:
@@ -63,7 +65,9 @@ class Engine:
         try:
             return BudgetRequest(render_prompt(self.tokenizer, self.format, question), **budget)
         except TypeError as e:  # an unknown keyword
-            raise ConfigError(f"Engine.generate: {e} (the budget settings are BudgetRequest's fields)") from None
+            raise ConfigError(
+                f"Engine.generate: {e} (the budget settings are BudgetRequest's fields)"
+            ) from None
 
     def generate(self, question: str | list[str], **budget: Any) -> BudgetResult | list[BudgetResult]:
         """Budget-forced answers: one result for a question, a list for a list (decoded together)."""

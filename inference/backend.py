@@ -38,6 +38,7 @@ INSTALL_HINT = "vLLM is not installed in this environment: run `make setup-vllm`
 @dataclass
 class BackendArgs:
     """The decoding backend and vLLM's engine settings (recipe keys of the same names)."""
+
     _argument_group_name = "backend: the engine that decodes (hf, vllm)"  # its flags' heading in --help
 
     backend: str = field(
@@ -109,11 +110,15 @@ class BackendArgs:
         if self.vllm_states not in STATE_READERS:
             raise ConfigError(f"--vllm-states {self.vllm_states!r} is not one of {', '.join(STATE_READERS)}")
         if self.vllm_forcing not in FORCING_MODES:
-            raise ConfigError(f"--vllm-forcing {self.vllm_forcing!r} is not one of {', '.join(FORCING_MODES)}")
+            raise ConfigError(
+                f"--vllm-forcing {self.vllm_forcing!r} is not one of {', '.join(FORCING_MODES)}"
+            )
         if self.kv_block_size is not None and self.kv_block_size < 1:
             raise ConfigError(f"--kv-block-size must be >= 1, got {self.kv_block_size}")
         if not 0 < self.gpu_memory_utilization <= 1:
-            raise ConfigError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+            raise ConfigError(
+                f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}"
+            )
 
     @property
     def is_vllm(self) -> bool:

@@ -167,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.prompt is None:
             raise ConfigError("--no-think needs --prompt")
         if backend.is_vllm:
-            raise ConfigError("--no-think (a plain chat turn through transformers' generate) runs on --backend hf")
+            raise ConfigError(
+                "--no-think (a plain chat turn through transformers' generate) runs on --backend hf"
+            )
         model, tokenizer = load_model(model_args)
         answer = plain_answer(model, tokenizer, args.prompt, budget.max_answer_tokens)
         print(json.dumps({"thinking": "", "answer": answer}) if args.json else answer)
@@ -176,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.prompt is None:
         repl(engine, fmt, budget)
         return 0
-    printer = None if args.json else _Printer(tokenizer, sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    printer = (
+        None if args.json else _Printer(tokenizer, sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    )
     result = ask(engine, fmt, budget, args.prompt, printer)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

@@ -22,6 +22,7 @@ from thinkscale.inference.vllm.engine import VLLMEngine
 @dataclass
 class BudgetArgs:
     """Thinking budgets and sampling (recipe keys of the same names)."""
+
     _argument_group_name = "budget: budget forcing"  # its flags' heading in --help
 
     min_thinking_tokens: int = field(
@@ -35,7 +36,10 @@ class BudgetArgs:
         default_factory=lambda: ["Wait"],
         metadata={"help": "Text appended at each suppression (several: used in turn)."},
     )
-    max_answer_tokens: int = field(default=MAX_ANSWER_TOKENS, metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."})
+    max_answer_tokens: int = field(
+        default=MAX_ANSWER_TOKENS,
+        metadata={"help": "Most tokens in the answer (s1's recipes: 32768, no cap short of the context)."},
+    )
     temperature: float = field(default=0.0, metadata={"help": "Thinking temperature (0: greedy)."})
     answer_temperature: float | None = field(
         default=None, metadata={"help": "Answer temperature (unset: --temperature)."}
@@ -85,7 +89,9 @@ def _vllm(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs, batch_si
 BACKENDS = {"hf": _hf, "vllm": _vllm}
 
 
-def build_engine(model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs | None = None, batch_size: int = 32):
+def build_engine(
+    model_args: ModelArgs, fmt: FormatArgs, backend: BackendArgs | None = None, batch_size: int = 32
+):
     """(engine, tokenizer) for the backend `backend` names (default: hf)."""
     backend = backend or BackendArgs()
     return BACKENDS[backend.backend](model_args, fmt, backend, batch_size)

@@ -29,13 +29,17 @@ class SFTArgs:
     packing: bool = field(default=True, metadata={"help": "Pack several examples per block (no padding)."})
     over_length: str = field(
         default="drop",
-        metadata={"help": "Examples longer than --block-size: drop (counted), truncate to the block size "
-                          "(counted; s1's trainer cuts at its max_seq_length) or error."},
+        metadata={
+            "help": "Examples longer than --block-size: drop (counted), truncate to the block size "
+            "(counted; s1's trainer cuts at its max_seq_length) or error."
+        },
     )
     save_dtype: str = field(
         default="model",
-        metadata={"help": "final/'s weights: model (in --dtype) or float32 (the fp32 master weights of a bf16 "
-                          "run, as s1 saves and evaluates them)."},
+        metadata={
+            "help": "final/'s weights: model (in --dtype) or float32 (the fp32 master weights of a bf16 "
+            "run, as s1 saves and evaluates them)."
+        },
     )
     learning_rate: float = field(default=1e-5, metadata={"help": "Peak learning rate (s1: 1e-5)."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs (s1: 5)."})
@@ -52,7 +56,9 @@ class SFTArgs:
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
     global_batch_size: int = field(
         default=16,
-        metadata={"help": "Blocks per optimizer step, all processes (s1: 16; with packing false a block is one example)."},
+        metadata={
+            "help": "Blocks per optimizer step, all processes (s1: 16; with packing false a block is one example)."
+        },
     )
     loss_weighting: str = field(
         default="token",
@@ -88,14 +94,18 @@ class SFTArgs:
     )
     restart: bool = field(
         default=False,
-        metadata={"help": "Start over: delete this run's checkpoints, log and final/ first (resume is the default)."},
+        metadata={
+            "help": "Start over: delete this run's checkpoints, log and final/ first (resume is the default)."
+        },
     )
     seed: int = field(
         default=0, metadata={"help": "Seed of initialisation-free randomness: data order, dropout."}
     )
 
     def __post_init__(self) -> None:
-        if self.fsdp_config:  # a file, else a packaged one (`recipes/accelerate/fsdp_trainer.json` outside a checkout)
+        if (
+            self.fsdp_config
+        ):  # a file, else a packaged one (`recipes/accelerate/fsdp_trainer.json` outside a checkout)
             self.fsdp_config = str(resolve_recipe(self.fsdp_config))
         for name in ("block_size", "global_batch_size", "micro_batch_size", "logging_steps", "save_steps"):
             if getattr(self, name) <= 0:

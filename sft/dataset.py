@@ -46,14 +46,21 @@ def build_blocks(args: SFTArgs, tokenizer) -> tuple[list[Block], dict]:
             f"(rows {', '.join(str(i + 1) for i in over[:5])}); raise --block-size or pass --over-length drop"
         )
     if over and args.over_length == "truncate":  # s1: its trainer cuts each example at max_seq_length
-        log.warning("truncating %d of %d examples to --block-size %d", len(over), len(examples), args.block_size)
+        log.warning(
+            "truncating %d of %d examples to --block-size %d", len(over), len(examples), args.block_size
+        )
         cut = set(over)
         examples = [
             Example(ex.input_ids[: args.block_size], ex.labels[: args.block_size]) if i in cut else ex
             for i, ex in enumerate(examples)
         ]
     elif over:
-        log.warning("dropping %d of %d examples longer than --block-size %d", len(over), len(examples), args.block_size)
+        log.warning(
+            "dropping %d of %d examples longer than --block-size %d",
+            len(over),
+            len(examples),
+            args.block_size,
+        )
         examples = [ex for i, ex in enumerate(examples) if i not in set(over)]
     truncated = len(over) if args.over_length == "truncate" else 0
     if truncated:  # a prompt alone longer than the block leaves nothing to learn: dropped, counted

@@ -85,7 +85,6 @@ class PackedCollator:
         rows = blocks if len(blocks) > 1 and all(b.num_examples == 1 for b in blocks) else [_joined(blocks)]
         batch = self._collate(rows)
         if self.example_weights:  # sft/trainer.py: each example's mean loss counts once
-
             n = batch["input_ids"].shape[1]
             batch[WEIGHTS] = torch.tensor([
                 example_weights(b.labels, [i for i, p in enumerate(b.position_ids) if p == 0]) + [0.0] * (n - len(b))

@@ -48,7 +48,9 @@ class PlanArgs:
     _argument_group_name = "memory plan"  # its flags' heading in --help
     gpus: int = field(default=16, metadata={"help": "Devices sharing the model (FSDP full shard)."})
     gpu_memory: float = field(default=80.0, metadata={"help": "Memory per device, GiB."})
-    target: str = field(default="gpu", metadata={"help": "gpu (bf16 compute) or cpu (fp32, as sft.train runs there)."})
+    target: str = field(
+        default="gpu", metadata={"help": "gpu (bf16 compute) or cpu (fp32, as sft.train runs there)."}
+    )
     activation_checkpointing: bool = field(
         default=True, metadata={"help": "Recompute activations (recipes/accelerate/fsdp_trainer.json: on)."}
     )
@@ -102,7 +104,9 @@ def estimate(shape: Shape, tokens: int, plan: PlanArgs) -> dict[str, float]:
     # The loss runs while every layer's kept activations are held; one layer's recomputation comes
     # later in backward, after the logits are freed: the larger of the two sets the peak.
     recompute = tokens * per_token_layer * compute if plan.activation_checkpointing else 0
-    overhead = plan.overhead_gib if plan.overhead_gib >= 0 else (1.0 if plan.target == "gpu" else CPU_OVERHEAD)
+    overhead = (
+        plan.overhead_gib if plan.overhead_gib >= 0 else (1.0 if plan.target == "gpu" else CPU_OVERHEAD)
+    )
     sharded = plan.gpus > 1
     terms = {
         "parameters": 4 * shape.params / plan.gpus,  # fp32 master weights
@@ -148,7 +152,9 @@ def report(name: str, shape: Shape, tokens: int, plan: PlanArgs) -> str:
     lines.append(f"  -> {verdict} ({est['total']:.1f} of {plan.gpu_memory:g} GiB per device)")
     lines.append(f"  largest block on {plan.gpus} devices: {largest_block(shape, plan)} tokens")
     need = smallest_gpus(shape, tokens, plan)
-    lines.append(f"  fewest devices for block {tokens}: {need if need else 'none (activations and logits do not shard)'}")
+    lines.append(
+        f"  fewest devices for block {tokens}: {need if need else 'none (activations and logits do not shard)'}"
+    )
     return "\n".join(lines)
 
 

@@ -72,7 +72,12 @@ def training_arguments(args: SFTArgs, out, world_size: int, bf16: bool, use_cpu:
     )  # fmt: skip
 
 
-HOW_NOT_WHAT = ("resume", "restart", "max_steps", "output_root")  # how or where a run is reached, not what it trains
+HOW_NOT_WHAT = (
+    "resume",
+    "restart",
+    "max_steps",
+    "output_root",
+)  # how or where a run is reached, not what it trains
 
 
 def _recipe_changes(out, *configs) -> list[str] | None:
@@ -164,7 +169,9 @@ def _train(out, model_args, fmt, args) -> int:
     if trainer.is_world_process_zero():
         atomic_write_json(out / "memory.json", memory_by_rank)
         if bf16 and args.save_dtype == "model":
-            state_dict = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state_dict.items()}
+            state_dict = {
+                k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state_dict.items()
+            }
         with atomic_dir(out / "final", replace=True) as tmp:
             trainer.accelerator.unwrap_model(trainer.model).save_pretrained(tmp, state_dict=state_dict)
             tokenizer.save_pretrained(tmp)

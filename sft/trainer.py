@@ -119,7 +119,10 @@ def trainer_class():
             if checkpoint is None or has_optimizer_state(checkpoint):
                 return
             # A model-only checkpoint: the schedule goes on where it was; Adam's moments start again.
-            log.warning("%s is a model-only checkpoint (save_optimizer: false): Adam restarts from zero moments", checkpoint)
+            log.warning(
+                "%s is a model-only checkpoint (save_optimizer: false): Adam restarts from zero moments",
+                checkpoint,
+            )
             self.lr_scheduler.load_state_dict(torch.load(f"{checkpoint}/{SCHEDULER}", weights_only=True))
 
     return SFTTrainer

@@ -134,7 +134,9 @@ def real_prm(tiny_prm_dir):
 
     def get():
         if "llm" not in box:
-            args = BackendArgs(backend="vllm", max_model_len=2 * VLLM_CONTEXT, kv_cache_gib=0.25, kv_block_size=32)
+            args = BackendArgs(
+                backend="vllm", max_model_len=2 * VLLM_CONTEXT, kv_cache_gib=0.25, kv_block_size=32
+            )
             box["llm"] = start_vllm(str(tiny_prm_dir), args, "float32", pooling="reward")
         return box["llm"]
 

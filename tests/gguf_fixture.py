@@ -29,7 +29,9 @@ def write_tiny_gguf(path: Path, tokenizer, chat_template: bool = True, seed: int
     w.add_feed_forward_length(config.intermediate_size)
     w.add_head_count(config.num_attention_heads)
     w.add_head_count_kv(config.num_key_value_heads)
-    w.add_rope_freq_base(config.rope_parameters["rope_theta"] if hasattr(config, "rope_parameters") else config.rope_theta)
+    w.add_rope_freq_base(
+        config.rope_parameters["rope_theta"] if hasattr(config, "rope_parameters") else config.rope_theta
+    )
     w.add_layer_norm_rms_eps(config.rms_norm_eps)
     w.add_file_type(0)  # all float32
 
@@ -39,7 +41,9 @@ def write_tiny_gguf(path: Path, tokenizer, chat_template: bool = True, seed: int
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
     w.add_token_list(tokens)
-    w.add_token_types([gguf.TokenType.CONTROL if i in special else gguf.TokenType.NORMAL for i in range(len(tokens))])
+    w.add_token_types(
+        [gguf.TokenType.CONTROL if i in special else gguf.TokenType.NORMAL for i in range(len(tokens))]
+    )
     w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
     w.add_bos_token_id(tokenizer.convert_tokens_to_ids("<|im_start|>"))
     w.add_eos_token_id(tokenizer.convert_tokens_to_ids("<|im_end|>"))

@@ -49,7 +49,9 @@ class FakeLLM:
                 token = _at(self.script, len(prompt["prompt_token_ids"]) + len(ids) - self.prompt_len)
                 if len(ids) < getattr(params, "min_tokens", 0) and token in params.stop_token_ids:
                     # vLLM's min_tokens masks the stop ids: the argmax of the scripted logits' rest
-                    token = next(t for t in range(len(params.stop_token_ids) + 1) if t not in params.stop_token_ids)
+                    token = next(
+                        t for t in range(len(params.stop_token_ids) + 1) if t not in params.stop_token_ids
+                    )
                 ids.append(token)
                 if token in params.stop_token_ids:
                     finish, stop = "stop", token
@@ -77,7 +79,9 @@ def count_generate_calls(monkeypatch) -> list[int]:
     return asked
 
 
-def engine_sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> torch.Tensor:
+def engine_sample(
+    logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator
+) -> torch.Tensor:
     """What vLLM's sampler does after the logits processors, for every row: argmax at temperature 0,
     else temperature, top-p (vLLM's rule: drop the tokens whose ascending cumulative mass is at most
     1 - top_p) and an exponential race (vLLM's `random_sample`)."""
@@ -160,7 +164,9 @@ class FakeSamplerLLM:
         return outputs
 
 
-def run_in_sampler(script: list[int], prompt_len: int, tokenizer, fmt, requests) -> tuple[list, FakeSamplerLLM]:
+def run_in_sampler(
+    script: list[int], prompt_len: int, tokenizer, fmt, requests
+) -> tuple[list, FakeSamplerLLM]:
     """Run `requests` through VLLMEngine in sampler mode on FakeSamplerLLM; (results, the fake LLM).
     Every record the processor core wrote must have been read and removed."""
     import os

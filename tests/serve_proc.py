@@ -33,14 +33,18 @@ def running_server(log_path, *flags: str, timeout: float = 300):
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}:\n{Path(log_path).read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the server exited with {proc.returncode}:\n{Path(log_path).read_text()[-3000:]}"
+                )
             try:
                 if requests.get(f"{base}/health", timeout=2).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start in {timeout} s:\n{Path(log_path).read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the server did not start in {timeout} s:\n{Path(log_path).read_text()[-3000:]}"
+                )
             time.sleep(1)
         model = requests.get(f"{base}/v1/models", timeout=10).json()["data"][0]["id"]
         yield proc, base, model

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+
+from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.forcing.budget import BudgetRequest
@@ -11,17 +13,22 @@ from thinkscale.inference.vllm.engine import VLLMEngine
 from thinkscale.inference.vllm.launch import llm_kwargs
 from thinkscale.inference.vllm.process import cpu_environment
 
-from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM
-
 FMT = FormatArgs()
 
 
 def test_vllm_kwargs_follow_the_flags():
-    cpu = llm_kwargs(BackendArgs(backend="vllm", max_model_len=4096, kv_cache_gib=1.5), "float32", on_cuda=False)
+    cpu = llm_kwargs(
+        BackendArgs(backend="vllm", max_model_len=4096, kv_cache_gib=1.5), "float32", on_cuda=False
+    )
     assert cpu["kv_cache_memory_bytes"] == int(1.5 * 2**30) and cpu["max_model_len"] == 4096
     assert cpu["dtype"] == "float32" and cpu["enforce_eager"] and cpu["enable_prefix_caching"]
-    assert llm_kwargs(BackendArgs(backend="vllm"), "float32", on_cuda=False)["kv_cache_memory_bytes"] == 2 * 2**30
-    gpu = llm_kwargs(BackendArgs(backend="vllm", tensor_parallel_size=8, enforce_eager=False), "bfloat16", on_cuda=True)
+    assert (
+        llm_kwargs(BackendArgs(backend="vllm"), "float32", on_cuda=False)["kv_cache_memory_bytes"]
+        == 2 * 2**30
+    )
+    gpu = llm_kwargs(
+        BackendArgs(backend="vllm", tensor_parallel_size=8, enforce_eager=False), "bfloat16", on_cuda=True
+    )
     assert gpu["tensor_parallel_size"] == 8 and gpu["gpu_memory_utilization"] == 0.9
     assert "kv_cache_memory_bytes" not in gpu and not gpu["enforce_eager"]
     assert set(cpu_environment()) == {"VLLM_CPU_OMP_THREADS_BIND"}
@@ -61,7 +68,9 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
     from thinkscale.inference.models.load import ModelArgs
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a)
+    )
     with pytest.raises(ValueError, match="make setup-vllm"):
         build_engine(ModelArgs(), FMT, BackendArgs(backend="vllm"))
 
@@ -70,11 +79,17 @@ def test_data_parallel_replicas_get_disjoint_devices(monkeypatch):
     from thinkscale.inference.vllm.dp import device_slices
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3,4,5,6,7")
-    assert device_slices(2, 4, on_cuda=True) == [{"CUDA_VISIBLE_DEVICES": "0,1,2,3"}, {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}]
+    assert device_slices(2, 4, on_cuda=True) == [
+        {"CUDA_VISIBLE_DEVICES": "0,1,2,3"},
+        {"CUDA_VISIBLE_DEVICES": "4,5,6,7"},
+    ]
     with pytest.raises(ValueError, match="needs 16 GPUs; 8 are visible"):
         device_slices(4, 4, on_cuda=True)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert device_slices(2, 1, on_cuda=False) == [{"VLLM_CPU_OMP_THREADS_BIND": "0,1"}, {"VLLM_CPU_OMP_THREADS_BIND": "2,3"}]
+    assert device_slices(2, 1, on_cuda=False) == [
+        {"VLLM_CPU_OMP_THREADS_BIND": "0,1"},
+        {"VLLM_CPU_OMP_THREADS_BIND": "2,3"},
+    ]
     with pytest.raises(ValueError, match="needs at least 8 cores"):
         device_slices(8, 1, on_cuda=False)
 
@@ -97,7 +112,9 @@ def test_the_context_ends_one_request_alike_on_both_engines(tokenizer, context):
     n = len(tokenizer.encode(prompt, add_special_tokens=False))
     script = [X, X, S, X, S, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X]
     reqs = [BudgetRequest(prompt, min_thinking_tokens=30, max_thinking_tokens=40, max_answer_tokens=8)]
-    hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT, max_context=context).generate(reqs)[0]
+    hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT, max_context=context).generate(reqs)[
+        0
+    ]
     vl = VLLMEngine(FakeLLM(script, n), tokenizer, FMT, max_context=context,
                     sampling_params_cls=FakeSamplingParams).generate(reqs)[0]  # fmt: skip
     assert hf.stop_reason == "context_length"
@@ -115,7 +132,9 @@ def test_vllm_results_come_back_per_chunk(tokenizer):
     def on_result(i, r):
         seen.append((i, len(llm.calls)))
 
-    engine.generate([BudgetRequest(prompt, max_thinking_tokens=4, max_answer_tokens=2)] * 5, on_result=on_result)
+    engine.generate(
+        [BudgetRequest(prompt, max_thinking_tokens=4, max_answer_tokens=2)] * 5, on_result=on_result
+    )
     # chunks of 2, 2, 1; each chunk is two rounds (thinking, answer); results leave after their chunk
     assert seen == [(0, 4), (1, 4), (2, 8), (3, 8), (4, 10)]
 

@@ -3,12 +3,12 @@
 from dataclasses import asdict
 
 import pytest
+
+from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM, run_in_sampler
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.hf.engine import HFEngine
 from thinkscale.inference.vllm.engine import VLLMEngine
-
-from tests.scripted import FakeLLM, FakeSamplingParams, ScriptedLM, run_in_sampler
 
 FMT = FormatArgs()
 
@@ -70,11 +70,15 @@ def test_one_token_comes_after_each_wait(tokenizer, ids):
     X, S = ids["X"], ids["STOP"]
     # The model tries to stop right after "Wait": as s1's min_tokens=1 round, the stop is masked and
     # the next-best token comes first; only the following stop ends thinking (num_ignore is spent).
-    r = run_both(tokenizer, ids, [X, S, S, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1, max_thinking_tokens=50)
+    r = run_both(
+        tokenizer, ids, [X, S, S, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1, max_thinking_tokens=50
+    )
     assert r.num_forced == 1 and r.thinking_tokens == 3  # " step", "Wait", one sampled token
     assert r.think_end_reason == "delimiter" and r.answer == "4"
     # And the first thinking token, with num_ignore, is not a stop either.
-    first = run_both(tokenizer, ids, [S, S, X, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1, max_thinking_tokens=50)
+    first = run_both(
+        tokenizer, ids, [S, S, X, S, 0, 0, ids["FOUR"], ids["EOT"]], num_ignore=1, max_thinking_tokens=50
+    )
     assert first.num_forced == 1 and first.thinking_tokens == 3  # a sampled token, "Wait", " step"
 
 
@@ -172,4 +176,7 @@ def test_segments_record_what_happened_in_order(tokenizer, ids):
         thinking = sum(s["tokens"] for s in res.segments if s["kind"] in ("thinking", "ignore_string"))
         assert thinking == res.thinking_tokens
         assert sum(s["kind"] == "ignore_string" for s in res.segments) == res.num_forced
-        assert sum(s["tokens"] for s in res.segments) + (res.stop_reason == "end_of_turn") == res.generated_tokens
+        assert (
+            sum(s["tokens"] for s in res.segments) + (res.stop_reason == "end_of_turn")
+            == res.generated_tokens
+        )

@@ -22,5 +22,8 @@ def test_forced_tokens_in_brackets_without_a_terminal(capsys, tokenizer):
 
 def test_forced_tokens_in_colour_on_a_terminal(capsys, tokenizer):
     out = _printed(capsys, tokenizer, True, EVENTS)
-    assert f"{FORCED['ignore_string']}Wait{RESET}" in out and f"{FORCED['final_answer_prefix']}Final Answer:{RESET}" in out
+    assert (
+        f"{FORCED['ignore_string']}Wait{RESET}" in out
+        and f"{FORCED['final_answer_prefix']}Final Answer:{RESET}" in out
+    )
     assert "[Wait]" not in out and "<|im_start|>" not in out

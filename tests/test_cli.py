@@ -63,14 +63,18 @@ def test_unknown_command_and_unknown_recipe_name_one_line(tmp_path):
     assert proc.returncode == 2 and "unknown command 'trian'" in proc.stderr
     proc = thinkscale("plan", "--config", "smollm2-135m/nope", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "--config smollm2-135m/nope: no such recipe file, nor a recipe shipped with thinkscale" in proc.stderr
+    assert (
+        "--config smollm2-135m/nope: no such recipe file, nor a recipe shipped with thinkscale" in proc.stderr
+    )
 
 
 def test_a_packaged_recipe_by_name_from_another_folder(tmp_path):
     """`--config qwen2.5-32b/sft` outside the checkout: the recipe, and the FSDP config it names, are the
     packaged files."""
     (tmp_path / "config.json").write_text(json.dumps(QWEN_32B))
-    proc = thinkscale("plan", "--config", "qwen2.5-32b/sft", "--model", str(tmp_path), "--gpus", "16", cwd=tmp_path)
+    proc = thinkscale(
+        "plan", "--config", "qwen2.5-32b/sft", "--model", str(tmp_path), "--gpus", "16", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "block 20000 tokens, 16 x 80 GiB" in proc.stdout and "-> fits" in proc.stdout
     listed = thinkscale("recipes", cwd=tmp_path).stdout.split()
@@ -163,4 +167,3 @@ def test_bad_input_is_one_line_and_a_bug_shows_its_traceback(monkeypatch, capsys
     monkeypatch.setenv("THINKSCALE_DEBUG", "1")
     with pytest.raises(ConfigError):
         run_cli(user_error, [])
-

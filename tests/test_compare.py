@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from thinkscale.eval.compare import main
 
 
@@ -27,9 +28,16 @@ def test_equal_runs_pass_and_a_difference_is_named(tmp_path, capsys):
     b = _run(tmp_path / "vllm", [_sample("q1", 64, "2 + 2 is 4."), _sample("q2", 64, "so it is 5")])
     assert main([a, b]) == 0
     out = capsys.readouterr().out
-    assert "| budget_forcing | 64 | 2 | 2 | — |" in out and "2 of 2 pairs equal" in out and "1 samples only in" in out
+    assert (
+        "| budget_forcing | 64 | 2 | 2 | — |" in out
+        and "2 of 2 pairs equal" in out
+        and "1 samples only in" in out
+    )
 
-    c = _run(tmp_path / "other", [_sample("q1", 64, "2 + 2 is 4."), _sample("q2", 64, "so it is 6", thinking_tokens=10)])
+    c = _run(
+        tmp_path / "other",
+        [_sample("q1", 64, "2 + 2 is 4."), _sample("q2", 64, "so it is 6", thinking_tokens=10)],
+    )
     assert main([a, str(tmp_path / "other" / "samples.jsonl")]) == 1
     out = capsys.readouterr().out
     assert "question q2: thinking differs at character 9: 'so it is 5' vs 'so it is 6'" in out, out

@@ -107,7 +107,10 @@ def test_local_file_mapping_and_bad_input(tmp_path):
 
 
 def test_keyword_domains_and_model_labels():
-    assert keyword_domain("What is the probability of rolling two dice?") == "60 Probability theory and stochastic processes"
+    assert (
+        keyword_domain("What is the probability of rolling two dice?")
+        == "60 Probability theory and stochastic processes"
+    )
     assert keyword_domain("Find the remainder when 2^10 is divided by 7.") == "11 Number theory"
     assert keyword_domain("Find the area of the triangle.") == "51 Geometry"
     assert keyword_domain("Hello there.") == "00 General and overarching topics"
@@ -128,7 +131,11 @@ def test_keyword_domains_and_model_labels():
 
     counts = label_domains(rows, "model", model_labeler=labeler)
     assert asked == ["What is the probability of heads?", "Area of a circle?"]
-    assert [r["domain"] for r in rows] == ["15 Linear and multilinear algebra; matrix theory", "51 Geometry", "given"]
+    assert [r["domain"] for r in rows] == [
+        "15 Linear and multilinear algebra; matrix theory",
+        "51 Geometry",
+        "given",
+    ]
     assert counts == {"given": 1, "keyword": 1, "model": 1}
 
 
@@ -141,8 +148,11 @@ def test_the_labeller_asks_as_s1_did_over_its_61_msc_areas():
     assert list(MSC_AREAS) == s1_codes and len(s1_codes) == 61
     system, user = labeller_messages("How many subsets does a 5-set have?")
     assert system["role"] == "system" and system["content"].endswith(
-        "end your response on a new line with two-digit code of the subject that the question belongs to.")
-    assert user["content"].startswith("## Question\nHow many subsets does a 5-set have?\n\n## Classification rubrics\n")
+        "end your response on a new line with two-digit code of the subject that the question belongs to."
+    )
+    assert user["content"].startswith(
+        "## Question\nHow many subsets does a 5-set have?\n\n## Classification rubrics\n"
+    )
     assert "### Combinatorics\n* Code: 05\n* Description: " in user["content"]
     assert user["content"].count("* Code: ") == 61
 

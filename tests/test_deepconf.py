@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.strategies.confidence import trace_confidence
 from thinkscale.eval.strategies.deepconf import filtered_vote
@@ -40,7 +41,11 @@ def test_trace_confidence_measures():
     short = trace_confidence([1.0, 3.0], window=8)  # no longer than a window: one window, all of it
     assert short == {"mean": 2.0, "tail": 2.0, "bottom10": 2.0, "lowest": 2.0}
     assert trace_confidence([], 4) is None
-    assert window_below([5, 1, 1], 2, 1.5) and not window_below([5, 1], 3, 9.0) and not window_below([5, 1, 3], 2, 1.5)
+    assert (
+        window_below([5, 1, 1], 2, 1.5)
+        and not window_below([5, 1], 3, 9.0)
+        and not window_below([5, 1, 3], 2, 1.5)
+    )
 
 
 def test_filtered_vote_keeps_the_top_eta_percent_and_merges_equivalent_answers():
@@ -66,17 +71,25 @@ def test_the_online_stop_ends_a_path_at_its_first_low_window(tree):
                      conf_window=4)  # fmt: skip
     free = tree.expand(roots * 2, spec, seeds=[3, 4])
     for n in free:  # every sampled token: thinking, the stop token if the model ended it, answer, end of turn
-        assert len(n.thinking_ids) + n.answer_sampled <= len(n.confs) <= len(n.thinking_ids) + n.answer_sampled + 2
+        assert (
+            len(n.thinking_ids) + n.answer_sampled
+            <= len(n.confs)
+            <= len(n.thinking_ids) + n.answer_sampled + 2
+        )
     whole = free[0]
     confs = whole.confs[: len(whole.thinking_ids)]
     windows = [sum(confs[i - 3 : i + 1]) / 4 for i in range(3, len(confs))]
     at = 3 + min(range(len(windows)), key=lambda i: windows[i])  # the lowest window ends here
     low = windows[at - 3]
-    bar = low + CONF_TIE + 1e-6  # only that window (and any within 1e-6 of it) is below it by more than the tie
+    bar = (
+        low + CONF_TIE + 1e-6
+    )  # only that window (and any within 1e-6 of it) is below it by more than the tie
     first = 3 + next(i for i, w in enumerate(windows) if w < bar - CONF_TIE)
     stopped = tree.expand(roots, Expansion(**{**spec.__dict__, "stop_below": bar}), seeds=[3])[0]
     assert stopped.end == LOW and stopped.done and stopped.answer_ids == []
-    assert stopped.thinking_ids == whole.thinking_ids[: first + 1]  # the same stream, cut at the window's last token
+    assert (
+        stopped.thinking_ids == whole.thinking_ids[: first + 1]
+    )  # the same stream, cut at the window's last token
     assert stopped.confs == pytest.approx(whole.confs[: first + 1])
     never = tree.expand(roots, Expansion(**{**spec.__dict__, "stop_below": -1.0}), seeds=[3])[0]
     assert never.ids == whole.ids and never.end == "done"
@@ -119,9 +132,14 @@ def test_deepconf_strategies_in_the_study(tiny_model_dir, tmp_path):
     for r in online:
         info = r["deepconf"]
         assert 2 <= info["traces"] <= 4 and info["voted"] <= info["traces"] - info["stopped"]
-        assert r["model_calls"] == info["traces"] and r["generated_tokens"] >= by[("maj@2", r["id"])]["generated_tokens"]
+        assert (
+            r["model_calls"] == info["traces"]
+            and r["generated_tokens"] >= by[("maj@2", r["id"])]["generated_tokens"]
+        )
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    assert all(set(s["confidence"]) == {"mean", "tail", "bottom10", "lowest"} for e in samples for s in e["samples"])
+    assert all(
+        set(s["confidence"]) == {"mean", "tail", "bottom10", "lowest"} for e in samples for s in e["samples"]
+    )
     assert math.isfinite(json.loads((out / "metrics.json").read_text())["labels"][0]["accuracy"])
 
 
@@ -138,4 +156,15 @@ def test_deepconf_refuses_samples_drawn_without_confidences(tiny_model_dir, tmp_
     with pytest.raises(ValueError, match="no token confidences"):
         main(_argv(tiny_model_dir, tmp_path, "--name", "e", "--strategies", "deepconf"))
     with pytest.raises(ValueError, match="deepconf-warmup 8 must be <= --samples 4"):
-        main(_argv(tiny_model_dir, tmp_path, "--name", "f", "--strategies", "deepconf_online", "--deepconf-warmup", "8"))
+        main(
+            _argv(
+                tiny_model_dir,
+                tmp_path,
+                "--name",
+                "f",
+                "--strategies",
+                "deepconf_online",
+                "--deepconf-warmup",
+                "8",
+            )
+        )

@@ -6,13 +6,16 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.data.difficulty import DifficultyArgs, graded_text, solve_with
 from thinkscale.grading.grade import grade
 from thinkscale.inference.models.load import ModelArgs
 
 
-def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_response(tiny_model_dir, tmp_path, monkeypatch):
+def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_response(
+    tiny_model_dir, tmp_path, monkeypatch
+):
     import thinkscale.data.difficulty
     from thinkscale.inference.engine_args import build_engine
 
@@ -30,8 +33,13 @@ def test_native_mode_prompts_in_the_models_own_format_and_grades_the_whole_respo
         return engine, tok
 
     monkeypatch.setattr(thinkscale.data.difficulty, "build_engine", recording)
-    rows = [{"id": "a", "question": "What is 1 + 1?", "gold": "2"}, {"id": "b", "question": "What is 2 + 2?", "gold": "4"}]
-    args = DifficultyArgs(difficulty_mode="native", difficulty_max_thinking_tokens=12, difficulty_max_answer_tokens=2)
+    rows = [
+        {"id": "a", "question": "What is 1 + 1?", "gold": "2"},
+        {"id": "b", "question": "What is 2 + 2?", "gold": "4"},
+    ]
+    args = DifficultyArgs(
+        difficulty_mode="native", difficulty_max_thinking_tokens=12, difficulty_max_answer_tokens=2
+    )
     solve_with(str(tiny_model_dir), rows, args, FormatArgs(), ModelArgs(), tmp_path / "cache.jsonl")
     assert len(seen) == 2
     for req in seen:  # the model's own template: the assistant header, no think delimiter
@@ -45,7 +53,9 @@ def test_native_grading_reads_the_response_and_think_mode_reads_the_answer():
     whole = SimpleNamespace(thinking="2 + 2 is \\boxed{4}", answer="", think_end_reason="not_reached")
     assert graded_text(whole, "native") == "2 + 2 is \\boxed{4}"
     # Qwen ends its turn; the decoder appends the delimiter, "Final Answer:" and one sampled token
-    ended = SimpleNamespace(thinking="The answer is 12.", answer="Final Answer: The", think_end_reason="end_of_turn")
+    ended = SimpleNamespace(
+        thinking="The answer is 12.", answer="Final Answer: The", think_end_reason="end_of_turn"
+    )
     assert graded_text(ended, "native") == "The answer is 12."
     assert grade(graded_text(ended, "native"), "12").correct and not grade(ended.answer, "12").correct
     wrote = SimpleNamespace(thinking="so far 3", answer="Answer: 4", think_end_reason="delimiter")

@@ -79,7 +79,9 @@ def params():
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"  # `thinkscale`
+    env["PATH"] = (
+        f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"  # `thinkscale`
+    )
     env["HF_HUB_OFFLINE"] = "1"
     env["PYTHONPATH"] = str(ROOT)
     return env
@@ -124,7 +126,9 @@ def _dry(line: str) -> str | None:
     words = shlex.split(line)
     if words[0] == "make":
         return shlex.join(["make", "-n", *words[1:]])
-    if "thinkscale" in words:  # thinkscale ..., torchrun ... -m thinkscale ..., accelerate launch ... -m thinkscale ...
+    if (
+        "thinkscale" in words
+    ):  # thinkscale ..., torchrun ... -m thinkscale ..., accelerate launch ... -m thinkscale ...
         at = words.index("thinkscale")
         return shlex.join(["thinkscale", *words[at + 1 :], "--print-config"])
     raise AssertionError(f"a dry block holds make and thinkscale lines only: {line!r}")
@@ -148,7 +152,12 @@ def test_relative_links_and_images_resolve_from_their_page():
     for page in PAGES:
         for target in LINK.findall(page.read_text(encoding="utf-8")):
             path = target.split("#", 1)[0]
-            if path and "://" not in path and not path.startswith("mailto:") and not (page.parent / path).exists():
+            if (
+                path
+                and "://" not in path
+                and not path.startswith("mailto:")
+                and not (page.parent / path).exists()
+            ):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken, broken
 

@@ -34,7 +34,10 @@ def _run(tmp_path: Path, name: str, bench: str, metrics: dict) -> Path:
 
 
 def test_a_block_is_rendered_from_its_record_and_drift_is_caught(tmp_path):
-    runs = [_run(tmp_path, "r_gsm8k", "gsm8k", _metrics(0.1)), _run(tmp_path, "r_math", "math500", _metrics(0.05))]
+    runs = [
+        _run(tmp_path, "r_gsm8k", "gsm8k", _metrics(0.1)),
+        _run(tmp_path, "r_math", "math500", _metrics(0.05)),
+    ]
     rec = dr.record("study", runs, "make eval", 3000, results=tmp_path)
     assert rec["commit"] == "a" * 40 and [r["benchmark"] for r in rec["runs"]] == ["gsm8k", "math500"]
     doc = ('Before\n<!-- results {"record": "study", "view": "benchmarks", "names": {"budget_forcing": "BF"}} -->\n'
@@ -42,12 +45,17 @@ def test_a_block_is_rendered_from_its_record_and_drift_is_caught(tmp_path):
     new = dr.render_text(doc, "doc.md", results=tmp_path)
     assert "| BF | 64 | 10.0 [5.0, 20.0] (64) | 5.0 [2.5, 10.0] (64) |" in new
     assert "at commit aaaaaaa (2026-12-01; 50.0 min on 2 cores)" in new and new.startswith("Before\n")
-    assert new.endswith("<!-- /results -->\nAfter\n") and dr.render_text(new, "doc.md", results=tmp_path) == new
+    assert (
+        new.endswith("<!-- /results -->\nAfter\n") and dr.render_text(new, "doc.md", results=tmp_path) == new
+    )
     edited = new.replace("10.0 [5.0, 20.0]", "12.0 [5.0, 20.0]")  # a figure changed by hand
     assert dr.render_text(edited, "doc.md", results=tmp_path) == new
     summary = dr.render_text('<!-- results {"record": "study", "benchmark": "math500", "columns": "compact"} -->\n'
                              "<!-- /results -->", "d", results=tmp_path)  # fmt: skip
-    assert "| budget_forcing | 15 | 64 → 5.0 [2.5, 10.0] (64); 128 → 20.0 [10.0, 40.0] (120) | 100% | 5.0 [1.0, 9.0] |" in summary
+    assert (
+        "| budget_forcing | 15 | 64 → 5.0 [2.5, 10.0] (64); 128 → 20.0 [10.0, 40.0] (120) | 100% | 5.0 [1.0, 9.0] |"
+        in summary
+    )
 
 
 def test_record_refuses_what_it_cannot_attribute(tmp_path):
@@ -62,7 +70,11 @@ def test_record_refuses_what_it_cannot_attribute(tmp_path):
         dr.record("x", [old], "make eval", None, results=tmp_path, commit="nope")
     dr.record("two", [a], "make eval", None, results=tmp_path)
     with pytest.raises(ValueError, match=r"record two: no run on benchmark 'aime24' \(it has \['gsm8k'\]\)"):
-        dr.render_text('<!-- results {"record": "two", "benchmark": "aime24"} -->\n<!-- /results -->', "d", results=tmp_path)
+        dr.render_text(
+            '<!-- results {"record": "two", "benchmark": "aime24"} -->\n<!-- /results -->',
+            "d",
+            results=tmp_path,
+        )
     with pytest.raises(FileNotFoundError, match="no such record"):
         dr.render_text('<!-- results {"record": "missing"} -->\n<!-- /results -->', "d", results=tmp_path)
     with pytest.raises(ValueError, match="d: a results block's spec is not JSON"):
@@ -123,7 +135,9 @@ def test_a_whole_pipeline_run_is_recorded_and_each_stage_rendered(tmp_path):
     f = _pipeline(tmp_path)
     parts = {"curation": f["data"], "training": f["train"], "verifier": f["verifier"], "strategies": f["strategies"],
              "ibpo": f["ibpo"], "ibpo_rounds": f["rounds"]}  # fmt: skip
-    rec = dr.record("all", [], "make all", None, results=tmp_path, parts=parts, stage_times=tmp_path / "stage_times.tsv")
+    rec = dr.record(
+        "all", [], "make all", None, results=tmp_path, parts=parts, stage_times=tmp_path / "stage_times.tsv"
+    )
     assert rec["wall_seconds"] == 860 and rec["date"] == "2026-12-02" and rec["commit"] == "a" * 40
 
     def block(spec: str) -> str:
@@ -133,17 +147,29 @@ def test_a_whole_pipeline_run_is_recorded_and_each_stage_rendered(tmp_path):
     assert "| `make data` | 4.5 min |" in stages and "| all | 14.3 min |" in stages
     curation = block('{"record": "all", "view": "curation", "stage": "data"}')
     assert "| difficulty (smollm2-135m solves 45) | 1155 | 45 |" in curation and "(69,396 in all)" in curation
-    assert "*From `make data` (4.5 min) in a fresh clone's `make all` at commit aaaaaaa (2026-12-02; the whole run" in curation
+    assert (
+        "*From `make data` (4.5 min) in a fresh clone's `make all` at commit aaaaaaa (2026-12-02; the whole run"
+        in curation
+    )
     training = block('{"record": "all", "view": "training", "stage": "train"}')
     assert "| 400 | 146 of ≤ 512 tokens (93%) | 74 of 4 blocks (2) | 0.0001 cosine | 1.83 (step 5) → 0.146 (step 70) | 255-268 | 8.8 min |" in training  # fmt: skip
     verifier = block('{"record": "all", "view": "verifier"}')
     assert "L2 0.01 chosen by 5-fold cross-validation (CV outcome AUROC 0.72)" in verifier
     assert "outcome AUROC 0.628 (92 solutions, 12 right), step AUROC 0.791. Verifier" in verifier
-    assert "| majority | maj@8 | 24 | 16.7 [6.7, 35.9] | 929 | 54 | 8.0 | 0.0 | 265.0 |" in block('{"record": "all", "view": "strategies"}')
-    assert "| 112 | 16.7 [6.7, 35.9] (108) | 4.2% (113, wbon@1) | +12.5 pts [+0.0, +25.1] |" in block('{"record": "all", "view": "optimal"}')
-    assert "| asv-sft | 25.0% [15.0, 39.0] | 157 | 85% | 50% | 100% |" in block('{"record": "all", "view": "ibpo"}')
+    assert "| majority | maj@8 | 24 | 16.7 [6.7, 35.9] | 929 | 54 | 8.0 | 0.0 | 265.0 |" in block(
+        '{"record": "all", "view": "strategies"}'
+    )
+    assert "| 112 | 16.7 [6.7, 35.9] (108) | 4.2% (113, wbon@1) | +12.5 pts [+0.0, +25.1] |" in block(
+        '{"record": "all", "view": "optimal"}'
+    )
+    assert "| asv-sft | 25.0% [15.0, 39.0] | 157 | 85% | 50% | 100% |" in block(
+        '{"record": "all", "view": "ibpo"}'
+    )
     rounds = block('{"record": "all", "view": "ibpo_rounds"}')
-    assert "| 0.25 | 1 | 160 | 130 | 12 | 3 | 1 | yes |\n| 0.25 | 2 | 160 | 130 | 12 | 0 | 1 | no |\n| 0.5 | 1 |" in rounds
+    assert (
+        "| 0.25 | 1 | 160 | 130 | 12 | 3 | 1 | yes |\n| 0.25 | 2 | 160 | 130 | 12 | 0 | 1 | no |\n| 0.5 | 1 |"
+        in rounds
+    )
     with pytest.raises(ValueError, match="no compute-optimal 'predicted'"):
         block('{"record": "all", "view": "optimal", "kind": "predicted"}')
     with pytest.raises(ValueError, match=r"no stage 'eval' \(it has \['setup', 'data', 'train'\]\)"):
@@ -155,7 +181,11 @@ def test_a_whole_pipeline_run_is_recorded_and_each_stage_rendered(tmp_path):
     report["counts"]["difficulty"] = 1151
     (f["data"] / "report.json").write_text(json.dumps(report))
     [diff] = dr.verify_curation("all", f["data"], results=tmp_path)
-    assert diff.startswith("counts: recorded {") and "'difficulty': 1155" in diff and "'difficulty': 1151" in diff
+    assert (
+        diff.startswith("counts: recorded {")
+        and "'difficulty': 1155" in diff
+        and "'difficulty': 1151" in diff
+    )
 
 
 def test_a_pipeline_record_refuses_mixed_code_and_bad_stage_times(tmp_path):
@@ -164,12 +194,22 @@ def test_a_pipeline_record_refuses_mixed_code_and_bad_stage_times(tmp_path):
     info["provenance"] = {**PROV, "commit": "b" * 40}  # trained by other code than the curation
     (f["train"] / "data_info.json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="different code"):
-        dr.record("x", [], "make all", None, results=tmp_path, parts={"curation": f["data"], "training": f["train"]})
+        dr.record(
+            "x", [], "make all", None, results=tmp_path, parts={"curation": f["data"], "training": f["train"]}
+        )
     with pytest.raises(ValueError, match=r"metrics.json: no \['models', 'majority', 'questions'\]"):
         dr.record("x", [], "make all", None, results=tmp_path, parts={"ibpo": f["strategies"]})
     (tmp_path / "bad.tsv").write_text("setup\t63\ndata 268\n")
     with pytest.raises(ValueError, match=r"bad.tsv:2: expected `target<TAB>seconds`"):
-        dr.record("x", [], "make all", None, results=tmp_path, parts={"curation": f["data"]}, stage_times=tmp_path / "bad.tsv")
+        dr.record(
+            "x",
+            [],
+            "make all",
+            None,
+            results=tmp_path,
+            parts={"curation": f["data"]},
+            stage_times=tmp_path / "bad.tsv",
+        )
     with pytest.raises(ValueError, match="nothing to record"):
         dr.record("x", [], "make all", None, results=tmp_path)
 
@@ -177,6 +217,10 @@ def test_a_pipeline_record_refuses_mixed_code_and_bad_stage_times(tmp_path):
 def test_the_docs_are_what_their_records_give():
     # The drift check: every generated block in README.md and docs/*.md equals its rendering from
     # docs/results/ (a figure edited by hand, or a record updated without `render`, fails here).
-    stale = [str(d.relative_to(ROOT)) for d in dr.documents() if dr.render_text(d.read_text(), d.name) != d.read_text()]
+    stale = [
+        str(d.relative_to(ROOT))
+        for d in dr.documents()
+        if dr.render_text(d.read_text(), d.name) != d.read_text()
+    ]
     assert not stale, f"run `python tools/docs_results.py render`: {stale}"
     assert any(dr.BLOCK.search(d.read_text()) for d in dr.documents())  # the README's results are generated

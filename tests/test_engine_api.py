@@ -28,7 +28,13 @@ def test_one_question_and_a_list(engine):
 def test_stream_yields_events_then_the_result(engine):
     items = list(engine.stream("What is 7 + 5?", max_thinking_tokens=5, max_answer_tokens=2))
     assert all(isinstance(i, TokenEvent) for i in items[:-1]) and isinstance(items[-1], ts.BudgetResult)
-    assert {i.kind for i in items[:-1]} <= {"thinking", "ignore_string", "delimiter", "final_answer_prefix", "answer"}
+    assert {i.kind for i in items[:-1]} <= {
+        "thinking",
+        "ignore_string",
+        "delimiter",
+        "final_answer_prefix",
+        "answer",
+    }
 
 
 def test_bad_settings_name_themselves(engine, tiny_model_dir):

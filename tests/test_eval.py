@@ -58,8 +58,10 @@ def test_conditional_prompts_state_the_budget(tokenizer):
     c = ctx(tokenizer, FakeEngine(), unforced_max_thinking=500, tokens_per_step=16)
     # s1's instructions, word for word (its lm-eval fork: PROMPTTOKEN, PROMPTSTEP, PROMPTSHORT, PROMPTLONG)
     short = "Answer after a short amount of thinking. Do not spend excessive time double-checking your work."
-    long = ("Answer after a long amount of thinking. If you feel like you are finished early, spend the extra "
-            "time trying to double-check your work until you are absolutely sure that you have the correct answer.")
+    long = (
+        "Answer after a long amount of thinking. If you feel like you are finished early, spend the extra "
+        "time trying to double-check your work until you are absolutely sure that you have the correct answer."
+    )
     for method, point, text, cap in [("token_conditional", 64, "Think for up to 64 tokens.", 500),
                                      ("step_conditional", 64, "Think for up to 4 steps.", 500),
                                      ("token_conditional_bf", 64, "Think for up to 64 tokens.", 64),
@@ -111,10 +113,16 @@ def test_short_names_read_the_benchmark_folder_before_the_hub(tmp_path, monkeypa
     args = BenchmarkArgs(benchmark="gsm8k", benchmark_dir=str(tmp_path), limit=5)
     items = load_benchmark(args)
     # The Hub's rows in the Hub's order: row ids are positions, so the seeded subset is the same.
-    assert [it.id for it in items] == [str(i) for i in sorted(__import__("random").Random(0).sample(range(30), 5))]
-    assert items[0].gold.endswith(f"#### {items[0].id}") and benchmark_source(args) == str(tmp_path / "gsm8k_test.jsonl")
+    assert [it.id for it in items] == [
+        str(i) for i in sorted(__import__("random").Random(0).sample(range(30), 5))
+    ]
+    assert items[0].gold.endswith(f"#### {items[0].id}") and benchmark_source(args) == str(
+        tmp_path / "gsm8k_test.jsonl"
+    )
     monkeypatch.setenv("THINKSCALE_BENCHMARKS", str(tmp_path))
-    assert load_benchmark(BenchmarkArgs(benchmark="gsm8k", limit=5)) == items  # the folder from the environment
+    assert (
+        load_benchmark(BenchmarkArgs(benchmark="gsm8k", limit=5)) == items
+    )  # the folder from the environment
     # An empty --benchmark-dir reads the Hub only: the source is the Hub id, not the file.
     assert benchmark_source(BenchmarkArgs(benchmark="gsm8k", benchmark_dir="")) == "openai/gsm8k/main (test)"
 
@@ -202,7 +210,9 @@ def test_another_limit_reuses_the_questions_it_shares(tiny_model_dir, tmp_path, 
     from thinkscale.eval.run import main
 
     bench = tmp_path / "q.jsonl"
-    bench.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(12)))
+    bench.write_text(
+        "".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(12))
+    )
     argv = ["--model", str(tiny_model_dir), "--benchmark", str(bench), "--output-root", str(tmp_path), "--name", "l",
             "--budgets", "4", "--max-answer-tokens", "2"]  # fmt: skip
     assert main([*argv, "--limit", "4"]) == 0

@@ -65,7 +65,9 @@ def _json(path: Path):
     return _untimed(json.loads(path.read_text()))
 
 
-def _kill_and_rerun(argv_for, outputs, faults: list[str], tmp_path: Path, same=None, says: dict | None = None) -> None:
+def _kill_and_rerun(
+    argv_for, outputs, faults: list[str], tmp_path: Path, same=None, says: dict | None = None
+) -> None:
     """Kill at each fault point, rerun, compare; `says[fault]`: text the rerun must print (it resumed)."""
     reference = tmp_path / "reference"
     done = _run(argv_for(reference))
@@ -74,11 +76,15 @@ def _kill_and_rerun(argv_for, outputs, faults: list[str], tmp_path: Path, same=N
     for fault in faults:
         root = tmp_path / fault.replace(":", "-")
         killed = _run(argv_for(root), fault)
-        assert killed.returncode == -signal.SIGKILL, f"{fault}: not killed (rc {killed.returncode})\n{killed.stderr[-2000:]}"
+        assert killed.returncode == -signal.SIGKILL, (
+            f"{fault}: not killed (rc {killed.returncode})\n{killed.stderr[-2000:]}"
+        )
         again = _run(argv_for(root))
         assert again.returncode == 0, f"{fault}: the rerun failed\n{again.stderr[-3000:]}"
         if says and fault in says:
-            assert says[fault] in again.stdout + again.stderr, f"{fault}: the rerun did not say {says[fault]!r}"
+            assert says[fault] in again.stdout + again.stderr, (
+                f"{fault}: the rerun did not say {says[fault]!r}"
+            )
         got = outputs(root)
         ok = same(got, want) if same else got == want
         assert ok, f"{fault}: the resumed run's outputs differ from the uninterrupted run's"
@@ -101,9 +107,13 @@ def test_curation_survives_kills(tiny_model_dir, tmp_path):
 
     def outputs(root):
         out = root / "data" / "t"
-        return {name: _rows(out / name) for name in ("train.jsonl", "test.jsonl")} | {"report": _json(out / "report.json")}
+        return {name: _rows(out / name) for name in ("train.jsonl", "test.jsonl")} | {
+            "report": _json(out / "report.json")
+        }
 
-    _kill_and_rerun(argv, outputs, ["jsonl_write:1", "jsonl_write:5", "atomic_write:2", "atomic_dir:1"], tmp_path)
+    _kill_and_rerun(
+        argv, outputs, ["jsonl_write:1", "jsonl_write:5", "atomic_write:2", "atomic_dir:1"], tmp_path
+    )
 
 
 def test_training_survives_kills(tiny_model_dir, tmp_path):
@@ -220,4 +230,6 @@ def test_ibpo_survives_kills(tiny_model_dir, tmp_path):
                 "weights": {k: torch.round(v.float(), decimals=4).tolist() for k, v in weights.items()}}  # fmt: skip
 
     # samples appended (jsonl), the round's files (atomic), a training checkpoint, the final model folder
-    _kill_and_rerun(argv, outputs, ["jsonl_write:3", "atomic_write:2", "checkpoint:1", "atomic_dir:1"], tmp_path)
+    _kill_and_rerun(
+        argv, outputs, ["jsonl_write:3", "atomic_write:2", "checkpoint:1", "atomic_dir:1"], tmp_path
+    )

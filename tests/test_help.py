@@ -29,8 +29,14 @@ def entry_points() -> list[str]:
 
 
 def test_entry_points_are_found():
-    assert {"thinkscale.sft.train", "thinkscale.inference.generate", "thinkscale.eval.run", "thinkscale.data.curate",
-            "thinkscale.ibpo.run", "bench.bench_processor"} <= set(entry_points())
+    assert {
+        "thinkscale.sft.train",
+        "thinkscale.inference.generate",
+        "thinkscale.eval.run",
+        "thinkscale.data.curate",
+        "thinkscale.ibpo.run",
+        "bench.bench_processor",
+    } <= set(entry_points())
 
 
 @pytest.mark.parametrize("module", entry_points())

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from thinkscale.grading.grade import Graded
 
 
@@ -44,7 +45,9 @@ def test_one_ibpo_round_end_to_end(tiny_model_dir, tmp_path, monkeypatch):
 
     import thinkscale.inference.engine_args
 
-    monkeypatch.setattr(thinkscale.inference.engine_args, "build_engine", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(
+        thinkscale.inference.engine_args, "build_engine", lambda *a, **k: pytest.fail("decoded again")
+    )
     assert main(argv) == 0  # finished rounds are skipped
 
 

@@ -60,7 +60,9 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_thinkscale_only_and_all_of_it(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"thinkscale", f"{wheel.name.split('-py')[0]}.dist-info"}
-    modules = {f"thinkscale/{p.relative_to(ROOT).as_posix()}" for s in STAGES for p in (ROOT / s).rglob("*.py")}
+    modules = {
+        f"thinkscale/{p.relative_to(ROOT).as_posix()}" for s in STAGES for p in (ROOT / s).rglob("*.py")
+    }
     assert modules - set(names) == set()
     assert {"thinkscale/recipes/smollm2-135m/eval.yaml", "thinkscale/recipes/accelerate/fsdp_trainer.json",
             "thinkscale/vllm.py", "thinkscale/cli.py", "thinkscale/eval/view_template.html"} <= set(names)  # fmt: skip
@@ -74,7 +76,8 @@ def _shadow_distribution(tmp: Path) -> Path:
     src = tmp / "shadow"
     (src / "inference").mkdir(parents=True)
     (src / "inference" / "__init__.py").write_text("SHADOW = 'the other distribution'\n")
-    (src / "pyproject.toml").write_text(textwrap.dedent("""\
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent("""\
         [build-system]
         requires = ["setuptools"]
         build-backend = "setuptools.build_meta"
@@ -83,7 +86,8 @@ def _shadow_distribution(tmp: Path) -> Path:
         version = "1.0"
         [tool.setuptools]
         packages = ["inference"]
-    """))
+    """)
+    )
     _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(src), cwd=tmp)
     [built] = tmp.glob("inference_shadow-*.whl")
     return built
@@ -93,17 +97,29 @@ def test_installed_command_works_beside_user_folders_and_another_inference(wheel
     env = tmp_path / "env"
     venv.create(env, with_pip=False)
     py = env / "bin" / "python"
-    purelib = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip()
+    purelib = _run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path
+    ).stdout.strip()
     # this environment's dependencies (torch, transformers, ...) on the new one's path, its .pth hooks not run
     Path(purelib, "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _pip("--python", str(py), "install", "--no-deps", str(wheel), str(_shadow_distribution(tmp_path)), cwd=tmp_path)
+    _pip(
+        "--python",
+        str(py),
+        "install",
+        "--no-deps",
+        str(wheel),
+        str(_shadow_distribution(tmp_path)),
+        cwd=tmp_path,
+    )
     assert sorted(p.name for p in Path(purelib).iterdir() if not p.name.endswith((".dist-info", ".pth"))) == [
         "inference", "thinkscale"]  # fmt: skip
 
     work = tmp_path / "work"  # a user's project with folders named like our stages
     for folder in ("data", "eval", "inference"):
         (work / folder).mkdir(parents=True)
-        (work / folder / "__init__.py").write_text(f"raise ImportError('the user folder {folder}/ was imported')\n")
+        (work / folder / "__init__.py").write_text(
+            f"raise ImportError('the user folder {folder}/ was imported')\n"
+        )
     tool = str(env / "bin" / "thinkscale")
     assert "usage: thinkscale" in _run([tool, "--help"], work).stdout
     assert "usage: thinkscale eval" in _run([tool, "eval", "--help"], work).stdout
@@ -112,17 +128,24 @@ def test_installed_command_works_beside_user_folders_and_another_inference(wheel
             "print(thinkscale.__file__)")  # fmt: skip
     assert _run([str(py), "-c", code], work).stdout.startswith(purelib)
     # the other distribution's package is intact (nothing of ours overwrote it)
-    assert "the other distribution" in _run([str(py), "-c", "import inference; print(inference.SHADOW)"], tmp_path).stdout
+    assert (
+        "the other distribution"
+        in _run([str(py), "-c", "import inference; print(inference.SHADOW)"], tmp_path).stdout
+    )
     chat = _run([tool, "chat", "--prompt", "What is 7 + 5?", "--json", "--max-thinking-tokens", "16",
                  "--max-answer-tokens", "8"], work, timeout=600)  # fmt: skip
     import json
 
     result = json.loads(chat.stdout)
-    assert {"thinking", "answer", "thinking_tokens", "stop_reason"} <= set(result) and result["prompt_tokens"] > 0
+    assert {"thinking", "answer", "thinking_tokens", "stop_reason"} <= set(result) and result[
+        "prompt_tokens"
+    ] > 0
     recipes = _run([tool, "recipes", "--path"], work).stdout
     assert f"{purelib}/thinkscale/recipes/smollm2-135m/eval.yaml" in recipes
     run = work / "run"  # the report's page template ships with the package
     run.mkdir()
-    (run / "samples.jsonl").write_text(json.dumps({"id": "q", "label": "budget_forcing", "budget": 8, **result}) + "\n")
+    (run / "samples.jsonl").write_text(
+        json.dumps({"id": "q", "label": "budget_forcing", "budget": 8, **result}) + "\n"
+    )
     _run([tool, "view", str(run)], work)
     assert "thinking_tokens" in (run / "report.html").read_text()

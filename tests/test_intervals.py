@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from thinkscale.eval.intervals import bootstrap, mean_interval, paired_gain, per_question_mean, wilson
 from thinkscale.eval.report import method_metrics, summary_markdown
 
@@ -21,7 +22,9 @@ def test_bootstrap_is_seeded_and_covers_the_mean():
     a = bootstrap([by_q], lambda cols: float(cols[0].mean()))
     assert a == bootstrap([by_q], lambda cols: float(cols[0].mean()))  # same data, same interval
     assert a[0] < sum(by_q.values()) / 60 < a[1]
-    assert bootstrap([{1: 1.0}], lambda cols: float(cols[0].mean())) is None  # one question: nothing to resample
+    assert (
+        bootstrap([{1: 1.0}], lambda cols: float(cols[0].mean())) is None
+    )  # one question: nothing to resample
 
 
 def test_paired_gain_is_narrower_than_two_separate_intervals():

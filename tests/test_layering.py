@@ -34,7 +34,12 @@ def test_the_reader_sees_the_stage_imports(tree):
     # The test this one replaced read only the first name of each import (always `thinkscale`) and so
     # checked nothing: make sure the imports between stages are really seen.
     between = {(stage(a), stage(b)) for a, b, _, _ in edges(tree)}
-    assert {("inference", "common"), ("eval", "inference"), ("data", "inference"), ("sft", "common")} <= between
+    assert {
+        ("inference", "common"),
+        ("eval", "inference"),
+        ("data", "inference"),
+        ("sft", "common"),
+    } <= between
     assert len(edges(tree)) > 500
 
 
@@ -64,12 +69,17 @@ def _copy(tmp_path):
 def test_a_planted_back_arrow_and_circle_fail(tmp_path):
     root = _copy(tmp_path)
     with open(root / "common" / "io.py", "a") as f:  # the bottom layer reaching up, inside a function
-        f.write("\n\ndef _planted():\n    from thinkscale.eval.run import main\n    import json\n\n    return main, json\n")
+        f.write(
+            "\n\ndef _planted():\n    from thinkscale.eval.run import main\n    import json\n\n    return main, json\n"
+        )
     with open(root / "inference" / "forcing" / "budget.py", "a") as f:  # the rules importing their user
         f.write("\nfrom thinkscale.inference.hf import engine as _planted  # noqa\n")
     planted = read_tree(root)
-    assert any(line.startswith("common/io.py:") and "common imports eval" in line for line in upward_imports(planted))
+    assert any(
+        line.startswith("common/io.py:") and "common imports eval" in line for line in upward_imports(planted)
+    )
     assert any("thinkscale.inference.forcing.budget" in c for c in cycles(module_graph(planted)))
     # `import json` in a function defers nothing; the planted eval import defers torch and is allowed
     assert [line for line in unjustified_inner_imports(planted) if line.startswith("common/io.py:")] == [
-        f"common/io.py:{len((root / 'common' / 'io.py').read_text().splitlines()) - 2}: json"]
+        f"common/io.py:{len((root / 'common' / 'io.py').read_text().splitlines()) - 2}: json"
+    ]

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from thinkscale.common.lock import LOCK_NAME, run_lock
 
 from tests.test_sft_distributed import write_train_file
+from thinkscale.common.lock import LOCK_NAME, run_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
@@ -62,7 +62,9 @@ def test_training_killed_after_a_checkpoint_resumes_by_itself(tiny_model_dir, tm
     proc = subprocess.Popen(run, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not (out / "checkpoint-2" / "COMPLETE").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "training ended before its first checkpoint"
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "training ended before its first checkpoint"
+        )
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -31,5 +31,9 @@ def test_table1_recipes_evaluate_hub_models_without_training():
     dry = subprocess.run(["make", "-n", "eval", "RECIPES=recipes/qwen2.5-32b"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)  # fmt: skip
     assert dry.returncode == 0, dry.stderr
-    assert "eval.yaml" in dry.stdout and "eval-s1.1.yaml" in dry.stdout and "bin/thinkscale eval --config" in dry.stdout
+    assert (
+        "eval.yaml" in dry.stdout
+        and "eval-s1.1.yaml" in dry.stdout
+        and "bin/thinkscale eval --config" in dry.stdout
+    )
     assert "thinkscale train" not in dry.stdout and "thinkscale strategies" not in dry.stdout

@@ -3,6 +3,7 @@
 from math import log2
 
 import pytest
+
 from thinkscale.eval.metrics import Point, control, s1_metrics, scaling
 
 
@@ -65,4 +66,6 @@ def test_scaling_reproduces_s1s_table_3(method):
 
 def test_class_conditional_by_hand():
     # the design note's worked example: (36.7 - 30.0) / log2(9651 / 8033)
-    assert scaling([Point(8033, 9 / 30), Point(9651, 11 / 30)]) == pytest.approx(100 * (2 / 30) / log2(9651 / 8033))
+    assert scaling([Point(8033, 9 / 30), Point(9651, 11 / 30)]) == pytest.approx(
+        100 * (2 / 30) / log2(9651 / 8033)
+    )

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from thinkscale.sft.plan import PlanArgs, Shape, estimate, fits, largest_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,9 @@ QWEN_32B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidde
 def qwen_32b():
     from transformers import Qwen2Config
 
-    return Shape.of(Qwen2Config(**{k: v for k, v in QWEN_32B.items() if k not in ("architectures", "model_type")}))
+    return Shape.of(
+        Qwen2Config(**{k: v for k, v in QWEN_32B.items() if k not in ("architectures", "model_type")})
+    )
 
 
 def test_parameter_count_is_qwen_32b(qwen_32b):

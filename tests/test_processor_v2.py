@@ -10,15 +10,14 @@ import torch
 
 pytest.importorskip("vllm")
 
+from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample  # noqa: E402
+from tests.v2_runner import V2Runner  # noqa: E402
 from thinkscale.common.chat_format import FormatArgs, render_prompt  # noqa: E402
 from thinkscale.inference.forcing.batch import PROCESSOR, RECORDS_ENV  # noqa: E402
 from thinkscale.inference.forcing.budget import BudgetRequest  # noqa: E402
 from thinkscale.inference.hf.engine import HFEngine  # noqa: E402
 from thinkscale.inference.vllm.engine import VLLMEngine  # noqa: E402
 from thinkscale.inference.vllm.processor import BudgetForcingProcessor  # noqa: E402
-
-from tests.scripted import FakeSamplingParams, ScriptedLM, engine_sample  # noqa: E402
-from tests.v2_runner import V2Runner  # noqa: E402
 
 FMT = FormatArgs()
 
@@ -50,7 +49,9 @@ BUDGETS = [
 
 
 @pytest.mark.parametrize("preempt", [False, True], ids=["no-preemption", "preempted-mid-thinking"])
-def test_v2_equals_the_hf_engine_on_every_budget_case(tokenizer, tiny_model_dir, tmp_path, monkeypatch, preempt):
+def test_v2_equals_the_hf_engine_on_every_budget_case(
+    tokenizer, tiny_model_dir, tmp_path, monkeypatch, preempt
+):
     """Greedy: the V2 path gives the HF engine's result field by field on every budget case in one
     batch, with rows reordered each step, chunked prefill and (second case) every request preempted
     after 3 tokens and resumed in a new slot with new params objects."""
@@ -61,7 +62,9 @@ def test_v2_equals_the_hf_engine_on_every_budget_case(tokenizer, tiny_model_dir,
     reqs = [BudgetRequest(prompt, **b) for b in BUDGETS]
     hf = [HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate([r])[0] for r in reqs]
     preempt_at = {i: 3 for i in range(len(reqs))} if preempt else None
-    ours, llm = run_v2(tokenizer, tiny_model_dir, tmp_path, monkeypatch, script, n, reqs, preempt_at=preempt_at)
+    ours, llm = run_v2(
+        tokenizer, tiny_model_dir, tmp_path, monkeypatch, script, n, reqs, preempt_at=preempt_at
+    )
     assert [strip(r) for r in ours] == [strip(r) for r in hf]
     assert ours[1].num_forced == 6 and ours[7].num_forced == 2 and ours[8].num_forced == 2
     if preempt:
@@ -75,7 +78,9 @@ def _script(tokenizer):
 
 
 @pytest.mark.parametrize("async_scheduling", [False, True], ids=["sync", "async-scheduling"])
-def test_v2_worst_orders_equal_the_hf_engine(tokenizer, tiny_model_dir, tmp_path, monkeypatch, async_scheduling):
+def test_v2_worst_orders_equal_the_hf_engine(
+    tokenizer, tiny_model_dir, tmp_path, monkeypatch, async_scheduling
+):
     """V2 in its worst legal orders: every request preempted during its first prefill chunk, after 3
     tokens (mid-thinking), after 8 (right after a forced token: num_ignore 1 forces "Wait" at 6) and
     late, each time resuming only after another request has left, in the slot on top of the
@@ -102,7 +107,9 @@ def test_v2_worst_orders_equal_the_hf_engine(tokenizer, tiny_model_dir, tmp_path
     assert llm.processor.batch.released == 0
 
 
-def test_v2_end_of_turn_in_thinking_gets_the_final_answer_prefix(tokenizer, tiny_model_dir, tmp_path, monkeypatch):
+def test_v2_end_of_turn_in_thinking_gets_the_final_answer_prefix(
+    tokenizer, tiny_model_dir, tmp_path, monkeypatch
+):
     """A greedy model that ends its turn inside thinking: the end-of-turn is merged into the
     delimiter, and the flag read at the commit says it stood for end-of-turn, so the final-answer
     prefix follows (the HF engine's result), where a model writing the delimiter itself gets none."""
@@ -110,7 +117,10 @@ def test_v2_end_of_turn_in_thinking_gets_the_final_answer_prefix(tokenizer, tiny
     n = len(enc(tokenizer, prompt))
     X, S, EOT, FOUR = (enc(tokenizer, t)[0] for t in (" step", "<|im_start|>", "<|im_end|>", "4"))
     reqs = [BudgetRequest(prompt, max_thinking_tokens=40, max_answer_tokens=4)]
-    for script, reason in (([X, X, EOT, FOUR, EOT], "end_of_turn"), ([X, X, S, 0, 0, FOUR, EOT], "delimiter")):
+    for script, reason in (
+        ([X, X, EOT, FOUR, EOT], "end_of_turn"),
+        ([X, X, S, 0, 0, FOUR, EOT], "delimiter"),
+    ):
         hf = HFEngine(ScriptedLM(script, n, len(tokenizer)), tokenizer, FMT).generate(reqs)
         ours, _ = run_v2(tokenizer, tiny_model_dir, tmp_path, monkeypatch, script, n, reqs)
         assert [strip(r) for r in ours] == [strip(r) for r in hf]
@@ -131,7 +141,9 @@ def test_v2_sampled_runs_are_reproducible(tokenizer, tiny_model_dir, tmp_path, m
 
 def test_v2_leaves_requests_without_budgets_or_with_bad_ones_alone(tokenizer, tiny_model_dir, monkeypatch):
     runner = V2Runner(BudgetForcingProcessor, str(tiny_model_dir), [0], 1, len(tokenizer))
-    plain = FakeSamplingParams(extra_args=None, temperature=0.0, top_p=1.0, seed=None, max_tokens=8, stop_token_ids=[])
+    plain = FakeSamplingParams(
+        extra_args=None, temperature=0.0, top_p=1.0, seed=None, max_tokens=8, stop_token_ids=[]
+    )
     assert runner.processor.add_request(0, plain) is False
     # settings validate_params would have refused never fail the batch: the request is left alone
     bad = FakeSamplingParams(extra_args={"min_thinking_tokens": 9, "max_thinking_tokens": 4}, temperature=0.0,
@@ -142,9 +154,9 @@ def test_v2_leaves_requests_without_budgets_or_with_bad_ones_alone(tokenizer, ti
 def test_the_documented_names_are_what_vllm_loads():
     """`thinkscale.vllm:BudgetForcingProcessor` and `--reasoning-parser-plugin thinkscale.vllm
     --reasoning-parser thinkscale` (docs/vllm.md), through vLLM's own plugin import."""
-    from thinkscale.inference.vllm.reasoning import ThinkAnswerParser
     from vllm.reasoning import ReasoningParserManager
 
+    from thinkscale.inference.vllm.reasoning import ThinkAnswerParser
     from thinkscale.vllm import REASONING_PARSER, REASONING_PLUGIN
 
     assert PROCESSOR == "thinkscale.vllm:BudgetForcingProcessor"
@@ -184,7 +196,10 @@ def test_v2_apply_touches_only_the_rows_the_rules_need(tokenizer, tiny_model_dir
     runner = V2Runner(BudgetForcingProcessor, str(tiny_model_dir), [0], 1, len(tokenizer), max_num_reqs=2)
     params = FakeSamplingParams(extra_args={"max_thinking_tokens": 64}, temperature=0.0, top_p=1.0, seed=1,
                                 max_tokens=100, stop_token_ids=[], all_stop_token_ids=set())  # fmt: skip
-    for slot, p in ((0, params), (1, FakeSamplingParams(extra_args=None, temperature=0.0, top_p=1.0, seed=None))):
+    for slot, p in (
+        (0, params),
+        (1, FakeSamplingParams(extra_args=None, temperature=0.0, top_p=1.0, seed=None)),
+    ):
         runner.prompt_lens.np[slot] = runner.prefill_lens.np[slot] = 4
         runner.processor.add_request(slot, p)
     runner.processor.apply_staged_writes()
@@ -203,7 +218,9 @@ def _sampled_params(n: int = 1):
                               stop_token_ids=[])  # fmt: skip
 
 
-def test_two_tensor_parallel_ranks_decide_alike_for_a_request_without_a_seed(tokenizer, tiny_model_dir, monkeypatch):
+def test_two_tensor_parallel_ranks_decide_alike_for_a_request_without_a_seed(
+    tokenizer, tiny_model_dir, monkeypatch
+):
     """Every TP rank runs its own processor on the same logits and feeds back its own tokens: a request
     sent without a seed must get the same seed on each (from its admission identity), so the ranks
     force the same tokens. With the seed drawn in each worker, as before, the two ranks part at once
@@ -237,7 +254,9 @@ def test_two_tensor_parallel_ranks_decide_alike_for_a_request_without_a_seed(tok
     assert run_ranks() > 0
 
 
-def test_n_samples_and_identical_requests_keep_their_own_states(tokenizer, tiny_model_dir, tmp_path, monkeypatch):
+def test_n_samples_and_identical_requests_keep_their_own_states(
+    tokenizer, tiny_model_dir, tmp_path, monkeypatch
+):
     """n = 3 without a seed: admission draws one, the samples are seeded seed + i (vLLM's fan-out), so
     they differ from each other and each equals the same request sent alone with that seed; two
     identical requests (same params, same seed) both preempted and resumed in each other's slots
@@ -248,7 +267,9 @@ def test_n_samples_and_identical_requests_keep_their_own_states(tokenizer, tiny_
     ids = enc(tokenizer, prompt)
 
     def run(params_list, **kw):
-        llm = V2Runner(BudgetForcingProcessor, str(tiny_model_dir), script, n, len(tokenizer), max_num_reqs=8, **kw)
+        llm = V2Runner(
+            BudgetForcingProcessor, str(tiny_model_dir), script, n, len(tokenizer), max_num_reqs=8, **kw
+        )
         outs = llm.generate([{"prompt_token_ids": ids}] * len(params_list), params_list)
         return [list(c.token_ids) for o in outs for c in o.outputs], llm
 
@@ -267,7 +288,9 @@ def _with_seed(seed, n=3):
     return p
 
 
-def test_an_inconsistent_request_is_released_and_the_others_go_on(tokenizer, tiny_model_dir, tmp_path, monkeypatch):
+def test_an_inconsistent_request_is_released_and_the_others_go_on(
+    tokenizer, tiny_model_dir, tmp_path, monkeypatch
+):
     """A committed token that contradicts a forced one (an engine fault) never raises inside the
     sampler: that request is released from forcing, its result says so (stop_reason forcing_error),
     and the request beside it is untouched."""
@@ -333,7 +356,9 @@ def test_bad_settings_are_refused_at_admission_naming_them():
     from vllm.sampling_params import SamplingParams
 
     with pytest.raises(ValueError, match="ignore_eos"):
-        BudgetForcingProcessor.validate_params(SamplingParams(ignore_eos=True, extra_args={"max_thinking_tokens": 8}))
+        BudgetForcingProcessor.validate_params(
+            SamplingParams(ignore_eos=True, extra_args={"max_thinking_tokens": 8})
+        )
     with pytest.raises(ValueError, match="vllm_xargs.thinkscale_request"):
         BudgetForcingProcessor.validate_params(
             SamplingParams(extra_args={"max_thinking_tokens": 8, "thinkscale_request": "mine"})
@@ -360,7 +385,9 @@ def test_v1_a_removal_reported_only_as_a_move_parks_the_request(tokenizer, tiny_
 
     from vllm.v1.sample.logits_processor import BatchUpdateBuilder, MoveDirectionality
 
-    model_config = SimpleNamespace(tokenizer=str(tiny_model_dir), model=str(tiny_model_dir), max_model_len=4096, seed=0)
+    model_config = SimpleNamespace(
+        tokenizer=str(tiny_model_dir), model=str(tiny_model_dir), max_model_len=4096, seed=0
+    )
     cfg = SimpleNamespace(model_config=model_config, speculative_config=None,
                           scheduler_config=SimpleNamespace(async_scheduling=False, max_num_seqs=8))  # fmt: skip
     proc = BudgetForcingProcessor(cfg, "cpu", False)

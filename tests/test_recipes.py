@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from thinkscale.common.recipes import resolve, shipped
 
 from thinkscale.cli import COMMANDS
+from thinkscale.common.recipes import resolve, shipped
 
 # A recipe's file name -> the subcommand that reads it (accelerate/ holds launcher configs, not recipes).
 STAGE = {"chat": "chat", "serve": "serve", "data": "data", "sft": "train", "asv_sft": "train", "ibpo_sft": "train",
@@ -38,4 +38,6 @@ def test_shipped_recipe_is_read_by_its_stage(recipe, capsys):
 
 
 def test_the_real_model_recipes_name_the_packaged_model():
-    assert {"qwen2.5-0.5b/eval", "qwen2.5-0.5b/chat", "qwen2.5-0.5b/serve", "qwen2.5-0.5b/model"} <= set(RECIPES)
+    assert {"qwen2.5-0.5b/eval", "qwen2.5-0.5b/chat", "qwen2.5-0.5b/serve", "qwen2.5-0.5b/model"} <= set(
+        RECIPES
+    )

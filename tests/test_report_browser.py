@@ -77,12 +77,16 @@ def test_report_in_a_browser(run, tmp_path):
             "return [...document.querySelectorAll('#metrics tr[data-label]')].map(r => "
             "[r.dataset.label, r.dataset.point, r.querySelector('td.acc').dataset.accuracy])"
         )
-        expected = {(label, str(p["point"])): p["accuracy"] for label, m in metrics.items() for p in m["points"]}
+        expected = {
+            (label, str(p["point"])): p["accuracy"] for label, m in metrics.items() for p in m["points"]
+        }
         assert {(label, point): float(acc) for label, point, acc in shown} == expected
         text = driver.execute_script("return document.getElementById('metrics').textContent")
         for m in metrics.values():
             for p in m["points"]:
-                assert f"{100 * p['accuracy']:.1f} [{100 * p['ci95'][0]:.1f}, {100 * p['ci95'][1]:.1f}]" in text
+                assert (
+                    f"{100 * p['accuracy']:.1f} [{100 * p['ci95'][0]:.1f}, {100 * p['ci95'][1]:.1f}]" in text
+                )
 
         # click the question, pick its "Wait" 2 trace: the first forced "Wait" sits where the engine put it
         row = driver.find_element("css selector", f"#grid tr[data-id='{forced['id']}'] td.q")
@@ -140,10 +144,10 @@ def test_bytes_that_are_not_utf8_render_as_replacement_characters(run, tmp_path)
 def test_a_search_runs_tree_in_the_browser(tiny_model_dir, tmp_path):
     """A real beam search on the tiny model: its report draws each question's tree with the chosen path."""
     import torch
-    from thinkscale.eval.strategies.run import main
-    from thinkscale.eval.verifier.head import ValueHead
 
     from tests.test_strategies_cli import _argv
+    from thinkscale.eval.strategies.run import main
+    from thinkscale.eval.verifier.head import ValueHead
 
     x = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
     ValueHead.fit(x, (x[:, 0] > 0).float()).save(tmp_path / "vh", {"model": str(tiny_model_dir)})

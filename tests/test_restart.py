@@ -10,7 +10,9 @@ from thinkscale.common.io import read_jsonl
 
 def _bench(tmp_path, n=3):
     path = tmp_path / "q.jsonl"
-    path.write_text("".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(n)))
+    path.write_text(
+        "".join(json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(n))
+    )
     return path
 
 

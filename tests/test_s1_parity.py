@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.benchmarks import BenchmarkArgs, Item, gpqa_as_s1
 from thinkscale.eval.intervals import clustered_se, mean_interval, wilson
@@ -29,12 +30,20 @@ def test_gpqa_order_prompt_and_gold_are_s1s():
     random.seed(0)
     expected = []
     for d in docs:  # s1's _process_doc, step by step
-        choices = [d["Incorrect Answer 1"], d["Incorrect Answer 2"], d["Incorrect Answer 3"], d["Correct Answer"]]
+        choices = [
+            d["Incorrect Answer 1"],
+            d["Incorrect Answer 2"],
+            d["Incorrect Answer 3"],
+            d["Correct Answer"],
+        ]
         random.shuffle(choices)
         expected.append((choices, chr(65 + choices.index(d["Correct Answer"]))))
     items = gpqa_as_s1(docs)
     for item, doc, (choices, gold) in zip(items, docs, expected, strict=True):
-        assert item.question == f"{doc['Question']}\n\nA) {choices[0]}\nB) {choices[1]}\nC) {choices[2]}\nD) {choices[3]}"
+        assert (
+            item.question
+            == f"{doc['Question']}\n\nA) {choices[0]}\nB) {choices[1]}\nC) {choices[2]}\nD) {choices[3]}"
+        )
         assert item.gold == gold and item.fallback == "A"
     assert len({it.gold for it in items}) > 1  # the order does move the right answer about
 
@@ -45,7 +54,10 @@ class FakeEngine:
 
     def generate(self, reqs, on_result=None):
         self.requests += reqs
-        out = [BudgetResult("t", self.answer, 5, 1, 7, 3, 0, False, "delimiter", "end_of_turn", 0.0) for _ in reqs]
+        out = [
+            BudgetResult("t", self.answer, 5, 1, 7, 3, 0, False, "delimiter", "end_of_turn", 0.0)
+            for _ in reqs
+        ]
         for i, r in enumerate(out):
             if on_result:
                 on_result(i, r)
@@ -59,7 +71,9 @@ def test_an_unreadable_gpqa_answer_scores_as_a_and_is_counted(tokenizer, gold, r
     s1_item = Item("g", "Q?\n\nA) x\nB) y\nC) z\nD) w", gold, "ABCD", fallback="A")
     sample = METHODS["wait"](ctx, [s1_item], 0)[0]
     assert sample["extracted"] == "A" and sample["fallback"] is True and sample["correct"] is right
-    ours = METHODS["wait"](ctx, [Item("g", "Q?", gold, "ABCD")], 0)[0]  # the toolkit's own recipes: no fallback
+    ours = METHODS["wait"](ctx, [Item("g", "Q?", gold, "ABCD")], 0)[
+        0
+    ]  # the toolkit's own recipes: no fallback
     assert ours["extracted"] is None and ours["fallback"] is False and ours["correct"] is False
 
 
@@ -101,7 +115,7 @@ def test_the_table_names_the_published_row_beside_each_run():
     point = {"point": 2, "accuracy": 0.5, "ci95": [0.3, 0.7], "mean_thinking_tokens": 100}
     runs = [("aime24", None, {"wait": {"points": [point]}}), ("math500", None, {"wait": {"points": [point]}})]
     table = benchmark_table(runs, "simplescaling/s1-32B", ["Wait"])
-    assert "Table 4 / 5: 2x \"Wait\"" in table and "s1: 53.3" in table and "s1: 93.0" in table
+    assert 'Table 4 / 5: 2x "Wait"' in table and "s1: 53.3" in table and "s1: 93.0" in table
     assert "Table 4: 2x without string" in benchmark_table(runs, "simplescaling/s1-32B", [""])
     assert "| — |" in benchmark_table(runs, "my/model", ["Wait"])  # no published row: said so
 
@@ -111,7 +125,9 @@ def test_pass_at_1_over_k_samples_gets_a_clustered_standard_error():
     mean = sum(by_q.values()) / 4
     sd = (sum((v - mean) ** 2 for v in by_q.values()) / 3) ** 0.5
     assert clustered_se(by_q) == pytest.approx(sd / 2)
-    assert mean_interval(by_q, samples_per_question=4) == pytest.approx(wilson(mean * 4, 4))  # n < 300: Wilson
+    assert mean_interval(by_q, samples_per_question=4) == pytest.approx(
+        wilson(mean * 4, 4)
+    )  # n < 300: Wilson
     many = {i: (i % 4) / 4 for i in range(400)}
     lo, hi = mean_interval(many, samples_per_question=4)
     centre = sum(many.values()) / 400

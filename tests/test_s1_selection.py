@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from thinkscale.data.curate import CurateArgs
 from thinkscale.data.select import S1Steps, benchmark_weights, s1_select
 
@@ -13,8 +14,15 @@ GPQA, AIME, MATH, OTHER = "Idavidrein/gpqa", "qq8933/AIME_1983_2024", "qfq/opena
 
 
 def row(i, domain, source, tokens=100, right=True):
-    return {"id": f"r{i}", "domain": domain, "trace_tokens": tokens, "answer": "1" if right else "2", "gold": "1",
-            "source": f"pool:{source}", "meta": {"source_type": source}}
+    return {
+        "id": f"r{i}",
+        "domain": domain,
+        "trace_tokens": tokens,
+        "answer": "1" if right else "2",
+        "gold": "1",
+        "source": f"pool:{source}",
+        "meta": {"source_type": source},
+    }
 
 
 def is_right(r):
@@ -23,7 +31,9 @@ def is_right(r):
 
 def s1_pool():
     rows = [row(i, "algebra", AIME) for i in range(6)] + [row(6, "algebra", AIME, right=False)]
-    rows += [row(10 + i, "physics", GPQA) for i in range(4)] + [row(20 + i, "chemistry", GPQA) for i in range(4)]
+    rows += [row(10 + i, "physics", GPQA) for i in range(4)] + [
+        row(20 + i, "chemistry", GPQA) for i in range(4)
+    ]
     rows += [row(30, "algebra", MATH, tokens=6000), row(31, "algebra", MATH, tokens=5000),
              row(32, "algebra", MATH, tokens=7000, right=False)]  # fmt: skip
     rows += [row(100 + i, f"d{i % 20}", OTHER, tokens=50 + i) for i in range(400)]
@@ -37,7 +47,12 @@ S1 = S1Steps(keep_whole=[GPQA, AIME], keep_long=["qfq/openaimath"], keep_long_mi
 def test_benchmark_rows_whose_trace_is_right_are_kept_whole_first():
     chosen = s1_select(s1_pool(), 40, seed=0, steps=S1, is_right=is_right)
     first = {r["id"] for r in chosen[:15]}
-    want = {f"r{i}" for i in range(6)} | {f"r{10 + i}" for i in range(4)} | {f"r{20 + i}" for i in range(4)} | {"r30"}
+    want = (
+        {f"r{i}" for i in range(6)}
+        | {f"r{10 + i}" for i in range(4)}
+        | {f"r{20 + i}" for i in range(4)}
+        | {"r30"}
+    )
     assert first == want  # AIME and GPQA whole (the wrong AIME trace left out), MATH only over 5600 tokens
     assert len({r["id"] for r in chosen}) == len(chosen) == 40  # pools still hold them: never twice
 
@@ -67,7 +82,9 @@ def test_without_the_steps_the_draw_is_unchanged():
 
 
 def test_the_steps_are_checked_before_any_work():
-    with pytest.raises(ValueError, match="--benchmark-shares must give one positive share per --benchmark-sources"):
+    with pytest.raises(
+        ValueError, match="--benchmark-shares must give one positive share per --benchmark-sources"
+    ):
         CurateArgs(benchmark_sources=[AIME, GPQA], benchmark_shares=[1.0], benchmark_after=700)
     with pytest.raises(ValueError, match="--benchmark-after needs --benchmark-sources"):
         CurateArgs(benchmark_after=700)

@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
+from tests.serve_proc import running_server
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.hf.engine import HFEngine
-
-from tests.serve_proc import running_server
 
 pytestmark = pytest.mark.vllm
 
@@ -28,7 +28,9 @@ QUESTION = "What is 7 + 5?"
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "server.log"
     try:
-        with running_server(log, "--dtype", "float32", "--max-model-len", str(CONTEXT), "--kv-cache-gib", "1") as (_, base, model):
+        with running_server(
+            log, "--dtype", "float32", "--max-model-len", str(CONTEXT), "--kv-cache-gib", "1"
+        ) as (_, base, model):
             yield base, model
     except RuntimeError as e:
         pytest.fail(str(e))
@@ -49,7 +51,10 @@ def chat(server, budget: dict, question: str = QUESTION, **body) -> requests.Res
 
 def expected(hf, budgets: list[dict], question: str = QUESTION):
     engine, tok = hf
-    reqs = [BudgetRequest(render_prompt(tok, FMT, question), **{"max_answer_tokens": 10_000, **b}) for b in budgets]
+    reqs = [
+        BudgetRequest(render_prompt(tok, FMT, question), **{"max_answer_tokens": 10_000, **b})
+        for b in budgets
+    ]
     return engine.generate(reqs)
 
 
@@ -58,8 +63,19 @@ def reasoning_tokens(want, tok) -> int:
     thinking tokens plus the newline a mid-line cut puts before the delimiter (what is left of the
     generated tokens after thinking, delimiter, final-answer prefix, answer and end-of-turn)."""
     delim = len(tok.encode(FMT.think_end, add_special_tokens=False))
-    prefix = 0 if want.think_end_reason == "delimiter" else len(tok.encode(FMT.final_answer_prefix, add_special_tokens=False))
-    newline = want.generated_tokens - want.thinking_tokens - delim - prefix - want.answer_tokens - (want.stop_reason == "end_of_turn")
+    prefix = (
+        0
+        if want.think_end_reason == "delimiter"
+        else len(tok.encode(FMT.final_answer_prefix, add_special_tokens=False))
+    )
+    newline = (
+        want.generated_tokens
+        - want.thinking_tokens
+        - delim
+        - prefix
+        - want.answer_tokens
+        - (want.stop_reason == "end_of_turn")
+    )
     assert newline in (0, 1) and (newline == 0 or want.hit_max), want
     return want.thinking_tokens + newline
 
@@ -105,16 +121,24 @@ def test_eight_concurrent_requests_with_different_budgets(server, hf):
         body = r.json()
         if "final_answer_prefix" in BUDGETS[i]:  # its own prefix in place of "Final Answer:"
             assert body["choices"][0]["message"]["content"].startswith("So the answer is")
-            assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(w, hf[1])
+            assert body["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(
+                w, hf[1]
+            )
             continue
         assert_matches(body, w, hf[1])
-    assert got[5].json()["usage"]["completion_tokens"] == want[5].generated_tokens + 1  # + the end-of-turn that stops it
+    assert (
+        got[5].json()["usage"]["completion_tokens"] == want[5].generated_tokens + 1
+    )  # + the end-of-turn that stops it
 
 
 def test_segments_when_asked_are_the_offline_engines(server, hf):
     """`vllm_xargs.segments`: the response's segments (forced Waits, the cut, the prefix) equal the HF
     engine's for the same budgets; without it the response has no such field."""
-    budgets = [BUDGETS[0], BUDGETS[2], {"num_ignore": 1, "ignore_strings": ["Hmm"], "max_thinking_tokens": 48}]
+    budgets = [
+        BUDGETS[0],
+        BUDGETS[2],
+        {"num_ignore": 1, "ignore_strings": ["Hmm"], "max_thinking_tokens": 48},
+    ]
     want = expected(hf, budgets)
     for budget, w in zip(budgets, want, strict=True):
         r = chat(server, {**budget, "segments": True})
@@ -190,7 +214,9 @@ def test_streaming_matches_and_a_client_hanging_up_hurts_no_one(server, hf):
     after = chat(server, {"min_thinking_tokens": 16, "max_thinking_tokens": 16})  # still serving
     again = expected(hf, [{"min_thinking_tokens": 16, "max_thinking_tokens": 16}])[0]
     assert after.status_code == 200
-    assert after.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(again, hf[1])
+    assert after.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] == reasoning_tokens(
+        again, hf[1]
+    )
 
 
 def test_completions_endpoint_takes_budgets_too(server, hf):
@@ -204,7 +230,9 @@ def test_completions_endpoint_takes_budgets_too(server, hf):
     assert r.status_code == 200, r.text
     thinking, sep, answer = r.json()["choices"][0]["text"].partition(FMT.think_end)
     want = expected(hf, [budget])[0]
-    assert sep and thinking.strip() == want.thinking and answer.split(FMT.end_of_turn)[0].strip() == want.answer
+    assert (
+        sep and thinking.strip() == want.thinking and answer.split(FMT.end_of_turn)[0].strip() == want.answer
+    )
 
 
 def test_the_openai_client_example_from_the_readme(server):

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import torch
+
 from thinkscale.common.chat_format import FormatArgs, render_example
 from thinkscale.common.io import atomic_write_jsonl, read_jsonl
 from thinkscale.sft.args import SFTArgs
@@ -115,11 +116,15 @@ def test_resume_equals_the_uninterrupted_run(full_run, tiny_model_dir, train_fil
     torch.testing.assert_close(torch.tensor(losses(out)), torch.tensor(losses(full_run)), rtol=0, atol=1e-4)
 
 
-def test_restart_starts_over_and_another_recipe_is_refused_mid_run(full_run, tiny_model_dir, train_file, tmp_path):
+def test_restart_starts_over_and_another_recipe_is_refused_mid_run(
+    full_run, tiny_model_dir, train_file, tmp_path
+):
     out = tmp_path / "sft" / "t"
     shutil.copytree(full_run, out)
     shutil.rmtree(out / "final")  # an interrupted run: checkpoints, no final/
-    with pytest.raises(ValueError, match=r"holds a run of another recipe \(differs in: learning_rate\).*--restart"):
+    with pytest.raises(
+        ValueError, match=r"holds a run of another recipe \(differs in: learning_rate\).*--restart"
+    ):
         main(argv(tiny_model_dir, train_file, tmp_path, "--max-steps", "4", "--learning-rate", "0.5"))
     assert main(argv(tiny_model_dir, train_file, tmp_path, "--max-steps", "2", "--restart")) == 0
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]  # the old ones are gone

@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
+
+from tests.test_sft_distributed import write_train_file
 from thinkscale.common.io import read_jsonl
 from thinkscale.sft.args import SFTArgs
 from thinkscale.sft.tokenize import IGNORE, tokenize_rows
 from thinkscale.sft.train import main
-
-from tests.test_sft_distributed import write_train_file
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,20 @@ def _run(model_dir, data, root, name, *extra):
             "--logging-steps", "1", "--save-steps", "100", *extra]  # fmt: skip
     assert main(argv) == 0
     out = root / "sft" / name
-    return [r["loss"] for r in read_jsonl(out / "train_log.jsonl")], json.loads((out / "data_info.json").read_text())
+    return [r["loss"] for r in read_jsonl(out / "train_log.jsonl")], json.loads(
+        (out / "data_info.json").read_text()
+    )
 
 
 def test_step_count_is_the_one_data_info_states(tiny_model_dir, data_file, tmp_path):
     got, info = _run(tiny_model_dir, data_file, tmp_path, "s", "--packing", "false", "--global-batch-size", "4",
                      "--num-train-epochs", "2", "--loss-weighting", "example")  # fmt: skip
-    assert (info["examples"], info["examples_per_step"], info["steps_per_epoch"], info["total_steps"]) == (8, 4.0, 2, 4)
+    assert (info["examples"], info["examples_per_step"], info["steps_per_epoch"], info["total_steps"]) == (
+        8,
+        4.0,
+        2,
+        4,
+    )
     assert len(got) == info["total_steps"]
 
 
@@ -73,14 +80,40 @@ def test_example_weighting_is_the_mean_of_per_example_means(peaked_model_dir, to
 
     model, _ = load_model(ModelArgs(model=str(peaked_model_dir)))
     means = _example_means(model, tokenizer, data_file)
-    lengths = torch.tensor([sum(t != IGNORE for t in ex.labels[1:]) for ex in tokenize_rows(read_jsonl(data_file), tokenizer)])
+    lengths = torch.tensor(
+        [sum(t != IGNORE for t in ex.labels[1:]) for ex in tokenize_rows(read_jsonl(data_file), tokenizer)]
+    )
     per_token = (means * lengths).sum() / lengths.sum()
     assert abs(means.mean() - per_token) > 0.05  # the two weightings differ on this set: the test can tell
 
     one = ["--max-steps", "1", "--loss-weighting"]
-    unpacked, _ = _run(peaked_model_dir, data_file, tmp_path, "u", "--packing", "false", "--global-batch-size", "8", *one, "example")
-    packed, info = _run(peaked_model_dir, data_file, tmp_path, "p", "--global-batch-size", "2", *one, "example")
-    tokens, _ = _run(peaked_model_dir, data_file, tmp_path, "t", "--packing", "false", "--global-batch-size", "8", *one, "token")
+    unpacked, _ = _run(
+        peaked_model_dir,
+        data_file,
+        tmp_path,
+        "u",
+        "--packing",
+        "false",
+        "--global-batch-size",
+        "8",
+        *one,
+        "example",
+    )
+    packed, info = _run(
+        peaked_model_dir, data_file, tmp_path, "p", "--global-batch-size", "2", *one, "example"
+    )
+    tokens, _ = _run(
+        peaked_model_dir,
+        data_file,
+        tmp_path,
+        "t",
+        "--packing",
+        "false",
+        "--global-batch-size",
+        "8",
+        *one,
+        "token",
+    )
     assert info["blocks"] == 2  # packed: two blocks hold the eight examples, still weighted per example
     torch.testing.assert_close(torch.tensor(unpacked[0]), means.mean(), rtol=0, atol=1e-4)
     torch.testing.assert_close(torch.tensor(packed[0]), means.mean(), rtol=0, atol=1e-4)

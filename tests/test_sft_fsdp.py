@@ -38,7 +38,9 @@ def train(model_dir, data, root, *extra, processes: int = 2, port: int = 29541):
 
 
 def losses(out: Path) -> torch.Tensor:
-    return torch.tensor([json.loads(line)["loss"] for line in (out / "train_log.jsonl").read_text().splitlines()])
+    return torch.tensor(
+        [json.loads(line)["loss"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +70,21 @@ def test_two_sharded_processes_give_the_one_process_losses(fsdp_run, tiny_model_
     assert len(losses(fsdp_run)) == 4 and losses(fsdp_run)[-1] < losses(fsdp_run)[0]
 
 
-def test_resume_from_a_sharded_checkpoint_equals_the_uninterrupted_run(fsdp_run, tiny_model_dir, data_file, tmp_path):
+def test_resume_from_a_sharded_checkpoint_equals_the_uninterrupted_run(
+    fsdp_run, tiny_model_dir, data_file, tmp_path
+):
     out = tmp_path / "sft" / "f"
     shutil.copytree(fsdp_run, out)
     shutil.rmtree(out / "final")
     shutil.rmtree(out / "checkpoint-4")  # killed after the step-2 checkpoint
     train(tiny_model_dir, data_file, tmp_path, "--max-steps", "4", *FSDP, port=29543)
     torch.testing.assert_close(losses(out), losses(fsdp_run), rtol=0, atol=1e-5)
-    assert [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    assert [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()] == [
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 def test_final_is_gathered_once_and_loads_in_the_engine(fsdp_run, tiny_model):
@@ -107,7 +116,9 @@ def wide_model_dir(tokenizer, tmp_path_factory):
 
 
 def test_ram_efficient_loading_reads_the_weights_on_rank_zero_only(wide_model_dir, data_file, tmp_path):
-    out = train(wide_model_dir, data_file, tmp_path, "--max-steps", "1", "--save-steps", "10", *FSDP, port=29545)
+    out = train(
+        wide_model_dir, data_file, tmp_path, "--max-steps", "1", "--save-steps", "10", *FSDP, port=29545
+    )
     ranks = json.loads((out / "memory.json").read_text())
     grew = [r["peak_rss_after_load_mib"] - r["peak_rss_before_load_mib"] for r in ranks]
     model_mib = sum(f.stat().st_size for f in wide_model_dir.glob("*.safetensors")) / 2**20
@@ -118,18 +129,42 @@ def test_ram_efficient_loading_reads_the_weights_on_rank_zero_only(wide_model_di
     assert grew[1] < grew[0] - 0.25 * model_mib, (grew, model_mib)
 
 
-def test_model_only_sharded_checkpoints_restart_with_fresh_optimizer(fsdp_run, tiny_model_dir, data_file, tmp_path):
-    out = train(tiny_model_dir, data_file, tmp_path, "--max-steps", "4", "--save-optimizer", "false", *FSDP, port=29547)
+def test_model_only_sharded_checkpoints_restart_with_fresh_optimizer(
+    fsdp_run, tiny_model_dir, data_file, tmp_path
+):
+    out = train(
+        tiny_model_dir,
+        data_file,
+        tmp_path,
+        "--max-steps",
+        "4",
+        "--save-optimizer",
+        "false",
+        *FSDP,
+        port=29547,
+    )
     ckpt = out / "checkpoint-2"
     assert (ckpt / "pytorch_model_fsdp_0").is_dir() and (ckpt / "scheduler.pt").exists()
     assert not any(p.name.startswith("optimizer") for p in ckpt.iterdir())  # no Adam moments saved
     torch.testing.assert_close(losses(out), losses(fsdp_run), rtol=0, atol=1e-5)  # saving changes nothing
     shutil.rmtree(out / "final")
     shutil.rmtree(out / "checkpoint-4")
-    train(tiny_model_dir, data_file, tmp_path, "--max-steps", "4", "--save-optimizer", "false", *FSDP, port=29549)
+    train(
+        tiny_model_dir,
+        data_file,
+        tmp_path,
+        "--max-steps",
+        "4",
+        "--save-optimizer",
+        "false",
+        *FSDP,
+        port=29549,
+    )
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4]
     # The schedule goes on from step 2 (same learning rates); the step-2 weights are the same, so the
     # first resumed loss is too; later ones differ because Adam's moments restarted.
-    assert [r["lr"] for r in log] == pytest.approx([json.loads(x)["lr"] for x in (fsdp_run / "train_log.jsonl").read_text().splitlines()])
+    assert [r["lr"] for r in log] == pytest.approx(
+        [json.loads(x)["lr"] for x in (fsdp_run / "train_log.jsonl").read_text().splitlines()]
+    )
     torch.testing.assert_close(losses(out)[2], losses(fsdp_run)[2], rtol=0, atol=1e-5)

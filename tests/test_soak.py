@@ -29,13 +29,23 @@ pytestmark = pytest.mark.soak
 
 REQUESTS = int(os.environ.get("THINKSCALE_SOAK_REQUESTS", "1000"))
 CONTEXT = 512
-QUESTIONS = ["What is 7 + 5?", "Compute (4 + 3) * 5 - 6.", "Is 91 prime?", "What is 12 * 11?", "Name a prime."]
+QUESTIONS = [
+    "What is 7 + 5?",
+    "Compute (4 + 3) * 5 - 6.",
+    "Is 91 prime?",
+    "What is 12 * 11?",
+    "Name a prime.",
+]
 
 
 def _plan(i: int) -> dict:
     rng = random.Random(i)
     hi = rng.choice([0, 8, 32, 64, 128, 200])
-    budget = {"max_thinking_tokens": hi, "min_thinking_tokens": rng.randint(0, hi), "max_answer_tokens": rng.choice([4, 16, 48])}
+    budget = {
+        "max_thinking_tokens": hi,
+        "min_thinking_tokens": rng.randint(0, hi),
+        "max_answer_tokens": rng.choice([4, 16, 48]),
+    }
     if rng.random() < 0.5:
         budget["num_ignore"] = rng.randint(0, 3)
         budget["ignore_strings"] = rng.choice([["Wait"], ["Wait", "Hmm"], ["Hmm, let me check"]])
@@ -101,26 +111,42 @@ def _within_budget(result: dict) -> bool:
 
 def test_a_thousand_mixed_requests(tmp_path):
     log = tmp_path / "server.log"
-    flags = ["--dtype", "float32", "--max-model-len", str(CONTEXT), "--kv-cache-gib", "0.1", "--kv-block-size", "32"]
+    flags = [
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        str(CONTEXT),
+        "--kv-cache-gib",
+        "0.1",
+        "--kv-block-size",
+        "32",
+    ]
     with running_server(log, *flags) as (proc, base, model):
         t0 = time.monotonic()
         results, rss_100 = [], None
         with ThreadPoolExecutor(16) as pool:
             for start in range(0, REQUESTS, 100):
-                results += list(pool.map(lambda i: _send(base, model, i), range(start, min(start + 100, REQUESTS))))
+                results += list(
+                    pool.map(lambda i: _send(base, model, i), range(start, min(start + 100, REQUESTS)))
+                )
                 if rss_100 is None:
                     rss_100 = _rss(proc.pid)
         wall = time.monotonic() - t0
         time.sleep(2)  # let aborted requests drain
         rss_end = _rss(proc.pid)
         healthy = requests.get(f"{base}/health", timeout=5).status_code == 200
-        text = log.read_text()  # while it serves: stopping it (SIGTERM to its processes) may log the engine's end
+        text = (
+            log.read_text()
+        )  # while it serves: stopping it (SIGTERM to its processes) may log the engine's end
     errors = [r for r in results if isinstance(r["status"], int) and r["status"] >= 500]
     refused = [r for r in results if r["status"] == 400]
     over = [r for r in results if r["status"] == 200 and not _within_budget(r)]
     parked = [(int(a), int(b)) for a, b in re.findall(r"(\d+) parked \(bound (\d+)\)", text)]
     released = re.findall(r"(\d+) released", text)
-    counts = {k: sum(r["plan"]["kind"] == k for r in results) for k in ("plain", "stream", "hangup", "abort", "stop")}
+    counts = {
+        k: sum(r["plan"]["kind"] == k for r in results)
+        for k in ("plain", "stream", "hangup", "abort", "stop")
+    }
     print(f"\nsoak: {len(results)} requests in {wall:.0f} s {counts}; 5xx {len(errors)}, 400 {len(refused)}, "
           f"over budget {len(over)}; RSS after 100 {rss_100 / 2**20:.0f} MiB, after {len(results)} "
           f"{rss_end / 2**20:.0f} MiB ({rss_end / rss_100 - 1:+.1%}); parked max {max((p for p, _ in parked), default=0)} "

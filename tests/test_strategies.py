@@ -1,13 +1,13 @@
 """Strategy logic on a scripted policy: stop rules, fallbacks, aggregation, search bookkeeping, compute."""
 
 import pytest
+
+from tests.fake_policy import STEP_TOKENS, FakePolicy, FakeVerifier, context, items
 from thinkscale.eval.compute import Compute, flops
 from thinkscale.eval.strategies.answers import vote
 from thinkscale.eval.strategies.parallel import best_of_n, majority, powers
 from thinkscale.eval.strategies.search import allocate, beam_search, rebase
 from thinkscale.eval.strategies.sequential import adaptive_vote, budget_forcing, fallback, sequential_vote
-
-from tests.fake_policy import STEP_TOKENS, FakePolicy, FakeVerifier, context, items
 
 
 def test_sv_stops_as_soon_as_m_trials_agree():
@@ -99,7 +99,9 @@ def test_beam_search_bookkeeping():
     tree = rec["tree"]
     assert len(tree) == 12 and [n["depth"] for n in tree] == [0] * 4 + [1] * 4 + [2] * 4
     assert [sum(n["kept"] for n in tree if n["depth"] == d) for d in (0, 1, 2)] == [2, 2, 0]
-    assert all(tree[n["parent"]]["kept"] for n in tree if n["parent"] >= 0)  # children come from kept steps only
+    assert all(
+        tree[n["parent"]]["kept"] for n in tree if n["parent"] >= 0
+    )  # children come from kept steps only
     chosen = [n for n in tree if n["chosen"]]
     assert [n["depth"] for n in chosen] == [0, 1, 2] and chosen[-1]["done"]
     assert chosen[1]["parent"] == chosen[0]["id"] and chosen[2]["parent"] == chosen[1]["id"]

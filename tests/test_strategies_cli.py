@@ -69,6 +69,7 @@ def test_study_refuses_what_it_cannot_run(tiny_model_dir, tmp_path):
 def test_search_strategies_run_on_the_real_decoder_with_a_value_head(tiny_model_dir, tmp_path):
     """Every verifier strategy end to end on the tiny model, with a value head fitted on random states."""
     import torch
+
     from thinkscale.eval.strategies.run import main
     from thinkscale.eval.verifier.head import ValueHead
 
@@ -116,8 +117,9 @@ def test_a_hub_style_outcome_reward_model_plugs_in(tiny_model_dir, tmp_path, tok
     """`--verifier orm:<folder>`: a sequence classifier (here tiny and random) scores the paths, and
     what it reads is charged as verifier tokens."""
     import torch
-    from thinkscale.eval.strategies.run import main
     from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from thinkscale.eval.strategies.run import main
 
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
@@ -150,12 +152,13 @@ def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model
     """A PRM or ORM reads a depth's paths in right-padded batches: the same scores as one by one, the
     same verifier tokens charged. (A tiny random model of each kind; its scores mean nothing.)"""
     import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
     from thinkscale.common.chat_format import FormatArgs
     from thinkscale.eval.compute import Compute
     from thinkscale.eval.policy import Policy, PolicySettings
     from thinkscale.eval.verifier.build import build_verifier
     from thinkscale.inference.hf.tree import Expansion, TreeDecoder
-    from transformers import LlamaConfig, LlamaForSequenceClassification
 
     torch.manual_seed(0)
     if kind == "prm":  # Qwen2.5-Math-PRM's format, loaded through its remote code as a Hub PRM is
@@ -176,12 +179,19 @@ def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model
     nodes = policy.tree.expand([r for r in roots for _ in range(2)], spec, seeds=list(range(6)))
     verifier = build_verifier(f"{kind}:{tmp_path}", policy)
     # questions of several lengths: the batches are padded
-    questions = [q for q in ("What is 1 + 1?", "Add one to one.", "What do you get when you add one to one?") for _ in "ab"]
+    questions = [
+        q
+        for q in ("What is 1 + 1?", "Add one to one.", "What do you get when you add one to one?")
+        for _ in "ab"
+    ]
     owners = [0, 0, 1, 1, 2, 2]
     scored = {}
     for size in (1, 4):
         verifier.batch_size, computes = size, [Compute() for _ in range(3)]
-        scored[size] = (verifier.score(policy, questions, nodes, owners, computes), [c.to_dict() for c in computes])
+        scored[size] = (
+            verifier.score(policy, questions, nodes, owners, computes),
+            [c.to_dict() for c in computes],
+        )
     assert scored[4][0] == pytest.approx(scored[1][0], abs=1e-5) and scored[4][1] == scored[1][1]
     assert all(c["verifier_calls"] == 2 for c in scored[1][1])
     assert len({c["verifier_tokens"] for c in scored[1][1]}) == 3
@@ -190,5 +200,7 @@ def test_hub_verifiers_score_a_batch_as_they_score_one_path_at_a_time(tiny_model
         from thinkscale.eval.verifier.verifiers import HubPRM
         from thinkscale.inference.backend import BackendArgs
 
-        on_vllm = build_verifier(f"prm:{tmp_path}", policy, BackendArgs(backend="vllm", vllm_states="transformers"))
+        on_vllm = build_verifier(
+            f"prm:{tmp_path}", policy, BackendArgs(backend="vllm", vllm_states="transformers")
+        )
         assert isinstance(on_vllm, HubPRM)

@@ -10,6 +10,7 @@ aime24_nofigures, openai_math (MATH500) and gpqa_diamond_openai.
 from __future__ import annotations
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config
 from thinkscale.eval.benchmarks import HUB, BenchmarkArgs
@@ -75,7 +76,14 @@ def test_table_3_and_4_recipes_name_s1s_models_and_settings(recipe, capsys):
     """Each Table 3 / 4 run as s1's commands.sh made it: the model it used (token- and step-conditional
     control were separate fine-tunes), the ignore string, fp32, greedy (rejection sampling at T 1)."""
     model, ignore, methods = TABLE_RECIPES[recipe]
-    m, _, bench, ev, _ = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], ["--config", recipe])
-    assert m.model == model and m.dtype == "float32" and ev.methods == methods and ev.wait_ignore_strings == ignore
+    m, _, bench, ev, _ = parse_config(
+        [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], ["--config", recipe]
+    )
+    assert (
+        m.model == model
+        and m.dtype == "float32"
+        and ev.methods == methods
+        and ev.wait_ignore_strings == ignore
+    )
     assert ev.temperature == 0.0 and (ev.sample_temperature == 1.0 or "rejection_sampling" not in methods)
     assert eval_main(["--config", recipe, "--dry-run"]) == 0 and "at most" in capsys.readouterr().out

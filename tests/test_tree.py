@@ -1,6 +1,7 @@
 """The tree decoder: one-shot, step-wise and branched decoding agree with the budget-forcing engine."""
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.hf.engine import HFEngine
@@ -99,12 +100,15 @@ def test_whole_paths_with_states_read_afterwards_equal_step_wise_sampling(setup,
     """The verifier trainer's vLLM route (whole path, step ends found afterwards, states read in one
     forward pass) gives the tree decoder's step-wise states, greedy; run here on the HF tree."""
     import torch
+
     from thinkscale.eval.benchmarks import Item
     from thinkscale.eval.policy import Policy, PolicySettings
     from thinkscale.eval.verifier.train import sample_paths, sample_whole_paths
 
     _, tok, tree, prompts = setup
-    whole = tree.expand(tree.roots(prompts[:1]), Expansion(until="done", max_thinking_tokens=16, max_answer_tokens=4), [0])[0]
+    whole = tree.expand(
+        tree.roots(prompts[:1]), Expansion(until="done", max_thinking_tokens=16, max_answer_tokens=4), [0]
+    )[0]
     delim = tok.decode(whole.thinking_ids[4:5])
     items = [Item(id=str(i), question=q, gold="5") for i, q in enumerate(QUESTIONS)]
     policy = Policy(tree, FMT, PolicySettings(temperature=0.0, max_thinking_tokens=max_thinking, max_answer_tokens=4,

@@ -20,12 +20,12 @@ from dataclasses import asdict
 import psutil
 import pytest
 import requests
+
+from tests.serve_proc import running_server
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.hf.engine import HFEngine
 from thinkscale.inference.vllm.engine import VLLMEngine
-
-from tests.serve_proc import running_server
 
 pytestmark = pytest.mark.vllm
 
@@ -33,7 +33,9 @@ FMT = FormatArgs()
 CONTEXT = 512
 KV_GIB = "0.04"  # 928 tokens of KV cache on this model: under two full-length requests at once
 QUESTIONS = ["What is 7 + 5?", "Compute (4 + 3) * 5 - 6.", "Is 91 prime?", "What is 12 * 11?"]
-LONG = dict(min_thinking_tokens=120, max_thinking_tokens=200, num_ignore=2, ignore_strings=["Wait", "Hmm"] * 3)
+LONG = dict(
+    min_thinking_tokens=120, max_thinking_tokens=200, num_ignore=2, ignore_strings=["Wait", "Hmm"] * 3
+)
 SHORT = dict(min_thinking_tokens=60, max_thinking_tokens=90)
 CUT = dict(min_thinking_tokens=30, max_thinking_tokens=30, max_answer_tokens=6)
 PLAN = [(QUESTIONS[i % 4], (LONG, SHORT, CUT, LONG)[i // 4 % 4]) for i in range(64)]
@@ -74,7 +76,9 @@ def test_preempted_requests_equal_the_hf_engine(embedded_fp32, want):
     reqs, expected = want
     records, _ = forcing_environment(FMT)
     args = BackendArgs(backend="vllm", max_model_len=CONTEXT, kv_cache_gib=float(KV_GIB), kv_block_size=32)
-    llm = start_vllm(resolve_model("smollm2-135m"), args, "float32", logits_processors=[PROCESSOR], engine_stats=True)
+    llm = start_vllm(
+        resolve_model("smollm2-135m"), args, "float32", logits_processors=[PROCESSOR], engine_stats=True
+    )
     try:
         counted = PreemptionCount(llm)
         got = VLLMEngine(counted, tok, FMT, mode="sampler", records_dir=records).generate(reqs)
@@ -89,7 +93,16 @@ def test_preempted_requests_equal_the_hf_engine(embedded_fp32, want):
 @pytest.fixture(scope="module")
 def tight_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("serve-tight") / "server.log"
-    flags = ["--dtype", "float32", "--max-model-len", str(CONTEXT), "--kv-cache-gib", KV_GIB, "--kv-block-size", "32"]
+    flags = [
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        str(CONTEXT),
+        "--kv-cache-gib",
+        KV_GIB,
+        "--kv-block-size",
+        "32",
+    ]
     with running_server(log, *flags) as (proc, base, model):
         yield proc, base, model, log
 
@@ -148,7 +161,11 @@ def test_a_dead_engine_takes_the_server_down_within_seconds(tight_server):
     """Last in this module: the engine process killed mid-request. The request in flight gets an error,
     /health fails, and the server exits by itself with vLLM's message naming the dead engine."""
     proc, base, _, log = tight_server
-    engines = [p for p in psutil.Process(proc.pid).children(recursive=True) if "EngineCore" in " ".join(p.cmdline()) or "EngineCore" in p.name()]
+    engines = [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "EngineCore" in " ".join(p.cmdline()) or "EngineCore" in p.name()
+    ]
     assert engines, [p.name() for p in psutil.Process(proc.pid).children(recursive=True)]
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(_chat, tight_server, LONG)

@@ -9,6 +9,7 @@ paths are the embedded model's own greedy steps, scored depth by depth as a beam
 """
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.eval.compute import Compute
 from thinkscale.eval.policy import Policy, PolicySettings
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.vllm
 QUESTIONS = ["Compute (4 + 3) * 5 - 6. Explain step by step.", "What is 12 * 11? Explain step by step."]
 
 
-def test_prm_scores_on_vllm_equal_transformers_and_reuse_the_prefix_cache(real_prm, tiny_prm_dir, embedded_fp32):
+def test_prm_scores_on_vllm_equal_transformers_and_reuse_the_prefix_cache(
+    real_prm, tiny_prm_dir, embedded_fp32
+):
     from thinkscale.eval.verifier.verifiers import HubPRM
     from thinkscale.eval.verifier.vllm_prm import VllmPRM, prm_parameters
     from thinkscale.inference.vllm.tree import EngineWork
@@ -44,7 +47,10 @@ def test_prm_scores_on_vllm_equal_transformers_and_reuse_the_prefix_cache(real_p
         charged, before = {}, policy.tree.work.prm_cached_tokens
         for name, verifier in (("vllm", on_vllm), ("hf", in_hf)):
             computes = [Compute() for _ in QUESTIONS]
-            charged[name] = (verifier.score(policy, questions, nodes, owners, computes), [c.to_dict() for c in computes])
+            charged[name] = (
+                verifier.score(policy, questions, nodes, owners, computes),
+                [c.to_dict() for c in computes],
+            )
         vl, hf = charged["vllm"], charged["hf"]
         assert vl[0] == pytest.approx(hf[0], abs=1e-5), depth
         assert vl[1] == hf[1]  # the same verifier tokens charged: every token of every path

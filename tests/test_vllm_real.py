@@ -13,13 +13,13 @@ Each case also asserts that the behaviour it names happened, so a case cannot pa
 from dataclasses import asdict
 
 import pytest
+
+from bench.bench_forcing import CountingLLM
+from tests.conftest import VLLM_CONTEXT
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.hf.engine import HFEngine
 from thinkscale.inference.vllm.engine import VLLMEngine
-
-from bench.bench_forcing import CountingLLM
-from tests.conftest import VLLM_CONTEXT
 
 pytestmark = pytest.mark.vllm
 
@@ -214,4 +214,3 @@ def test_six_forced_waits_do_not_hold_back_the_others(real_llm, embedded_fp32):
         calls[mode] = llm.calls
     assert hf[0].num_forced == 6
     assert calls == {"sampler": 1, "rounds": 8}
-

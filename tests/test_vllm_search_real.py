@@ -11,11 +11,11 @@ question makes it end its turn at once).
 from dataclasses import replace
 
 import pytest
+
+from tests.conftest import VLLM_CONTEXT
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.hf.tree import Expansion, TreeDecoder
 from thinkscale.inference.vllm.tree import VLLMTree
-
-from tests.conftest import VLLM_CONTEXT
 
 pytestmark = pytest.mark.vllm
 
@@ -60,7 +60,9 @@ def _same(hf_depths, vl_depths) -> None:
 
 
 def _greedy_thinking(tree, tok, question, fmt=FMT) -> list[str]:
-    node = tree.expand(tree.roots([render_prompt(tok, fmt, question)]), Expansion(max_thinking_tokens=80), [0])[0]
+    node = tree.expand(
+        tree.roots([render_prompt(tok, fmt, question)]), Expansion(max_thinking_tokens=80), [0]
+    )[0]
     return [tok.decode([t]) for t in node.thinking_ids]
 
 
@@ -75,7 +77,9 @@ def test_a_delimiter_inside_a_multi_character_token_and_the_step_cap(trees):
         _same(want, got)
     ends = [n.end for d in want for n in d]
     assert "max_step_tokens" in ends  # the step cap of 5 cut somewhere
-    texts = [tok.decode(n.new_ids[-1:]) for d in _walk(hf, STEPPY, replace(STEP, step_delimiter="ti")) for n in d]
+    texts = [
+        tok.decode(n.new_ids[-1:]) for d in _walk(hf, STEPPY, replace(STEP, step_delimiter="ti")) for n in d
+    ]
     assert any("ti" in t and len(t) > 2 for t in texts)  # " operations" ends a step
 
 
@@ -129,7 +133,9 @@ def test_sampled_branches_are_cut_by_the_same_rule(trees):
         for n in depth:
             if n.end in ("step", "max_step_tokens"):
                 step = n.new_ids
-                assert all(thinking_cut(t, 0, step[:i], spec, (), vl.text) == "" for i, t in enumerate(step[:-1]))
+                assert all(
+                    thinking_cut(t, 0, step[:i], spec, (), vl.text) == "" for i, t in enumerate(step[:-1])
+                )
                 assert thinking_cut(step[-1], 0, step[:-1], spec, (), vl.text) == n.end
 
 
@@ -152,7 +158,9 @@ def test_confidences_and_the_online_stop_are_equal_on_both(trees, monkeypatch, r
     monkeypatch.setattr(thinkscale.inference.vllm.tree, "CONFIDENCE_ROUND", round_tokens)
     make, tok = trees
     hf, vl = make()
-    spec = Expansion(until="done", max_thinking_tokens=60, max_answer_tokens=6, confidence_k=20, conf_window=8)
+    spec = Expansion(
+        until="done", max_thinking_tokens=60, max_answer_tokens=6, confidence_k=20, conf_window=8
+    )
     prompt = render_prompt(tok, FMT, STEPPY)
     want, got = (t.expand(t.roots([prompt]), spec, [0])[0] for t in (hf, vl))
     assert want.confs == pytest.approx(got.confs, abs=1e-4) and len(want.confs) > len(want.thinking_ids)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.models.load import ModelArgs
@@ -75,9 +76,10 @@ def test_eval_run_matches_hf(shared_vllm, tmp_path):
     hf, vl = (sorted(_jsonl(tmp_path / "eval" / b / "samples.jsonl"), key=lambda s: (s["label"], str(s["budget"]), s["id"]))
               for b in ("run", "run_vllm"))  # fmt: skip
     assert len(hf) == 4 * 4 and hf == vl
-    assert json.loads((tmp_path / "eval" / "run" / "metrics.json").read_text())["methods"] == json.loads(
-        (tmp_path / "eval" / "run_vllm" / "metrics.json").read_text()
-    )["methods"]
+    assert (
+        json.loads((tmp_path / "eval" / "run" / "metrics.json").read_text())["methods"]
+        == json.loads((tmp_path / "eval" / "run_vllm" / "metrics.json").read_text())["methods"]
+    )
 
 
 def test_strategy_study_matches_hf(shared_vllm, tmp_path):
@@ -106,6 +108,7 @@ def test_search_strategies_match_hf(shared_vllm, tmp_path, lookahead, states):
     pooling instance or from transformers); vLLM's own work (prefix-cache hits on the resubmitted
     paths) recorded beside the compute."""
     import torch
+
     from thinkscale.eval.strategies.run import main
     from thinkscale.eval.verifier.head import ValueHead
 
@@ -164,6 +167,7 @@ def test_beam_search_with_a_prm_matches_hf(shared_vllm, tmp_path, tiny_prm_dir):
 def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):
     """Whole paths on vLLM + states read afterwards = the tree decoder's step-wise states (greedy)."""
     import torch
+
     from thinkscale.eval.benchmarks import Item
     from thinkscale.eval.policy import PolicySettings
     from thinkscale.eval.verifier.train import VerifierArgs, sampled_paths
@@ -174,7 +178,9 @@ def test_verifier_sampling_matches_hf(shared_vllm, tmp_path):
     model = ModelArgs(dtype="float32")
     hf = sampled_paths(model, FMT, pset, args, items, tmp_path / "hf")
     vl = sampled_paths(model, FMT, pset, args, items, tmp_path / "vllm", VLLM)
-    assert [(p["q"], p["correct"], p["states"].shape) for p in hf] == [(p["q"], p["correct"], p["states"].shape) for p in vl]
+    assert [(p["q"], p["correct"], p["states"].shape) for p in hf] == [
+        (p["q"], p["correct"], p["states"].shape) for p in vl
+    ]
     for a, b in zip(hf, vl, strict=True):
         torch.testing.assert_close(a["states"], b["states"], rtol=1e-4, atol=1e-4)
 
@@ -209,7 +215,6 @@ def test_ibpo_sampling_matches_hf(shared_vllm, tmp_path, embedded_fp32):
     assert len(rows["hf"]) == 6 and sorted(rows["hf"], key=key) == sorted(rows["vllm"], key=key)
 
 
-
 def test_generate_on_vllm_resumes_after_a_kill(tmp_path):
     """The real command line: vLLM started by the toolkit's own flags (fp32 on CPU, context, KV cache,
     cores). SIGKILL `inference.generate --backend vllm` once its first chunk is written; the rerun
@@ -225,10 +230,23 @@ def test_generate_on_vllm_resumes_after_a_kill(tmp_path):
              "--max-answer-tokens", "12", "--dtype", "float32", "--batch-size", "1", "--kv-cache-gib", "1",
              "--max-model-len", "512"]  # fmt: skip
     out = tmp_path / "vllm.jsonl"
-    cmd = [sys.executable, "-m", "thinkscale.inference.generate", *flags, "--output", str(out), "--backend", "vllm"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "thinkscale.inference.generate",
+        *flags,
+        "--output",
+        str(out),
+        "--backend",
+        "vllm",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and not (out.exists() and out.read_text().count("\n") >= 2):
+    while (
+        time.time() < deadline
+        and proc.poll() is None
+        and not (out.exists() and out.read_text().count("\n") >= 2)
+    ):
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGKILL)  # the engine's worker processes too
@@ -236,7 +254,9 @@ def test_generate_on_vllm_resumes_after_a_kill(tmp_path):
     written = out.read_text().count("\n")
     assert 2 <= written < 6  # whole rows only: a row is written in one append
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and f"wrote {6 - written} results" in done.stdout, done.stdout + done.stderr[-1000:]
+    assert done.returncode == 0 and f"wrote {6 - written} results" in done.stdout, (
+        done.stdout + done.stderr[-1000:]
+    )
     ref = tmp_path / "hf.jsonl"
     subprocess.run([sys.executable, "-m", "thinkscale.inference.generate", *flags, "--output", str(ref)], check=True,
                    capture_output=True, timeout=300)  # fmt: skip

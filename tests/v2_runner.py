@@ -79,7 +79,9 @@ class V2Runner:
         random.Random(seed).shuffle(self.free)
         self.rng = random.Random(seed)
         # request -> output lengths at which it is preempted (0: during its first prefill chunk)
-        self.preempt_at = {i: sorted(v if isinstance(v, list | tuple) else [v]) for i, v in (preempt_at or {}).items()}
+        self.preempt_at = {
+            i: sorted(v if isinstance(v, list | tuple) else [v]) for i, v in (preempt_at or {}).items()
+        }
         self.noise = list(noise or [])  # (prompt ids, params, output length at which it leaves)
         self.async_scheduling = async_scheduling
         self.steps, self.adds, self.resumed_in_other_slot = 0, 0, 0
@@ -109,14 +111,20 @@ class V2Runner:
             if n > 1 and params.seed is not None:
                 child.seed = params.seed + k
             child.n = 1
-            gen = torch.Generator().manual_seed(child.seed if child.seed is not None else self.rng.getrandbits(31))
+            gen = torch.Generator().manual_seed(
+                child.seed if child.seed is not None else self.rng.getrandbits(31)
+            )
             out.append({"i": i, "k": k, "prompt": list(prompt), "out": [], "params": child, "gen": gen})
         return out
 
     def generate(self, prompts, sampling_params, use_tqdm=True):
         outputs: list = [None] * len(prompts)
         done_by: dict = {}
-        queue = [c for i, p in enumerate(prompts) for c in self._children(i, list(p["prompt_token_ids"]), sampling_params[i])]
+        queue = [
+            c
+            for i, p in enumerate(prompts)
+            for c in self._children(i, list(p["prompt_token_ids"]), sampling_params[i])
+        ]
         for j, (prompt, params, leave_at) in enumerate(self.noise):
             for c in self._children(-1 - j, prompt, params):
                 c["leave_at"] = leave_at
@@ -132,13 +140,20 @@ class V2Runner:
             self.rng.shuffle(live)  # V2 orders the rows anew every step
             seq_lens = [r["chunks"][0] if r["chunks"] else len(r["prompt"]) + len(r["out"]) for r in live]
             tokens = [r["prompt"] + r["out"] for r in live]
-            logits = torch.stack([self._logits(len(r["prompt"]), n - len(r["prompt"])) for r, n in zip(live, seq_lens, strict=True)])
+            logits = torch.stack(
+                [
+                    self._logits(len(r["prompt"]), n - len(r["prompt"]))
+                    for r, n in zip(live, seq_lens, strict=True)
+                ]
+            )
             ctx = self._context(live, seq_lens, tokens)
             processed = self.processor.apply(logits, ctx)
             self.steps += 1
             leaving, preempted = [], []
             for row, r in enumerate(live):
-                if r["zombie"]:  # async scheduling: scheduled once more after finishing; the sample is dropped
+                if r[
+                    "zombie"
+                ]:  # async scheduling: scheduled once more after finishing; the sample is dropped
                     leaving.append(r)
                     continue
                 if r["chunks"]:
@@ -179,7 +194,9 @@ class V2Runner:
                 self.processor.apply_staged_writes()
         for i in range(len(prompts)):
             n = getattr(sampling_params[i], "n", 1) or 1
-            outputs[i] = SimpleNamespace(outputs=[SimpleNamespace(token_ids=done_by[(i, k)]) for k in range(n)])
+            outputs[i] = SimpleNamespace(
+                outputs=[SimpleNamespace(token_ids=done_by[(i, k)]) for k in range(n)]
+            )
         return outputs
 
     def _logits(self, prompt_len: int, n_out: int) -> torch.Tensor:

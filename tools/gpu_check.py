@@ -56,10 +56,11 @@ class _Counted:
 
 
 def _engine(source, kv_gib: float, eager: bool, async_scheduling: bool, context: int):
+    from vllm import LLM
+
     from thinkscale.inference.backend import BackendArgs
     from thinkscale.inference.forcing.batch import PROCESSOR
     from thinkscale.inference.vllm.launch import llm_kwargs
-    from vllm import LLM
 
     args = BackendArgs(backend="vllm", max_model_len=context, kv_cache_gib=kv_gib, enforce_eager=eager)
     kwargs = llm_kwargs(args, "float32", True, logits_processors=[PROCESSOR])
@@ -82,7 +83,9 @@ def _run(name, source, tokenizer, fmt, reqs, records, kv_gib, eager, async_sched
         if name == "throughput":  # the same prompts, no budgets: the processor leaves them alone
             from vllm import SamplingParams
 
-            prompts = [{"prompt_token_ids": tokenizer.encode(r.prompt, add_special_tokens=False)} for r in reqs]
+            prompts = [
+                {"prompt_token_ids": tokenizer.encode(r.prompt, add_special_tokens=False)} for r in reqs
+            ]
             lengths = [len(tokenizer.encode(r.prompt, add_special_tokens=False)) for r in reqs]
             # each plain request generates as many tokens as its forced twin did, so tokens/s compare
             params = [SamplingParams(temperature=0, max_tokens=res.generated_tokens + 1, ignore_eos=True)
@@ -119,9 +122,15 @@ def main() -> int:
     tokenizer = load_tokenizer(source)
     records, _ = forcing_environment(fmt)
     reqs = _requests(tokenizer, fmt, args.requests)
-    print(f"vLLM model runner: {model_runner(True)}; {len(reqs)} requests, greedy fp32, context {args.context}")
-    control, c, wall, _ = _run("control", source, tokenizer, fmt, reqs, records, 4.0, True, False, args.context)
-    print(f"control   : eager, sync, KV 4 GiB: preemptions {c.preemptions}, {wall:.1f} s, {c.generated / wall:.0f} tok/s")
+    print(
+        f"vLLM model runner: {model_runner(True)}; {len(reqs)} requests, greedy fp32, context {args.context}"
+    )
+    control, c, wall, _ = _run(
+        "control", source, tokenizer, fmt, reqs, records, 4.0, True, False, args.context
+    )
+    print(
+        f"control   : eager, sync, KV 4 GiB: preemptions {c.preemptions}, {wall:.1f} s, {c.generated / wall:.0f} tok/s"
+    )
     stressed, s, wall, _ = _run("stressed", source, tokenizer, fmt, reqs, records, args.kv_cache_gib, False, True,
                                 args.context)  # fmt: skip
     equal = sum(_fields(a) == _fields(b) for a, b in zip(stressed, control, strict=True))

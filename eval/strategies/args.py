@@ -49,17 +49,22 @@ class StrategyArgs:
     )
     deepconf_etas: list[float] = field(
         default_factory=lambda: [10.0, 90.0],
-        metadata={"help": "DeepConf: keep the top eta%% of traces by confidence (10: DeepConf-low, 90: -high)."},
+        metadata={
+            "help": "DeepConf: keep the top eta%% of traces by confidence (10: DeepConf-low, 90: -high)."
+        },
     )
     deepconf_measure: str = field(
         default="lowest", metadata={"help": "DeepConf offline: mean, tail, bottom10 or lowest (window)."}
     )
     deepconf_warmup: int = field(
         default=4,
-        metadata={"help": "DeepConf online: warm-up traces, the first shared samples (the paper: 16 of 512); also the wave size."},
+        metadata={
+            "help": "DeepConf online: warm-up traces, the first shared samples (the paper: 16 of 512); also the wave size."
+        },
     )
     deepconf_consensus: float = field(
-        default=0.95, metadata={"help": "DeepConf online: stop drawing once the top answer holds this vote share."}
+        default=0.95,
+        metadata={"help": "DeepConf online: stop drawing once the top answer holds this vote share."},
     )
     max_depth: int = field(default=40, metadata={"help": "Search: most steps per path."})
     question_chunk: int = field(default=10, metadata={"help": "Questions decoded together (memory)."})

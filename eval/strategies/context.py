@@ -16,7 +16,9 @@ class Context:
         self.samples = samples if samples is not None else {}
         self.on_samples = on_samples
 
-    def score(self, questions: list[str], nodes: list, owners: list[int], computes: list[Compute]) -> list[float]:
+    def score(
+        self, questions: list[str], nodes: list, owners: list[int], computes: list[Compute]
+    ) -> list[float]:
         """The verifier's score of each node, each owner's compute charged for what was read for it.
 
         Nodes that are the same path of the same question (equal `reading_key`: greedy beams, samples

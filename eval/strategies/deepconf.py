@@ -86,7 +86,9 @@ def deepconf_online(ctx, items, setting) -> list[dict]:
     eta, warmup, budget = float(setting["eta"]), int(setting["warmup"]), int(setting["budget"])
     consensus = float(setting["consensus"])
     if not 1 <= warmup <= min(budget, ctx.args.samples):
-        raise ConfigError(f"deepconf_online: warmup {warmup} must be in 1..min(budget {budget}, samples {ctx.args.samples})")
+        raise ConfigError(
+            f"deepconf_online: warmup {warmup} must be in 1..min(budget {budget}, samples {ctx.args.samples})"
+        )
     samples = draw(ctx, items)
     computes, votes, thresholds, stopped = [], [], [], [0] * len(items)
     for item in items:
@@ -96,7 +98,9 @@ def deepconf_online(ctx, items, setting) -> list[dict]:
         pool = [c for c, a in zip(lowest, answers, strict=True) if a is not None] or lowest
         s = float(np.percentile(pool, 100 - eta))
         thresholds.append(s)
-        votes.append([(a, c) for a, c in zip(answers, lowest, strict=True) if a is not None and at_least(c, s)])
+        votes.append(
+            [(a, c) for a, c in zip(answers, lowest, strict=True) if a is not None and at_least(c, s)]
+        )
         computes.append(compute_of(entry, warmup, False))
     drawn = [warmup] * len(items)
     roots = ctx.policy.roots(items)  # not counted again: the prompt is read once, with the samples

@@ -91,7 +91,9 @@ def outcomes(policy: dict, records: list[dict], levels: dict, budget: float) -> 
         if label is None:
             raise ConfigError(f"compute-optimal: no policy for budget {budget} (empty validation split?)")
         if qid not in by.get(label, {}):
-            raise ConfigError(f"compute-optimal: question {qid!r} has no record for its chosen label {label!r}")
+            raise ConfigError(
+                f"compute-optimal: question {qid!r} has no record for its chosen label {label!r}"
+            )
         r = by[label][qid]
         out[qid] = (float(r["correct"]), float(r["generated_tokens"]))
     return out

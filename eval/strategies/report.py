@@ -124,7 +124,12 @@ def markdown(title: str, rows: list[dict], aurocs: dict, optimal: dict) -> str:
     lines = [f"# {title}", "", "Accuracy in % [95% Wilson interval]; gains in points [paired 95% bootstrap over test questions].", "",
              label_table(rows), "", verifier_line(aurocs)]  # fmt: skip
     for kind, data in optimal.get("kinds", {}).items():
-        lines += ["", f"## Compute-optimal ({kind} difficulty) vs weighted best-of-N, test split", "", optimal_table(data)]
+        lines += [
+            "",
+            f"## Compute-optimal ({kind} difficulty) vs weighted best-of-N, test split",
+            "",
+            optimal_table(data),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +154,11 @@ def optimal_table(data: dict) -> str:
     lines = ["| budget (tok/q) | compute-optimal acc (tok/q) | best-of-N acc (tok/q) | gain | choice per level 1..5 (fallback) |",
              "|---|---|---|---|---|"]  # fmt: skip
     for c in data["curve"]:
-        bon = "—" if c["bon_label"] is None else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
+        bon = (
+            "—"
+            if c["bon_label"] is None
+            else f"{c['bon_accuracy']:.1%} ({c['bon_tokens']:.0f}, {c['bon_label']})"
+        )
         gain = "—" if c["gain"] is None else f"{100 * c['gain'] + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
         if c.get("gain_ci95"):
             gain += f" [{100 * c['gain_ci95'][0] + 0.0:+.1f}, {100 * c['gain_ci95'][1] + 0.0:+.1f}]"

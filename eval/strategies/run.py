@@ -52,7 +52,9 @@ def split(items: list[Item], args: StrategyArgs) -> tuple[list[Item], list[Item]
 
 def main(argv: Sequence[str] | None = None) -> int:
     model_args, fmt, bench, pset, args, backend, again = parse_config(
-        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs, RestartArgs], argv, doc=__doc__
+        [ModelArgs, FormatArgs, BenchmarkArgs, PolicySettings, StrategyArgs, BackendArgs, RestartArgs],
+        argv,
+        doc=__doc__,
     )
     val, test = split(load_benchmark(bench, args.output_root), args)
     tag = re.sub(
@@ -65,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_config(out / "config.yaml", model_args, fmt, bench, pset, args, backend)
         rec_path, sam_path = out / "records.jsonl", out / "samples.jsonl"
         records = read_jsonl(rec_path, allow_torn_tail=True) if rec_path.exists() else []
-        samples = {s["id"]: s for s in read_jsonl(sam_path, allow_torn_tail=True)} if sam_path.exists() else {}
+        samples = (
+            {s["id"]: s for s in read_jsonl(sam_path, allow_torn_tail=True)} if sam_path.exists() else {}
+        )
         done = {(r["key"], r["id"]) for r in records}
         ctx = None
         with JsonlAppender(rec_path) as rec_sink, JsonlAppender(sam_path) as sam_sink:

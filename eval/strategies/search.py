@@ -76,7 +76,9 @@ class SearchTree:
             i = steps[i]["parent"]
 
 
-def _grown(ctx, parents: list[Path], kids: list[Node], values: list[float], tree: SearchTree | None) -> list[Path]:
+def _grown(
+    ctx, parents: list[Path], kids: list[Node], values: list[float], tree: SearchTree | None
+) -> list[Path]:
     out = []
     for k, p, v in zip(kids, parents, values, strict=True):
         at = tree.add(ctx.policy, p, k, v) if tree is not None else -1
@@ -127,13 +129,13 @@ def _finish(ctx, items, paths: list[Path], computes, tree=None) -> list[Path]:
         return []
     kids = ctx.policy.expand([p.node for p in paths], [p.q for p in paths], computes, "done", [0] * len(paths),
                              force_answer=True, temperature=0.0)  # fmt: skip
-    values = ctx.score(
-        [items[p.q].question for p in paths], kids, [p.q for p in paths], computes
-    )
+    values = ctx.score([items[p.q].question for p in paths], kids, [p.q for p in paths], computes)
     return _grown(ctx, paths, kids, values, tree)
 
 
-def _first_steps(ctx, items, n: int, lookahead: int, name: str, tree=None) -> tuple[list[Compute], list[Path]]:
+def _first_steps(
+    ctx, items, n: int, lookahead: int, name: str, tree=None
+) -> tuple[list[Compute], list[Path]]:
     """Every question read once and expanded into `n` scored first steps: how both searches start."""
     if ctx.verifier is None:
         raise ConfigError(f"{name} needs a verifier (--verifier)")
@@ -175,7 +177,9 @@ def beam_search(ctx, items, setting) -> list[dict]:
         tree.mark(keep, "kept")
         if not keep:
             break
-        frontier = _grow(ctx, items, [p for p in keep for _ in range(width)], computes, depth, lookahead, tree)
+        frontier = _grow(
+            ctx, items, [p for p in keep for _ in range(width)], computes, depth, lookahead, tree
+        )
     else:
         keep = [p for p in frontier if not p.node.done]
         for p in frontier:

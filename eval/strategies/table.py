@@ -25,6 +25,7 @@ STRATEGIES: dict[str, Callable] = {
     "deepconf_online": deepconf.deepconf_online,
 }
 
+
 def settings(args) -> list[tuple[str, dict]]:
     """(strategy, setting) pairs for every strategy in `args.strategies`, in order."""
     grid = {

@@ -20,7 +20,6 @@ def build_verifier(spec: str | None, policy, backend=None, dtype: str = "auto"):
         return ValueHeadVerifier(where, policy)
     if kind == "prm" and where:
         if backend is not None and backend.is_vllm and backend.vllm_states == "pooling":
-
             return VllmPRM(where, policy, backend, dtype)
         return HubPRM(where, policy)
     if kind == "orm" and where:

@@ -113,7 +113,9 @@ def sample_whole_paths(policy: Policy, items: list[Item], n: int, seed: int) -> 
     roots = policy.roots(items, computes)
     parents = [roots[q] for q in range(len(items)) for _ in range(n)]
     owners = [q for q in range(len(items)) for _ in range(n)]
-    kids = policy.expand(parents, owners, computes, "done", [seed * 1_000_003 + j for j in range(len(parents))])
+    kids = policy.expand(
+        parents, owners, computes, "done", [seed * 1_000_003 + j for j in range(len(parents))]
+    )
     out = []
     model = policy.tree.state_model()
     for q, node in zip(owners, kids, strict=True):

@@ -73,7 +73,9 @@ class PRMFormat:
         for question, node in zip(questions, nodes, strict=True):
             messages = [{"role": "system", "content": self.SYSTEM}, {"role": "user", "content": question},
                         {"role": "assistant", "content": self.sep.join(self._steps(policy, node)) + self.sep}]  # fmt: skip
-            texts.append(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False))
+            texts.append(
+                self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+            )
         return [self.tokenizer(t).input_ids for t in texts]
 
     def up_to_last_step(self, row: list[int]) -> list[int]:

@@ -46,7 +46,6 @@ class VllmPRM(PRMFormat):
         self.params = prm_parameters(source)
         self.work = getattr(policy.tree, "work", None)
         if llm is None:
-
             llm = start_vllm(source, backend, dtype, pooling="reward")
         self.llm = llm
 

@@ -44,6 +44,7 @@ import random
 from collections.abc import Hashable
 
 import torch
+
 from thinkscale.inference.forcing import ops
 from thinkscale.inference.forcing.budget import DONE, STOP_CONTEXT, THINK, BudgetRules, should_suppress
 from thinkscale.inference.forcing.request import (  # noqa: F401  (re-exported: the processor's public names)
@@ -247,9 +248,14 @@ class ForcingBatch(RequestTable):
         else:
             ignore = self.rules.ignore_ids(s.req, s.num_forced)
             if self._would_suppress(s, ignore):
-                target, src = (ignore[0], [t for t in self._stops if t != ignore[0]]) if ignore else (-1, self._stops)
+                target, src = (
+                    (ignore[0], [t for t in self._stops if t != ignore[0]]) if ignore else (-1, self._stops)
+                )
             else:  # a stop ends thinking; end-of-turn / EOS stand for the delimiter
-                target, src = self.rules.delims.think_end_ids[0], [t for t in self._eos if t != self.rules.delims.think_end_ids[0]]
+                target, src = (
+                    self.rules.delims.think_end_ids[0],
+                    [t for t in self._eos if t != self.rules.delims.think_end_ids[0]],
+                )
         redraw = bool(src) and target == -1
         last = n + 1 >= s.max_tokens  # the engine's last token for it: decided here, so its record is whole
         if last or redraw or (src and temperature > 0 and top_p < 1):
@@ -282,7 +288,9 @@ class ForcingBatch(RequestTable):
         if ban:
             ops.ban(logits, got[ban[0]], got[ban[1]])
         for kind, items, rows, src, target, temperature, seeds, positions, uids in groups:
-            rows, src, target, seeds, positions, uids = (got[i] for i in (rows, src, target, seeds, positions, uids))
+            rows, src, target, seeds, positions, uids = (
+                got[i] for i in (rows, src, target, seeds, positions, uids)
+            )
             if kind == "merge":
                 flags = ops.merge(logits, rows, src, target, got[temperature], seeds, positions)
             else:
@@ -329,7 +337,9 @@ class ForcingBatch(RequestTable):
                     )
                 continue
             if token < 0:
-                raise RuntimeError("budget forcing needs each sampled token before the next step (async scheduling off)")
+                raise RuntimeError(
+                    "budget forcing needs each sampled token before the next step (async scheduling off)"
+                )
             stood_for = d.stop if d is not None and d.flag_matters(token) and flags.get(s.uid) else None
             follow(self.rules, s, pos, token, stood_for)
             self._write_record(s, pos + 1)

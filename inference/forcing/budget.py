@@ -95,7 +95,7 @@ def validate_budgets(
     if max_answer <= 0:
         raise ConfigError(f"{flag('max_answer_tokens')} must be > 0, got {max_answer}")
     if not ignore_strings or not all(isinstance(x, str) for x in ignore_strings):
-        raise ConfigError(f"{flag('ignore_string')} needs at least one string (\"\": append nothing)")
+        raise ConfigError(f'{flag("ignore_string")} needs at least one string ("": append nothing)')
     for name, t in (("temperature", t_think), ("answer_temperature", t_answer)):
         if t < 0:
             raise ConfigError(f"{flag(name)} must be >= 0, got {t}")
@@ -170,7 +170,9 @@ class TokenDelimiters:
             eos_ids=eos,
             think_stop_ids=eos | {think_end[0]},
             newline_ids=tokenizer.encode("\n", add_special_tokens=False),
-            ends_line=lru_cache(maxsize=None)(lambda i: tokenizer.decode([i], skip_special_tokens=False).endswith("\n")),
+            ends_line=lru_cache(maxsize=None)(
+                lambda i: tokenizer.decode([i], skip_special_tokens=False).endswith("\n")
+            ),
         )
 
 

@@ -56,7 +56,9 @@ def uniforms(seeds: torch.Tensor, positions: torch.Tensor, stream: int = 0) -> t
 def force(logits: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor) -> None:
     """Make `tokens[i]` the only choice of row `rows[i]` (one indexed write)."""
     if rows.numel():
-        logits.index_put_((rows, tokens), torch.tensor(FORCED_LOGIT, dtype=logits.dtype, device=logits.device))
+        logits.index_put_(
+            (rows, tokens), torch.tensor(FORCED_LOGIT, dtype=logits.dtype, device=logits.device)
+        )
 
 
 def ban(logits: torch.Tensor, rows: torch.Tensor, ids: torch.Tensor) -> None:
@@ -113,7 +115,9 @@ def nucleus_draw(logits: torch.Tensor, temperatures: list[float], top_ps: list[f
         if not bool((ordered.sum(-1) >= top_p).all()):
             ordered, order = probs.sort(dim=-1, descending=True)
     cum = ordered.cumsum(-1)
-    kept = torch.where(top_p[:, None] >= 1, cum.shape[-1], ((cum - ordered) < top_p[:, None]).sum(-1, keepdim=True))
+    kept = torch.where(
+        top_p[:, None] >= 1, cum.shape[-1], ((cum - ordered) < top_p[:, None]).sum(-1, keepdim=True)
+    )
     mass = cum.gather(-1, kept - 1)
     u = (uniforms(seeds, positions, stream) * mass[:, 0].to(torch.float64)).to(cum.dtype)[:, None]
     # past the kept prefix only by rounding: the last kept token then
@@ -149,13 +153,17 @@ class Upload:
 
     def add(self, values: list) -> int:
         floats = bool(values) and isinstance(values[0], float)
-        flat = torch.tensor(values, dtype=torch.float64).view(torch.int64).tolist() if floats else list(values)
+        flat = (
+            torch.tensor(values, dtype=torch.float64).view(torch.int64).tolist() if floats else list(values)
+        )
         self.parts.append((flat, (len(values),), floats))
         return len(self.parts) - 1
 
     def table(self, lists: list[list[int]]) -> int:
         width = max(1, max(len(x) for x in lists))
-        self.parts.append(([v for x in lists for v in x + [-1] * (width - len(x))], (len(lists), width), False))
+        self.parts.append(
+            ([v for x in lists for v in x + [-1] * (width - len(x))], (len(lists), width), False)
+        )
         return len(self.parts) - 1
 
     def send(self, device) -> list[torch.Tensor]:

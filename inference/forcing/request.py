@@ -23,7 +23,9 @@ STOP_MAX_TOKENS = "max_tokens"  # vLLM's max_tokens (below the context) ended th
 # The per-request settings a client may pass (vLLM's SamplingParams.extra_args, the server's vllm_xargs).
 XARG_INTS = ("min_thinking_tokens", "max_thinking_tokens", "num_ignore", "max_answer_tokens")
 XARG_KEYS = (*XARG_INTS, "ignore_strings", "answer_temperature", "final_answer_prefix", "record", "segments")
-SERVER_SEGMENTS_ENV = "THINKSCALE_SERVE_SEGMENTS"  # set by `thinkscale serve`: the tokenizer the middleware reads with
+SERVER_SEGMENTS_ENV = (
+    "THINKSCALE_SERVE_SEGMENTS"  # set by `thinkscale serve`: the tokenizer the middleware reads with
+)
 # extra_args keys that vLLM itself reads: passed through untouched.
 VLLM_OWN_KEYS = frozenset({"kv_transfer_params", "ec_transfer_params", "kv_cache_report_mode", "session_id"})
 RECORDS_ENV = "THINKSCALE_FORCING_RECORDS"  # folder the offline engine reads results from
@@ -126,7 +128,9 @@ def admit(params) -> None:
         return
     old = extra.get(IDENTITY_KEY)
     if old is not None and not isinstance(old, bytes):
-        raise ConfigError(f"{_xarg(IDENTITY_KEY)} is set by the server for each request; a client may not send it")
+        raise ConfigError(
+            f"{_xarg(IDENTITY_KEY)} is set by the server for each request; a client may not send it"
+        )
     if old is not None and len(old) == 16 and params.seed == int.from_bytes(old[8:], "little"):
         params.seed = None  # the seed this check drew for the last request, not the caller's
     nonce = os.urandom(8)

@@ -95,7 +95,9 @@ def follow(rules: BudgetRules, s: DecodeState, n: int, token: int, stop: int | N
         else:
             sampled = token if stop is None else stop
             rules.accept(s, sampled)
-            if stop is not None and rules.redraw(s):  # the stop was dropped for nothing: the token is a new draw
+            if stop is not None and rules.redraw(
+                s
+            ):  # the stop was dropped for nothing: the token is a new draw
                 rules.accept(s, token)
                 sampled = token
             emitted = s.pending.popleft() if s.pending else sampled

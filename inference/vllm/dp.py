@@ -41,7 +41,9 @@ def device_slices(replicas: int, tp: int, on_cuda: bool) -> list[dict[str, str]]
 
     cores = usable_cores()
     if len(cores) < replicas:
-        raise ConfigError(f"--data-parallel-size {replicas} needs at least {replicas} cores; {len(cores)} are usable")
+        raise ConfigError(
+            f"--data-parallel-size {replicas} needs at least {replicas} cores; {len(cores)} are usable"
+        )
     share = len(cores) // replicas
     return [{"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cores[r * share : (r + 1) * share]))}
             for r in range(replicas)]  # fmt: skip

@@ -246,7 +246,9 @@ class VLLMEngine:
         """The processor's record holds the state once thinking ended (or the request was done); the
         tokens the engine returned after it (the answer the engine's sampler drew) are followed here
         by the same rules."""
-        state_from_record(self.rules, s, record, tokens, max_tokens, context_end=True)  # max_tokens is the context
+        state_from_record(
+            self.rules, s, record, tokens, max_tokens, context_end=True
+        )  # max_tokens is the context
 
     def _room(self, s: _State, budget: int) -> int:
         # Never ask vLLM for more than the context holds: it would reject the whole call.
@@ -324,7 +326,9 @@ class VLLMEngine:
 
     def _extend(self, s: _State, ids: list[int], kind: str) -> None:
         """Append tokens of one kind (BudgetRules' kinds): thinking and forced ones count as thinking."""
-        if not ids and kind != "ignore_string":  # an empty ignore string is still a forced step; nothing else is
+        if (
+            not ids and kind != "ignore_string"
+        ):  # an empty ignore string is still a forced step; nothing else is
             return
         s.ids += ids
         s.generated += len(ids)

@@ -59,7 +59,9 @@ def model_runner(on_cuda: bool) -> str:
 
 
 POOLING_KINDS = ("states", "reward")
-POOLER_GPU_SHARE = 0.05  # of GPU memory, beyond the policy's gpu_memory_utilization (the pooler's weights + KV)
+POOLER_GPU_SHARE = (
+    0.05  # of GPU memory, beyond the policy's gpu_memory_utilization (the pooler's weights + KV)
+)
 
 
 def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processors: list[str] | None = None,
@@ -99,7 +101,9 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
             kwargs.update(runner="pooling", convert="embed",
                           pooler_config=PoolerConfig(seq_pooling_type="LAST", use_activation=False))  # fmt: skip
         else:
-            kwargs.update(runner="pooling", pooler_config=PoolerConfig(tok_pooling_type="ALL", use_activation=False))
+            kwargs.update(
+                runner="pooling", pooler_config=PoolerConfig(tok_pooling_type="ALL", use_activation=False)
+            )
         if on_cuda:
             kwargs["gpu_memory_utilization"] = max(0.01, 1 - args.gpu_memory_utilization - POOLER_GPU_SHARE)
     from vllm import LLM
@@ -108,7 +112,6 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
                 model_runner(on_cuda), kwargs, args.data_parallel_size)  # fmt: skip
     try:
         if args.data_parallel_size > 1 and not pooling:
-
             return DataParallelLLM(source, kwargs, args.data_parallel_size, on_cuda)
         return LLM(model=source, **kwargs)
     except (ValueError, RuntimeError, TypeError) as e:

@@ -60,7 +60,6 @@ from thinkscale.inference.models.load import load_tokenizer, source_eos_ids
 
 def _vllm_version() -> str:
     try:
-
         return __version__
     except ImportError:
         return "not installed"
@@ -127,7 +126,6 @@ def _writes_records() -> bool:
     """Records are written by one rank of a tensor-parallel group: every rank follows the same
     decisions, and two writers of one file would race."""
     try:
-
         return get_tensor_model_parallel_rank() == 0
     except (ImportError, AssertionError, AttributeError, RuntimeError):  # no distributed state: one process
         return True
@@ -212,7 +210,9 @@ class BudgetForcingProcessor(V1LogitsProcessor, V2LogitsProcessor):
         prompt_len = int(self.req_states.prompt_len.np[req_idx])
         prefill_len = int(self.req_states.prefill_len.np[req_idx])
         key = _park_key(sampling_params, prompt_len)
-        if prefill_len > prompt_len:  # resumed after a preemption: its tokens are on the device after the flush
+        if (
+            prefill_len > prompt_len
+        ):  # resumed after a preemption: its tokens are on the device after the flush
             self._resuming[req_idx] = (sampling_params, prompt_len, prefill_len, key)
             return True
         return self._add(req_idx, sampling_params, prompt_len, [], key)

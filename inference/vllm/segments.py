@@ -86,7 +86,10 @@ async def segments_middleware(request, call_next):
         return await call_next(request)  # vLLM answers a malformed body itself
     xargs = body.get("vllm_xargs") if isinstance(body, dict) else None
     if isinstance(xargs, dict) and "record" in xargs:  # the records folder is the server's, not its clients'
-        return _error("vllm_xargs.record is set by the server (ask for vllm_xargs.segments instead)", "vllm_xargs.record")
+        return _error(
+            "vllm_xargs.record is set by the server (ask for vllm_xargs.segments instead)",
+            "vllm_xargs.record",
+        )
     if not isinstance(xargs, dict) or xargs.get("segments") is not True:
         return await call_next(request)
 

@@ -61,6 +61,7 @@ SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 @dataclass
 class ServeArgs:
     """Where the server listens (recipe keys of the same names)."""
+
     _argument_group_name = "server"  # its flags' heading in --help
 
     host: str = field(
@@ -136,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1 :]
-    model_args, fmt, backend, serve = parse_config([ModelArgs, FormatArgs, BackendArgs, ServeArgs], argv, doc=__doc__)
+    model_args, fmt, backend, serve = parse_config(
+        [ModelArgs, FormatArgs, BackendArgs, ServeArgs], argv, doc=__doc__
+    )
     if backend.data_parallel_size > 1:
         extra = ["--data-parallel-size", str(backend.data_parallel_size), *extra]
     if not serve.print_command:
@@ -161,7 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not on_cuda:
         env |= {k: v for k, v in cpu_environment().items() if k not in os.environ}
 
-    print(f"vLLM model runner: {model_runner(on_cuda)} (the budget-forcing processor implements V1 and V2)", file=sys.stderr)
+    print(
+        f"vLLM model runner: {model_runner(on_cuda)} (the budget-forcing processor implements V1 and V2)",
+        file=sys.stderr,
+    )
     if serve.print_command:
         print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(command))
         return 0

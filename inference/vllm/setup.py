@@ -51,7 +51,9 @@ def check() -> str:
             metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-        raise SystemExit(f"error: {name} is installed and breaks transformers on CPU: pip uninstall -y {name}")
+        raise SystemExit(
+            f"error: {name} is installed and breaks transformers on CPU: pip uninstall -y {name}"
+        )
     import vllm
 
     return vllm.__version__
@@ -64,7 +66,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["check"]:
         print(f"vLLM {check()} imports beside transformers")
         return 0
-    print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m thinkscale.inference.vllm.setup requirements [DIST] | check")
+    print(
+        __doc__.strip().splitlines()[0]
+        + "\n\nusage: python -m thinkscale.inference.vllm.setup requirements [DIST] | check"
+    )
     return 0 if argv[:1] in (["--help"], ["-h"]) else 2
 
 

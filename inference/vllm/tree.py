@@ -88,7 +88,9 @@ class EngineWork:
         d = asdict(self)
         for key in ("wall_s", "state_wall_s", "prm_wall_s"):
             d[key] = round(d[key], 3)
-        d["cache_hit_rate"] = round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else None
+        d["cache_hit_rate"] = (
+            round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else None
+        )
         return d
 
 
@@ -111,17 +113,23 @@ class VLLMTree:
         self._computed: weakref.WeakKeyDictionary[Node, int] = weakref.WeakKeyDictionary()
 
     @classmethod
-    def start(cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str, state_model=None) -> VLLMTree:
+    def start(
+        cls, source: str, tokenizer, fmt: FormatArgs, backend, dtype: str, state_model=None
+    ) -> VLLMTree:
         """`state_model` (ModelArgs): states will be read, by a pooling instance of `source` or by that
         model in transformers, as `backend.vllm_states` says."""
 
         llm = start_vllm(source, backend, dtype, engine_stats=True)  # per-request preemptions for `work`
         reader = pooler = None
-        if state_model is not None:  # the transformers model also serves the verifier trainer's many positions
+        if (
+            state_model is not None
+        ):  # the transformers model also serves the verifier trainer's many positions
             reader = lambda: load_model(state_model)[0]  # noqa: E731
             if backend.vllm_states == "pooling":
                 pooler = lambda: start_vllm(source, backend, dtype, pooling="states")  # noqa: E731
-        return cls(llm, tokenizer, fmt, extra_eos=source_eos_ids(source), state_reader=reader, pooler_starter=pooler)
+        return cls(
+            llm, tokenizer, fmt, extra_eos=source_eos_ids(source), state_reader=reader, pooler_starter=pooler
+        )
 
     def close(self) -> None:
         shutdown_llm(self.llm)
@@ -130,7 +138,9 @@ class VLLMTree:
 
     # ---- the TreeDecoder surface ------------------------------------------------------------
     def roots(self, prompts: list[str]) -> list[Node]:
-        return root_nodes(self.tokenizer, prompts, self.max_context)  # nothing to prefill: vLLM caches prefixes
+        return root_nodes(
+            self.tokenizer, prompts, self.max_context
+        )  # nothing to prefill: vLLM caches prefixes
 
     def expand(self, parents: list[Node], spec: Expansion, seeds: list[int]) -> list[Node]:
         if len(seeds) != len(parents):
@@ -172,11 +182,15 @@ class VLLMTree:
         last-token state of the path up to there (one `embed` call for all nodes, prefix-cached), or a
         batched transformers forward pass."""
         if self._start_pooler is None:
-            return read_states(self.state_model(), [n.ids for n in nodes], [[n.state_at] for n in nodes])[:, 0]
+            return read_states(self.state_model(), [n.ids for n in nodes], [[n.state_at] for n in nodes])[
+                :, 0
+            ]
         if self._pooler is None:
             self._pooler = self._start_pooler()
         t0 = time.perf_counter()
-        outs = self._pooler.embed([{"prompt_token_ids": n.ids[: n.state_at + 1]} for n in nodes], use_tqdm=False)
+        outs = self._pooler.embed(
+            [{"prompt_token_ids": n.ids[: n.state_at + 1]} for n in nodes], use_tqdm=False
+        )
         self.work.state_wall_s += time.perf_counter() - t0
         for n, o in zip(nodes, outs, strict=True):
             self.work.state_tokens += n.state_at + 1
@@ -324,7 +338,9 @@ class VLLMTree:
         return [o.outputs[0] for o in outs]
 
 
-def read_states(model, paths: list[list[int]], positions: list[list[int]], batch_size: int = 16) -> torch.Tensor:
+def read_states(
+    model, paths: list[list[int]], positions: list[list[int]], batch_size: int = 16
+) -> torch.Tensor:
     """Last hidden states (after the final norm, float32) of each path at the given token positions.
 
     Paths are read `batch_size` at a time, similar lengths together and right-padded (a causal model's

@@ -21,7 +21,9 @@ def _install() -> None:
     from thinkscale.eval.policy import Policy
 
     real = thinkscale.ibpo.rounds.grade
-    thinkscale.ibpo.rounds.grade = lambda text, gold, choices=None: dataclasses.replace(real(text, gold, choices), correct=_even(gold))
+    thinkscale.ibpo.rounds.grade = lambda text, gold, choices=None: dataclasses.replace(
+        real(text, gold, choices), correct=_even(gold)
+    )
     Policy.is_right = lambda self, answer, item: _even(item.gold)
 
 
