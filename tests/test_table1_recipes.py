@@ -9,6 +9,8 @@ aime24_nofigures, openai_math (MATH500) and gpqa_diamond_openai.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from thinkscale.common.chat_format import FormatArgs
@@ -53,10 +55,20 @@ def test_dry_run_counts_what_table1_would_decode(capsys):
     assert "at most" in out
 
 
-def test_cpu_recipe_keeps_a_stated_answer_cap():
+def test_one_answer_budget_default_and_every_s1_recipe_states_s1s():
+    from thinkscale.eval.policy import PolicySettings
+    from thinkscale.inference.engine_args import BudgetArgs
+    from thinkscale.inference.forcing.budget import MAX_ANSWER_TOKENS, BudgetRequest
+
     ev = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs],
                       ["--config", "recipes/smollm2-135m/eval.yaml"])[3]  # fmt: skip
-    assert ev.max_answer_tokens == 24 and EvalArgs().max_answer_tokens == 32768
+    assert ev.max_answer_tokens == 24
+    defaults = {EvalArgs().max_answer_tokens, BudgetArgs().max_answer_tokens, BudgetRequest("q").max_answer_tokens,
+                PolicySettings().max_answer_tokens}  # fmt: skip
+    assert defaults == {MAX_ANSWER_TOKENS}
+    for recipe in sorted(Path("recipes/qwen2.5-32b").glob("eval*.yaml")):  # s1: no cap short of the context
+        ev = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], ["--config", str(recipe)])[3]
+        assert ev.max_answer_tokens == 32768, recipe
 
 
 TABLE_RECIPES = {
