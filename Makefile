@@ -142,7 +142,7 @@ endif
 all: setup model $(ALL_STAGES)
 
 # The first ten minutes: every stage on a slice of the embedded default (recipes/smollm2-135m-quick:
-# 60 curated rows, 15 training steps, 40 questions at two budgets), then the run report's path.
+# 60 curated rows, 18 training steps, 40 questions at two budgets), then the run report's path.
 QUICK_RECIPES = recipes/smollm2-135m-quick
 quick: model
 	$(MAKE) --no-print-directory study RECIPES=$(QUICK_RECIPES)

@@ -1,6 +1,6 @@
 """8-gram decontamination against evaluation sets (s1's rule), plus exact-question checks.
 
-    index = EvalIndex.from_files(["../shared/benchmarks/math500.jsonl"])
+    index = EvalIndex.from_files(["benchmarks/math500.jsonl"])   # e.g. the folder `make data` reads
     hit = index.contaminated("some training question")   # name of the eval set it overlaps, or None
 
 A training question is contaminated when it shares any word 8-gram with an evaluation question, or

@@ -50,8 +50,13 @@ LONG_PROMPT = (
 NO_FORCING = "none"  # the one point of `no_forcing`
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
+    """What every method gets: the engine, tokenizer and format, the study's settings (EvalArgs' fields of
+    the same names), the run's seed for this sample, the progress callback, and the context length
+    (`no_forcing` thinks up to it). Built by keyword: fourteen positional values are one slip from a
+    swapped pair."""
+
     engine: object
     tokenizer: object
     fmt: FormatArgs

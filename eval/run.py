@@ -410,10 +410,14 @@ def _study(model_args, fmt, bench, ev, backend, restart: bool):
                         cap = wait_cap(ev, [it.question for it in items], tok, fmt, context_of(backend))
                         if ev.wait_max_thinking == "auto":
                             print(f"wait_max_thinking auto: {cap} thinking tokens on {bench.benchmark}")
-                    ctx = Context(engine, tok, fmt, ev.budgets, ev.max_answer_tokens, cap,
-                                  ev.unforced_max_thinking, ev.tokens_per_step, ev.sample_temperature, ev.max_tries,
-                                  ev.seed + 1_000_003 * k, on_result, ev.temperature, tuple(ev.wait_ignore_strings),
-                                  context=context_of(backend))  # fmt: skip
+                    ctx = Context(
+                        engine=engine, tokenizer=tok, fmt=fmt, budgets=ev.budgets,
+                        max_answer_tokens=ev.max_answer_tokens, wait_max_thinking=cap,
+                        unforced_max_thinking=ev.unforced_max_thinking, tokens_per_step=ev.tokens_per_step,
+                        sample_temperature=ev.sample_temperature, max_tries=ev.max_tries,
+                        seed=ev.seed + 1_000_003 * k, on_result=on_result, temperature=ev.temperature,
+                        ignore_strings=tuple(ev.wait_ignore_strings), context=context_of(backend),
+                    )  # fmt: skip
                     METHODS[method](ctx, todo, point)
                     bar.close()
         for engine, _ in engines.values():

@@ -36,7 +36,7 @@ class FakeEngine:
 
 
 def ctx(tokenizer, engine, **kw):
-    return Context(engine, tokenizer, FormatArgs(), budgets=[16, 32, 64], **kw)
+    return Context(engine=engine, tokenizer=tokenizer, fmt=FormatArgs(), budgets=[16, 32, 64], **kw)
 
 
 ITEMS = [Item("a", "What is 3 + 4?", "7"), Item("b", "What is 2 + 2?", "4")]

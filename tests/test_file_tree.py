@@ -8,7 +8,19 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("thinkscale", "common", "grading", "inference", "data", "sft", "eval", "ibpo", "tools", "bench", "tests")
+FOLDERS = (
+    "thinkscale",
+    "common",
+    "grading",
+    "inference",
+    "data",
+    "sft",
+    "eval",
+    "ibpo",
+    "tools",
+    "bench",
+    "tests",
+)
 NAMES = re.compile(r"^( *)(\S.*?)(?: {2,}|$)")
 
 

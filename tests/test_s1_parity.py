@@ -67,7 +67,7 @@ class FakeEngine:
 @pytest.mark.parametrize("gold, right", [("A", True), ("C", False)])
 def test_an_unreadable_gpqa_answer_scores_as_a_and_is_counted(tokenizer, gold, right):
     engine = FakeEngine("I cannot decide between them.")
-    ctx = Context(engine, tokenizer, FormatArgs(), [16])
+    ctx = Context(engine=engine, tokenizer=tokenizer, fmt=FormatArgs(), budgets=[16])
     s1_item = Item("g", "Q?\n\nA) x\nB) y\nC) z\nD) w", gold, "ABCD", fallback="A")
     sample = METHODS["wait"](ctx, [s1_item], 0)[0]
     assert sample["extracted"] == "A" and sample["fallback"] is True and sample["correct"] is right
@@ -98,7 +98,7 @@ def test_auto_thinking_cap_is_s1s_arithmetic(tokenizer):
 
 def test_no_forcing_is_one_stream_without_cap_wait_or_forced_answer(tokenizer):
     engine = FakeEngine("Answer: 7")
-    ctx = Context(engine, tokenizer, FormatArgs(), [16], context=UNBOUNDED)
+    ctx = Context(engine=engine, tokenizer=tokenizer, fmt=FormatArgs(), budgets=[16], context=UNBOUNDED)
     METHODS["no_forcing"](ctx, [Item("q", "What is 3 + 4?", "7")], "none")
     (req,) = engine.requests
     assert req.max_thinking_tokens == UNBOUNDED and req.num_ignore == 0 and req.min_thinking_tokens == 0
@@ -106,7 +106,14 @@ def test_no_forcing_is_one_stream_without_cap_wait_or_forced_answer(tokenizer):
 
 def test_wait_passes_the_ignore_strings_and_the_empty_one(tokenizer):
     engine = FakeEngine("Answer: 7")
-    ctx = Context(engine, tokenizer, FormatArgs(), [16], wait_max_thinking=300, ignore_strings=("",))
+    ctx = Context(
+        engine=engine,
+        tokenizer=tokenizer,
+        fmt=FormatArgs(),
+        budgets=[16],
+        wait_max_thinking=300,
+        ignore_strings=("",),
+    )
     METHODS["wait"](ctx, [Item("q", "What is 3 + 4?", "7")], 2)
     assert engine.requests[0].ignore_strings == [""] and engine.requests[0].num_ignore == 2
 

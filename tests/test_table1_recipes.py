@@ -67,7 +67,9 @@ def test_one_answer_budget_default_and_every_s1_recipe_states_s1s():
                 PolicySettings().max_answer_tokens}  # fmt: skip
     assert defaults == {MAX_ANSWER_TOKENS}
     for recipe in sorted(Path("recipes/qwen2.5-32b").glob("eval*.yaml")):  # s1: no cap short of the context
-        ev = parse_config([ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], ["--config", str(recipe)])[3]
+        ev = parse_config(
+            [ModelArgs, FormatArgs, BenchmarkArgs, EvalArgs, BackendArgs], ["--config", str(recipe)]
+        )[3]
         assert ev.max_answer_tokens == 32768, recipe
 
 
