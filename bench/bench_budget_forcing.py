@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 
 import torch
+
+from bench.harness import Case, compare, matmul_gflops, peak_rss_mib, table
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.hf.engine import HFEngine
 from thinkscale.inference.models.load import ModelArgs, load_model
-
-from bench.harness import Case, compare, matmul_gflops, peak_rss_mib, table
 
 QUESTIONS = [f"Compute ({a} + {b}) * {c} - {d}." for a, b, c, d in
              [(3, 4, 2, 5), (12, 7, 3, 9), (5, 5, 5, 5), (21, 8, 2, 11), (9, 1, 7, 6), (14, 3, 4, 20),

@@ -39,9 +39,10 @@ def measure(block: int, steps: int, root: Path) -> list[dict]:
 
 
 def main() -> None:
+    from transformers import AutoConfig
+
     from thinkscale.inference.models.load import resolve_model
     from thinkscale.sft.plan import PlanArgs, Shape, estimate
-    from transformers import AutoConfig
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, nargs="+", default=[512, 2048])

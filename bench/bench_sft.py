@@ -19,10 +19,10 @@ import random
 import tempfile
 
 import torch
-from thinkscale.sft.packing import Block, PackedCollator, pack, single
-from thinkscale.sft.tokenize import IGNORE, Example
 
 from bench.harness import Case, compare, peak_rss_mib, table
+from thinkscale.sft.packing import Block, PackedCollator, pack, single
+from thinkscale.sft.tokenize import IGNORE, Example
 
 
 def length_mix(n: int, seed: int = 0, cap: int = 1000) -> list[int]:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 
+from bench.harness import Case, compare, table
 from thinkscale.common.chat_format import FormatArgs, render_prompt
 from thinkscale.inference.hf.tree import Expansion, TreeDecoder
 from thinkscale.inference.models.load import ModelArgs, load_model
-
-from bench.harness import Case, compare, table
 
 QUESTIONS = [
     "Compute (12 + 7) * 3 - 5.",

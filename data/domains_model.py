@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tqdm import tqdm
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.data.difficulty import graded_text
 from thinkscale.data.msc import labeller_messages
@@ -21,7 +23,6 @@ from thinkscale.inference.backend import BackendArgs
 from thinkscale.inference.engine_args import build_engine
 from thinkscale.inference.forcing.budget import BudgetRequest
 from thinkscale.inference.models.load import ModelArgs
-from tqdm import tqdm
 
 REPLY_TOKENS = 1024  # an explanation, then the code
 

@@ -140,7 +140,10 @@ def grade(text: str, gold: str, choices: str | None = None) -> Graded:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        description="Grade a JSON-lines results file; writes `extracted` and `correct`."
+        description="Grade a JSON-lines results file in place; writes `extracted` and `correct` to each row.\n\n"
+        "    thinkscale grade --file results.jsonl --pred-field answer --gold-field gold\n"
+        "    thinkscale grade --file gpqa.jsonl --pred-field answer --gold-field gold --choices ABCD",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--file", required=True, help="JSON-lines file to grade")
     p.add_argument("--pred-field", required=True, help="field holding the model's answer text")

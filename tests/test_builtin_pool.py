@@ -7,6 +7,7 @@ from fractions import Fraction
 from math import comb, gcd
 
 import pytest
+
 from thinkscale.data.builtin.pool import GENERATORS, LEVELS, build_pool, normalise_question
 from thinkscale.data.builtin.traces import TraceStyle
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from thinkscale.common.config import run_cli
 from thinkscale.common.io import read_jsonl
 from thinkscale.inference import chat, generate

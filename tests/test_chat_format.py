@@ -1,6 +1,7 @@
 """The s1 chat format: rendering for training and inference, parsing, multi-token delimiters."""
 
 import pytest
+
 from thinkscale.common.chat_format import (
     FormatArgs,
     delimiter_ids,

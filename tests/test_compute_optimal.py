@@ -1,6 +1,7 @@
 """Difficulty levels, compute-optimal selection on synthetic records, and the verifier's AUROC/head."""
 
 import torch
+
 from thinkscale.eval.strategies.optimal import apply, best_label, choose, difficulty_levels
 from thinkscale.eval.verifier.head import ValueHead, auroc
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 import pytest
+
 from thinkscale.common.chat_format import FormatArgs
 from thinkscale.common.config import parse_config, save_config
 

@@ -8,8 +8,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_converted_matches_gguf_logits(tokenizer):
-    from thinkscale.inference.models.convert import EMBEDDED, converted_path, gguf_path
     from transformers import AutoModelForCausalLM
+
+    from thinkscale.inference.models.convert import EMBEDDED, converted_path, gguf_path
 
     src = gguf_path(EMBEDDED["smollm2-135m"])
     gguf = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name).eval()

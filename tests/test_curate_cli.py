@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from thinkscale.data.curate import main
 
 from tests.scripted import count_generate_calls
+from thinkscale.data.curate import main
 
 
 def argv(model_dir, root, *extra):

@@ -4,6 +4,7 @@ import itertools
 import random
 
 import pytest
+
 from thinkscale.common.trials import SEPARATOR, is_extended, join_trials, split_trials
 from thinkscale.ibpo.groups import length_group
 from thinkscale.ibpo.select import feasible, objective, select

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from thinkscale.common.io import JsonlAppender, atomic_dir, atomic_write_text, read_jsonl
 from thinkscale.common.paths import output_root, stage_dir
 

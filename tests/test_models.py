@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from thinkscale.inference.models.convert import INFO_FILE, converted_path
 from thinkscale.inference.models.load import ModelArgs, ModelNotFoundError, load_model, resolve_model
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thinkscale.inference.forcing.batch import format_from_env
 from vllm.entrypoints.generate.base.protocol import DeltaMessage
 from vllm.reasoning import ReasoningParser, ReasoningParserManager
+
+from thinkscale.inference.forcing.batch import format_from_env
 
 
 def _find(ids: Sequence[int], sub: list[int]) -> int:
