@@ -180,3 +180,32 @@ def test_segments_record_what_happened_in_order(tokenizer, ids):
             sum(s["tokens"] for s in res.segments) + (res.stop_reason == "end_of_turn")
             == res.generated_tokens
         )
+
+
+def test_a_record_written_under_the_old_kind_names_reads_as_the_new(tokenizer):
+    """Events, trails, records and segments now say `ignore_string` and `final_answer_prefix`; a record
+    an older processor wrote (`forced`, `answer_prefix`) still finishes into the same segments."""
+    from thinkscale.inference.forcing.budget import BudgetRules, DecodeState, TokenDelimiters, segment_records
+    from thinkscale.inference.forcing.state import state_from_record
+
+    delims = TokenDelimiters.build(tokenizer, FMT)
+    rules = BudgetRules(tokenizer, delims)
+    wait = tokenizer.encode("Wait", add_special_tokens=False)
+    think = tokenizer.encode(" so", add_special_tokens=False)
+    delim, prefix = delims.think_end_ids, delims.final_prefix_ids
+    thinking, answer = think + wait, prefix
+    old = {"phase": "answer", "thinking_ids": thinking, "answer_ids": answer, "answer_sampled": 0,
+           "generated": len(thinking) + len(delim) + len(answer), "num_forced": 1, "hit_max": True,
+           "think_end_reason": "max_thinking_tokens", "stop_reason": "", "fresh_round": False, "pending": [],
+           "trail": [["thinking", len(think), None], ["forced", len(wait), None], ["delimiter", len(delim), delim],
+                     ["answer_prefix", len(prefix), None]], "through": 0}  # fmt: skip
+    tokens = [*thinking, *delim, *answer]
+    req = BudgetRequest("p", max_thinking_tokens=len(thinking))
+    s = state_from_record(rules, DecodeState(req=req), {**old, "through": len(tokens)}, tokens, 64, False)
+    kinds = [(seg["kind"], seg["forced"]) for seg in segment_records(tokenizer, s)]
+    assert kinds == [
+        ("thinking", False),
+        ("ignore_string", True),
+        ("delimiter", True),
+        ("final_answer_prefix", True),
+    ]
