@@ -149,7 +149,7 @@ def real_prm(tiny_prm_dir):
 def shared_vllm(monkeypatch, real_llm, real_pooler, real_prm, tiny_prm_dir):
     """Stages that start vLLM themselves get the session's engine (and pooling instances) instead of a
     new one (a start costs ~20 s); closing them is left to the session. Everything else about the stage runs as it is."""
-    import thinkscale.inference.backend
+    import thinkscale.eval.verifier.vllm_prm
     import thinkscale.inference.vllm.engine
     import thinkscale.inference.vllm.tree
 
@@ -162,7 +162,9 @@ def shared_vllm(monkeypatch, real_llm, real_pooler, real_prm, tiny_prm_dir):
         assert src == source and args.is_vllm, (src, args)
         return real_pooler(src) if pooling else llm
 
-    monkeypatch.setattr(thinkscale.inference.backend, "start_vllm", start)
-    monkeypatch.setattr(thinkscale.inference.vllm.engine, "shutdown_llm", lambda llm: None)
-    monkeypatch.setattr(thinkscale.inference.vllm.tree, "shutdown_llm", lambda llm: None)
+    # every module that starts or stops an engine, under the name it imported
+    for module in (thinkscale.inference.vllm.engine, thinkscale.inference.vllm.tree,
+                   thinkscale.eval.verifier.vllm_prm):  # fmt: skip
+        monkeypatch.setattr(module, "start_vllm", start)
+        monkeypatch.setattr(module, "shutdown_llm", lambda llm: None)
     return llm

@@ -167,3 +167,12 @@ def test_bad_input_is_one_line_and_a_bug_shows_its_traceback(monkeypatch, capsys
     monkeypatch.setenv("THINKSCALE_DEBUG", "1")
     with pytest.raises(ConfigError):
         run_cli(user_error, [])
+
+
+def test_bad_input_in_the_package_is_raised_as_config_error():
+    """`run_cli` prints only a ConfigError as one line; a bare ValueError of ours would show a traceback
+    to a user who only mistyped a flag (as start_vllm's did)."""
+    bare = [f"{p.relative_to(ROOT)}:{i}" for stage in (*STAGES, "thinkscale") for p in sorted((ROOT / stage).rglob("*.py"))
+            if not (ROOT / stage).is_symlink()
+            for i, line in enumerate(p.read_text().splitlines(), 1) if "raise ValueError(" in line]  # fmt: skip
+    assert bare == []

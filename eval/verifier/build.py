@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.eval.verifier.verifiers import HubORM, HubPRM, ValueHeadVerifier
 from thinkscale.eval.verifier.vllm_prm import VllmPRM
 
@@ -24,6 +25,6 @@ def build_verifier(spec: str | None, policy, backend=None, dtype: str = "auto"):
         return HubPRM(where, policy)
     if kind == "orm" and where:
         return HubORM(where, policy)
-    raise ValueError(
+    raise ConfigError(
         f"--verifier {spec!r}: expected value_head:<folder>, prm:<model id>, orm:<model id> or none"
     )

@@ -10,6 +10,7 @@ import importlib.util
 import logging
 import os
 
+from thinkscale.common.errors import ConfigError
 from thinkscale.inference.backend import BackendArgs, require_vllm
 from thinkscale.inference.models.load import pick_dtype
 from thinkscale.inference.vllm.dp import DataParallelLLM
@@ -80,7 +81,7 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
     `engine_stats`: vLLM's log stats on (per-request metrics such as preemptions; vLLM then also logs
     its throughput to stderr every 10 s)."""
     if pooling not in (None, *POOLING_KINDS):
-        raise ValueError(f"pooling {pooling!r} is not one of {', '.join(POOLING_KINDS)}")
+        raise ConfigError(f"pooling {pooling!r} is not one of {', '.join(POOLING_KINDS)}")
     require_vllm()
     import torch
 
@@ -116,6 +117,6 @@ def start_vllm(source: str, args: BackendArgs, dtype_name: str, logits_processor
         return LLM(model=source, **kwargs)
     except (ValueError, RuntimeError, TypeError) as e:
         # vLLM's own message (e.g. heads not divisible by tensor_parallel_size), without the traceback.
-        raise ValueError(
+        raise ConfigError(
             f"vLLM could not start {source} ({', '.join(f'{k}={v}' for k, v in kwargs.items())}): {e}"
         ) from None
